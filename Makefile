@@ -1,0 +1,34 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app wsgi
+
+.PHONY: install run test test-postgres db-upgrade seed clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+db-upgrade: install
+	$(FLASK) db upgrade
+
+seed: db-upgrade
+	$(FLASK) catalogue seed
+
+# Serves on http://127.0.0.1:5000; with no STRIPE_SECRET_KEY, beside a local Stripe sandbox.
+run: seed
+	VENV=$(VENV) bash scripts/run.sh
+
+# SQLite by default; set DATABASE_URL to run the same suite on PostgreSQL.
+test: install
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-postgres: install
+	DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(PY) -m pytest -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

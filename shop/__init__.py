@@ -1,0 +1,95 @@
+"""The print-copy shop: an application factory and nothing else."""
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app from the environment, with ``config`` (tests) taking precedence."""
+    from shop.config import INSTANCE_DIR, load_config
+
+    app = Flask(
+        __name__,
+        template_folder="../templates",
+        static_folder="../static",
+        instance_path=str(INSTANCE_DIR),
+    )
+    app.config.from_mapping(load_config())
+    if config:
+        app.config.from_mapping(config)
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY must be set in the environment")
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_template_helpers(app)
+    register_commands(app)
+    from shop.errors import register_error_handlers
+
+    register_error_handlers(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from pathlib import Path
+
+    from shop.extensions import csrf, db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    csrf.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            _tune_sqlite(db.engine)
+
+
+def _tune_sqlite(engine) -> None:
+    """Enforce foreign keys and wait for the write lock instead of failing at once."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    from shop.basket.views import bp as basket_bp
+    from shop.catalogue.views import bp as catalogue_bp
+    from shop.checkout.views import bp as checkout_bp
+    from shop.health import bp as health_bp
+
+    for bp in (catalogue_bp, basket_bp, checkout_bp, health_bp):
+        app.register_blueprint(bp)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from flask import session
+
+    from shop.isbn import hyphenate
+    from shop.money import format_pence
+
+    app.add_template_filter(format_pence, "money")
+    app.add_template_filter(hyphenate, "isbn")
+
+    @app.context_processor
+    def basket_count():
+        # Read from the cookie only: the header's count costs no query.
+        def count() -> int:
+            from shop.basket.services import clean_items
+
+            return sum(clean_items(session.get("basket")).values())
+
+        return {"basket_count": count, "site_name": app.config["SHOP_NAME"]}
+
+
+def register_commands(app: Flask) -> None:
+    from shop.cli import register
+
+    register(app)

@@ -1,0 +1,49 @@
+"""Basket forms. Quantities are checked here for shape and by the service for range and stock."""
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField, SelectField
+from wtforms.validators import InputRequired, Length, Regexp
+
+QUANTITY_MESSAGE = "Please enter the number of copies as a whole number, such as 1 or 10."
+
+
+class _QuantityField(IntegerField):
+    """An integer field whose parse error says what to type instead of 'Not a valid integer'."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(QUANTITY_MESSAGE) from None
+
+
+class _IsbnForm(FlaskForm):
+    isbn = HiddenField(validators=[InputRequired(), Length(max=32), Regexp(r"^[\dXx\s-]+$")])
+
+
+class AddToBasketForm(_IsbnForm):
+    quantity = _QuantityField("Quantity", default=1, validators=[InputRequired(QUANTITY_MESSAGE)])
+
+
+class QuantityForm(_IsbnForm):
+    quantity = _QuantityField("Quantity", validators=[InputRequired(QUANTITY_MESSAGE)])
+
+
+class RemoveForm(_IsbnForm):
+    pass
+
+
+class RegionForm(FlaskForm):
+    region = SelectField("Deliver to", validators=[InputRequired()])
+
+
+class CheckoutForm(FlaskForm):
+    pass
+
+
+def first_error(form: FlaskForm) -> str:
+    """The first validation message, for a flash; CSRF failures are handled before this."""
+    for errors in form.errors.values():
+        if errors:
+            return str(errors[0])
+    return "Something in that form was not right; please try again."

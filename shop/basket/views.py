@@ -1,0 +1,119 @@
+"""The basket page and its forms. The basket itself lives in the signed session cookie."""
+
+from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
+
+from shop import isbn as isbns
+from shop.basket import services
+from shop.basket.forms import (
+    AddToBasketForm,
+    CheckoutForm,
+    QuantityForm,
+    RegionForm,
+    RemoveForm,
+    first_error,
+)
+from shop.basket.cookie import current_items, current_region, empty_basket, save_items, save_region
+from shop.basket.postage import regions
+from shop.catalogue.services import get_by_isbn
+from shop.errors import ShopError
+from shop.orders.services import find_by_session
+
+bp = Blueprint("basket", __name__, url_prefix="/basket")
+
+
+def back_to_basket():
+    return redirect(url_for(".show"), code=303)
+
+
+def _forget_paid_checkout() -> None:
+    """Empty the basket of a customer whose payment was recorded by the webhook meanwhile."""
+    session_id = session.get("pending_checkout")
+    if session_id:
+        order = find_by_session(session_id)
+        if order is None:
+            session.pop("pending_checkout")
+        elif order.is_paid:
+            empty_basket()
+
+
+@bp.get("")
+def show():
+    _forget_paid_checkout()
+    region = current_region()
+    items = current_items()
+    basket = services.price_basket(items, region)
+    if basket.dropped:
+        save_items({isbn: qty for isbn, qty in items.items() if isbn not in basket.dropped})
+        flash("A title in your basket is no longer in our catalogue, so we removed it.", "error")
+    region_form = RegionForm(region=region.key)
+    region_form.region.choices = [
+        (r.key, r.label) for r in regions(current_app.config["POSTAGE_REGIONS"])
+    ]
+    return render_template(
+        "basket/basket.html",
+        basket=basket,
+        region_form=region_form,
+        quantity_form=QuantityForm(),
+        remove_form=RemoveForm(),
+        checkout_form=CheckoutForm(),
+        max_copies=current_app.config["MAX_COPIES_PER_LINE"],
+    )
+
+
+def _change_quantity(form, change) -> str | None:
+    """Validate ``form`` and save ``change(items, publication, quantity, maximum)``.
+
+    Returns the publication's title when the basket changed; flashes the refusal otherwise.
+    """
+    if not form.validate_on_submit():
+        flash(first_error(form), "error")
+        return None
+    try:
+        publication = get_by_isbn(isbns.normalise(form.isbn.data))
+        items = change(
+            current_items(), publication, form.quantity.data,
+            current_app.config["MAX_COPIES_PER_LINE"],
+        )
+    except ShopError as error:
+        flash(error.message, "error")
+        return None
+    save_items(items)
+    return publication.title
+
+
+@bp.post("/add")
+def add():
+    form = AddToBasketForm()
+    title = _change_quantity(form, services.add_item)
+    if title:
+        copies = "copy" if form.quantity.data == 1 else "copies"
+        flash(f"Added {form.quantity.data} {copies} of “{title}” to your basket.", "success")
+    return back_to_basket()
+
+
+@bp.post("/update")
+def update():
+    _change_quantity(QuantityForm(), services.set_quantity)
+    return back_to_basket()
+
+
+@bp.post("/remove")
+def remove():
+    form = RemoveForm()
+    if form.validate_on_submit():
+        try:
+            save_items(services.remove_item(current_items(), isbns.normalise(form.isbn.data)))
+        except ShopError as error:
+            flash(error.message, "error")
+    return back_to_basket()
+
+
+@bp.post("/region")
+def choose_region():
+    form = RegionForm()
+    form.region.choices = [(r.key, r.label) for r in regions(current_app.config["POSTAGE_REGIONS"])]
+    if form.validate_on_submit():
+        save_region(form.region.data)
+    else:
+        flash("Please choose a delivery region from the list.", "error")
+    return back_to_basket()

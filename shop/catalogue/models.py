@@ -1,0 +1,51 @@
+"""Publications on sale."""
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shop.extensions import db
+from shop.isbn import hyphenate
+from shop.timeutil import utcnow
+
+
+class Publication(db.Model):
+    __tablename__ = "publication"
+    __table_args__ = (
+        CheckConstraint("price_pence > 0", name="price_positive"),
+        CheckConstraint("pages > 0", name="pages_positive"),
+        CheckConstraint("stock >= 0", name="stock_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    isbn: Mapped[str] = mapped_column(String(13), unique=True)  # the 13 digits, no hyphens
+    title: Mapped[str] = mapped_column(String(300), index=True)
+    subtitle: Mapped[str | None] = mapped_column(String(300))
+    publisher: Mapped[str] = mapped_column(String(200))
+    year: Mapped[int]
+    pages: Mapped[int]
+    price_pence: Mapped[int]
+    stock: Mapped[int] = mapped_column(default=0)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    pdf_url: Mapped[str | None] = mapped_column(String(500))
+    on_sale: Mapped[bool] = mapped_column(default=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    @property
+    def isbn_hyphenated(self) -> str:
+        return hyphenate(self.isbn)
+
+    @property
+    def in_stock(self) -> bool:
+        return self.stock > 0
+
+    @property
+    def full_title(self) -> str:
+        return f"{self.title}: {self.subtitle}" if self.subtitle else self.title
+
+    def __repr__(self) -> str:
+        return f"<Publication {self.isbn} {self.title!r}>"

@@ -1,0 +1,68 @@
+"""Finding publications. Every function takes plain arguments and only reads or flushes."""
+
+import re
+from dataclasses import dataclass
+
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import and_, or_, select
+
+from shop import isbn as isbns
+from shop.catalogue.models import Publication
+from shop.errors import InvalidISBN, NotFound
+from shop.extensions import db
+
+MAX_SEARCH_WORDS = 8
+# Ten or thirteen digits (the last of an ISBN-10 may be X) in any grouping: the query is an ISBN.
+ISBN_SHAPE = re.compile(r"^[\d\s-]{9,}[\dXx]$")
+
+
+@dataclass
+class CatalogueSearch:
+    query: str
+    page: Pagination
+    message: str | None = None  # shown above the results, e.g. a wrong check digit
+
+
+def search_catalogue(query: str, page: int, per_page: int) -> CatalogueSearch:
+    """Publications on sale, by title, matching ``query``: an ISBN in any form, or title words."""
+    query = (query or "").strip()[:200]
+    statement = select(Publication).where(Publication.on_sale.is_(True))
+    message = None
+    if ISBN_SHAPE.match(query):
+        try:
+            statement = statement.where(Publication.isbn == isbns.normalise(query))
+        except InvalidISBN as error:
+            message = error.message
+            statement = statement.where(False)
+    elif query:
+        words = query.split()[:MAX_SEARCH_WORDS]
+        statement = statement.where(
+            and_(
+                *(
+                    or_(
+                        Publication.title.icontains(word, autoescape=True),
+                        Publication.subtitle.icontains(word, autoescape=True),
+                    )
+                    for word in words
+                )
+            )
+        )
+    statement = statement.order_by(Publication.title, Publication.id)
+    pagination = db.paginate(statement, page=page, per_page=per_page, error_out=False)
+    return CatalogueSearch(query=query, page=pagination, message=message)
+
+
+def get_by_isbn(isbn13: str) -> Publication:
+    """The publication with these 13 digits, on sale or not; ``NotFound`` otherwise."""
+    publication = db.session.scalar(select(Publication).filter_by(isbn=isbn13))
+    if publication is None:
+        raise NotFound(f"We have no publication with ISBN {isbns.hyphenate(isbn13)}.")
+    return publication
+
+
+def publications_by_isbn(isbn_list: list[str]) -> dict[str, Publication]:
+    """Load many publications in one query, keyed by ISBN-13."""
+    if not isbn_list:
+        return {}
+    rows = db.session.scalars(select(Publication).where(Publication.isbn.in_(isbn_list)))
+    return {publication.isbn: publication for publication in rows}

@@ -1,0 +1,222 @@
+"""The only module that talks to Stripe.
+
+It turns our orders into Checkout Session requests and Stripe's answers into plain dataclasses,
+so the rest of the shop never handles Stripe objects or Stripe exceptions.
+"""
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import stripe
+from flask import current_app
+
+from shop.basket.postage import Region
+from shop.errors import PaymentGatewayError, ShopError, UnknownCheckout
+from shop.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+TRY_AGAIN = "We could not reach our payment provider. Your basket is safe: please try again in a minute."
+
+
+class InvalidWebhook(ShopError):
+    """A webhook whose signature is missing, wrong or stale."""
+
+
+@dataclass(frozen=True)
+class CheckoutUrls:
+    success: str  # must contain {CHECKOUT_SESSION_ID}
+    cancel: str
+
+
+@dataclass(frozen=True)
+class StartedCheckout:
+    session_id: str
+    url: str
+
+
+@dataclass(frozen=True)
+class CheckoutPayment:
+    """What Stripe says about one Checkout Session (amounts in minor units)."""
+
+    session_id: str
+    status: str  # open | complete | expired
+    payment_status: str  # paid | unpaid | no_payment_required
+    amount_total: int | None
+    currency: str | None
+    payment_intent_id: str | None = None
+    customer_email: str | None = None
+    customer_name: str | None = None
+    shipping: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def is_paid(self) -> bool:
+        return self.status == "complete" and self.payment_status == "paid"
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    id: str
+    type: str
+    payment: CheckoutPayment | None  # set for checkout.session.* events
+
+
+def _client() -> stripe.StripeClient:
+    """One client per app: it keeps the HTTP connection pool warm between requests."""
+    client = current_app.extensions.get("stripe_client")
+    if client is None:
+        config = current_app.config
+        if not config.get("STRIPE_SECRET_KEY"):
+            raise PaymentGatewayError("Card payments are not configured on this shop yet.")
+        base = {"api": config["STRIPE_API_BASE"]} if config.get("STRIPE_API_BASE") else None
+        client = stripe.StripeClient(
+            config["STRIPE_SECRET_KEY"],
+            base_addresses=base,
+            max_network_retries=config["STRIPE_MAX_RETRIES"],
+            http_client=stripe.RequestsClient(timeout=config["STRIPE_TIMEOUT_SECONDS"]),
+        )
+        current_app.extensions["stripe_client"] = client
+    return client
+
+
+def _as_payment(session: dict[str, Any]) -> CheckoutPayment:
+    details = session.get("customer_details") or {}
+    collected = session.get("collected_information") or {}
+    shipping = collected.get("shipping_details") or {}
+    address = shipping.get("address") or {}
+    intent = session.get("payment_intent")
+    if isinstance(intent, dict):  # expanded
+        intent = intent.get("id")
+    return CheckoutPayment(
+        session_id=session["id"],
+        status=session.get("status") or "",
+        payment_status=session.get("payment_status") or "",
+        amount_total=session.get("amount_total"),
+        currency=session.get("currency"),
+        payment_intent_id=intent,
+        customer_email=details.get("email") or session.get("customer_email"),
+        customer_name=details.get("name"),
+        shipping={
+            "name": shipping.get("name"),
+            "line1": address.get("line1"),
+            "line2": address.get("line2"),
+            "city": address.get("city"),
+            "state": address.get("state"),
+            "postal_code": address.get("postal_code"),
+            "country": address.get("country"),
+        },
+    )
+
+
+def session_params(order, urls: CheckoutUrls, region: Region) -> dict[str, Any]:
+    """The Checkout Session request for ``order``: every amount from the order, in pence."""
+    expires = utcnow() + timedelta(minutes=current_app.config["CHECKOUT_EXPIRY_MINUTES"])
+    return {
+        "mode": "payment",
+        "line_items": [
+            {
+                "quantity": line.quantity,
+                "price_data": {
+                    "currency": order.currency,
+                    "unit_amount": line.unit_price_pence,
+                    "product_data": {
+                        "name": line.title,
+                        "description": f"Print copy, ISBN {line.isbn}",
+                        "metadata": {"isbn": line.isbn},
+                    },
+                },
+            }
+            for line in order.lines
+        ],
+        "shipping_options": [
+            {
+                "shipping_rate_data": {
+                    "type": "fixed_amount",
+                    "display_name": f"Post to {region.label}",
+                    "fixed_amount": {"amount": order.postage_pence, "currency": order.currency},
+                }
+            }
+        ],
+        "shipping_address_collection": {"allowed_countries": list(region.countries)},
+        "client_reference_id": order.reference,
+        "metadata": {"order_id": str(order.id), "order_reference": order.reference},
+        "payment_intent_data": {"metadata": {"order_reference": order.reference}},
+        "expires_at": int(expires.timestamp()),
+        "success_url": urls.success,
+        "cancel_url": urls.cancel,
+    }
+
+
+def idempotency_key(order) -> str:
+    """Stable for one order, so a retried create can never open a second session for it."""
+    return f"checkout-{order.reference}-{int(order.created_at.timestamp() * 1_000_000)}"
+
+
+def create_session(order, urls: CheckoutUrls, region: Region) -> StartedCheckout:
+    """Open a Checkout Session for ``order``; raises ``PaymentGatewayError`` with a message."""
+    try:
+        session = _client().v1.checkout.sessions.create(
+            params=session_params(order, urls, region),
+            options={"idempotency_key": idempotency_key(order)},
+        )
+    except stripe.StripeError as error:
+        log.warning("Stripe refused a checkout session for %s: %s", order.reference, error)
+        raise PaymentGatewayError(_message_for(error)) from error
+    return StartedCheckout(session_id=session.id, url=session.url)
+
+
+def retrieve_session(session_id: str) -> CheckoutPayment:
+    """Stripe's current view of a session; ``UnknownCheckout`` when Stripe has no such session."""
+    try:
+        session = _client().v1.checkout.sessions.retrieve(session_id)
+    except stripe.InvalidRequestError as error:
+        if error.code == "resource_missing" or error.http_status == 404:
+            raise UnknownCheckout("We have no checkout with that reference.") from error
+        raise PaymentGatewayError(_message_for(error)) from error
+    except stripe.StripeError as error:
+        raise PaymentGatewayError(_message_for(error)) from error
+    return _as_payment(session.to_dict())
+
+
+def expire_session(session_id: str) -> CheckoutPayment:
+    """Close an open session so it can no longer be paid; returns Stripe's view either way."""
+    try:
+        session = _client().v1.checkout.sessions.expire(session_id)
+    except stripe.InvalidRequestError:
+        return retrieve_session(session_id)  # already complete or expired: report what it is
+    except stripe.StripeError as error:
+        raise PaymentGatewayError(_message_for(error)) from error
+    return _as_payment(session.to_dict())
+
+
+def verify_event(payload: bytes, signature: str | None) -> WebhookEvent:
+    """Check the ``Stripe-Signature`` header against our secret and parse the event."""
+    secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
+    if not secret:
+        raise InvalidWebhook("STRIPE_WEBHOOK_SECRET is not set; refusing unverifiable webhooks.")
+    if not signature:
+        raise InvalidWebhook("Missing Stripe-Signature header.")
+    try:
+        stripe.WebhookSignature.verify_header(
+            payload.decode("utf-8"), signature, secret, stripe.Webhook.DEFAULT_TOLERANCE
+        )
+        event = json.loads(payload)
+    except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as error:
+        raise InvalidWebhook(f"Webhook refused: {error}") from None
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+        raise InvalidWebhook("Webhook refused: not an event.")
+    obj = (event.get("data") or {}).get("object") or {}
+    payment = _as_payment(obj) if obj.get("object") == "checkout.session" else None
+    return WebhookEvent(id=event["id"], type=str(event.get("type")), payment=payment)
+
+
+def _message_for(error: stripe.StripeError) -> str:
+    """A message for the customer: Stripe's own for a refusal, ours for an outage."""
+    if isinstance(error, (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError)):
+        return TRY_AGAIN
+    if isinstance(error, stripe.AuthenticationError):
+        return "Card payments are misconfigured on this shop; please tell us and try later."
+    return error.user_message or TRY_AGAIN

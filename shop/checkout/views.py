@@ -1,0 +1,113 @@
+"""Checkout, the pages Stripe sends customers back to, and Stripe's webhook."""
+
+import logging
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from shop.basket.forms import CheckoutForm
+from shop.basket.services import price_basket
+from shop.basket.cookie import current_items, current_region, empty_basket
+from shop.basket.views import back_to_basket
+from shop.checkout import gateway, services
+from shop.checkout.gateway import CheckoutUrls, InvalidWebhook
+from shop.errors import NotFound, PaymentGatewayError, ShopError
+from shop.extensions import csrf, db
+from shop.orders import services as orders
+
+log = logging.getLogger(__name__)
+bp = Blueprint("checkout", __name__)
+
+SESSION_ID_MAX = 255
+
+
+@bp.post("/checkout")
+def start():
+    if not CheckoutForm().validate_on_submit():
+        abort(400)
+    basket = price_basket(current_items(), current_region())
+    try:
+        order = orders.place_order(basket, current_app.config["ORDER_REFERENCE_PREFIX"])
+    except ShopError as error:
+        flash(error.message, "error")
+        return back_to_basket()
+    # Committed before Stripe is called, so a crash mid-call leaves a record, not a mystery.
+    db.session.commit()
+    base = current_app.config["SHOP_BASE_URL"]
+    urls = CheckoutUrls(
+        success=base + url_for(".success") + "?session_id={CHECKOUT_SESSION_ID}",
+        cancel=base + url_for(".cancelled"),
+    )
+    try:
+        started = services.open_payment(order, urls, basket)
+    except PaymentGatewayError as error:
+        db.session.commit()  # the order is recorded as failed to start
+        flash(error.message, "error")
+        return back_to_basket()
+    db.session.commit()
+    session["pending_checkout"] = started.session_id
+    return redirect(started.url, code=303)
+
+
+@bp.get("/checkout/success")
+def success():
+    session_id = request.args.get("session_id", "")
+    if not session_id or len(session_id) > SESSION_ID_MAX:
+        abort(404, description="We have no order for that checkout.")
+    try:
+        order = services.confirm_checkout(session_id)
+    except NotFound as error:
+        abort(404, description=error.message)
+    except PaymentGatewayError:
+        # Stripe is unreachable: the webhook will still record the payment.
+        order = orders.get_by_session(session_id)
+    db.session.commit()
+    if order.is_paid and session.get("pending_checkout") == session_id:
+        empty_basket()
+    return render_template("checkout/success.html", order=order)
+
+
+@bp.get("/checkout/cancelled")
+def cancelled():
+    session_id = session.pop("pending_checkout", None)
+    if session_id:
+        try:
+            order = services.cancel_checkout(session_id)
+        except PaymentGatewayError:
+            order = None  # it will expire on its own at Stripe, and the webhook closes it
+        db.session.commit()
+        if order is not None and order.is_paid:
+            empty_basket()
+            return redirect(url_for(".success", session_id=session_id), code=303)
+    flash("Payment cancelled. Your basket is just as you left it.", "info")
+    return back_to_basket()
+
+
+@bp.post("/stripe/webhook")
+@csrf.exempt
+def webhook():
+    try:
+        event = gateway.verify_event(request.get_data(), request.headers.get("Stripe-Signature"))
+    except InvalidWebhook as error:
+        log.warning("%s", error.message)
+        return jsonify(error=error.message), 400
+    try:
+        outcome = services.handle_event(event)
+        db.session.commit()
+    except Exception:
+        # Answer 500 so Stripe delivers the event again; nothing of it was kept.
+        db.session.rollback()
+        log.exception("Stripe event %s (%s) failed", event.id, event.type)
+        return jsonify(error="could not process event"), 500
+    log.info("Stripe event %s (%s): %s", event.id, event.type, outcome)
+    return jsonify(received=True, outcome=outcome)

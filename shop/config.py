@@ -1,0 +1,102 @@
+"""Configuration from the environment. Nothing is read at import time: ``load_config()`` does it."""
+
+import os
+from pathlib import Path
+from typing import Any
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+# Countries a Checkout Session accepts for each delivery region. Stripe needs an explicit list.
+EUROPE = (
+    "AD AL AT BA BE BG CH CY CZ DE DK EE ES FI FO FR GI GL GR HR HU IE IS IT LI LT LU LV "
+    "MC MD ME MK MT NL NO PL PT RO RS SE SI SK SM UA VA"
+).split()
+REST_OF_WORLD = (
+    "AE AR AU BD BR CA CL CN CO EG GH HK ID IL IN JM JP KE KR LK MX MY NG NZ PH PK QA SA SG "
+    "TH TR TT TW US VN ZA ZM ZW"
+).split()
+
+# Postage in pence by region and number of copies: the first band whose ``up_to`` covers the
+# copy count applies; ``None`` is the open top band.
+POSTAGE_REGIONS: dict[str, dict[str, Any]] = {
+    "uk": {
+        "label": "United Kingdom",
+        "countries": ["GB"],
+        "bands": [(1, 250), (3, 395), (10, 695), (None, 1195)],
+    },
+    "europe": {
+        "label": "Europe",
+        "countries": EUROPE,
+        "bands": [(1, 650), (3, 1050), (10, 1950), (None, 3450)],
+    },
+    "world": {
+        "label": "Rest of world",
+        "countries": REST_OF_WORLD,
+        "bands": [(1, 950), (3, 1550), (10, 2950), (None, 4950)],
+    },
+}
+
+DEV_SECRET_KEY = "dev-only-not-secret"
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise RuntimeError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{INSTANCE_DIR / 'shop.sqlite3'}"
+
+
+def load_config() -> dict[str, Any]:
+    """Read settings from the environment; in production a missing secret stops start-up."""
+    env = os.environ.get("SHOP_ENV", "development")
+    production = env == "production"
+    config: dict[str, Any] = {
+        "SHOP_ENV": env,
+        "SHOP_NAME": os.environ.get("SHOP_NAME", "The King's Fund print shop"),
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or (None if production else DEV_SECRET_KEY),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL") or default_database_url(),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY"),
+        "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET"),
+        "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE") or None,
+        "STRIPE_TIMEOUT_SECONDS": _int("STRIPE_TIMEOUT_SECONDS", 10),
+        "STRIPE_MAX_RETRIES": _int("STRIPE_MAX_RETRIES", 2),
+        "SHOP_BASE_URL": (
+            os.environ.get("SHOP_BASE_URL") or ("" if production else "http://127.0.0.1:5000")
+        ).rstrip("/"),
+        "MAX_COPIES_PER_LINE": _int("MAX_COPIES_PER_LINE", 50),
+        "CHECKOUT_EXPIRY_MINUTES": _int("CHECKOUT_EXPIRY_MINUTES", 30),
+        "ORDER_REFERENCE_PREFIX": os.environ.get("ORDER_REFERENCE_PREFIX", "KF"),
+        "CATALOGUE_PAGE_SIZE": _int("CATALOGUE_PAGE_SIZE", 20),
+        "POSTAGE_REGIONS": POSTAGE_REGIONS,
+        "DEFAULT_REGION": "uk",
+        # The basket lives in the signed session cookie; permanent, so it outlives the browser.
+        "PERMANENT_SESSION_LIFETIME": _int("BASKET_LIFETIME_DAYS", 30) * 86400,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session cookie
+    }
+    if production:
+        check_production(config)
+    return config
+
+
+def check_production(config: dict[str, Any]) -> None:
+    """Refuse to start a production shop on development defaults."""
+    for key in ("SECRET_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SHOP_BASE_URL"):
+        if not config.get(key):
+            raise RuntimeError(f"{key} must be set in the environment when SHOP_ENV=production")
+    api_base = config.get("STRIPE_API_BASE")
+    if api_base and not api_base.startswith("https://"):
+        # The local sandbox speaks plain HTTP on loopback; it must never take real orders.
+        raise RuntimeError(
+            f"STRIPE_API_BASE={api_base!r} is not Stripe: a sandbox cannot be used in production"
+        )

@@ -1,0 +1,35 @@
+"""ISBN parsing and display, done by python-stdnum's registration-group ranges."""
+
+from stdnum import isbn as stdnum_isbn
+from stdnum.exceptions import InvalidChecksum, ValidationError
+
+from shop.errors import InvalidISBN
+
+
+def normalise(raw: str) -> str:
+    """Return the 13 digits of an ISBN-10 or ISBN-13 written in any spacing or hyphenation.
+
+    Raises ``InvalidISBN`` with a message that says what is wrong.
+    """
+    text = (raw or "").strip()
+    shown = text if len(text) <= 40 else text[:40] + "…"
+    try:
+        return stdnum_isbn.validate(text, convert=True)
+    except InvalidChecksum:
+        raise InvalidISBN(f"'{shown}' is not an ISBN: its check digit is wrong.") from None
+    except ValidationError:
+        raise InvalidISBN(f"'{shown}' is not an ISBN.") from None
+
+
+def looks_like_isbn(text: str) -> bool:
+    """True when ``text`` is a valid ISBN in any form (used to route a search box query)."""
+    try:
+        normalise(text)
+    except InvalidISBN:
+        return False
+    return True
+
+
+def hyphenate(isbn13: str) -> str:
+    """``'9781857176407'`` -> ``'978-1-85717-640-7'``."""
+    return stdnum_isbn.format(isbn13)

@@ -1,0 +1,191 @@
+"""Orders, their lines (a snapshot of the catalogue at checkout), their history, and the Stripe
+events already handled."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shop.errors import ShopError
+from shop.extensions import db
+from shop.timeutil import utcnow
+
+PENDING_PAYMENT = "pending_payment"
+FAILED_TO_START = "failed_to_start"
+CANCELLED = "cancelled"
+EXPIRED = "expired"
+PAYMENT_FAILED = "payment_failed"
+PAID = "paid"
+
+# Which status may follow which. A payment Stripe reports is the truth, so a closed checkout can
+# still become paid (a customer who paid on a tab opened before we closed it).
+ALLOWED: dict[str, set[str]] = {
+    PENDING_PAYMENT: {PAID, FAILED_TO_START, CANCELLED, EXPIRED, PAYMENT_FAILED},
+    FAILED_TO_START: {PAID},
+    CANCELLED: {PAID},
+    EXPIRED: {PAID},
+    PAYMENT_FAILED: {PAID},
+    PAID: set(),
+}
+STATUS_LABELS = {
+    PENDING_PAYMENT: "Awaiting payment",
+    FAILED_TO_START: "Checkout failed to start",
+    CANCELLED: "Cancelled",
+    EXPIRED: "Checkout expired",
+    PAYMENT_FAILED: "Payment failed",
+    PAID: "Paid",
+}
+
+
+def statuses_that_may_become(target: str) -> list[str]:
+    return sorted(status for status, nexts in ALLOWED.items() if target in nexts)
+
+
+class InvalidTransition(ShopError):
+    pass
+
+
+class Order(db.Model):
+    __tablename__ = "shop_order"  # "order" is an SQL keyword
+    __table_args__ = (
+        CheckConstraint("subtotal_pence >= 0", name="subtotal_not_negative"),
+        CheckConstraint("postage_pence >= 0", name="postage_not_negative"),
+        CheckConstraint("total_pence = subtotal_pence + postage_pence", name="total_adds_up"),
+        Index("ix_shop_order_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Set right after the first flush, from the id; nullable only for that moment.
+    reference: Mapped[str | None] = mapped_column(String(24), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default=PENDING_PAYMENT)
+    region: Mapped[str] = mapped_column(String(16))
+    currency: Mapped[str] = mapped_column(String(3), default="gbp")
+    subtotal_pence: Mapped[int]
+    postage_pence: Mapped[int]
+    total_pence: Mapped[int]
+    stripe_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    checkout_error: Mapped[str | None] = mapped_column(Text)
+
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    amount_charged_pence: Mapped[int | None]
+    currency_charged: Mapped[str | None] = mapped_column(String(3))
+    amount_mismatch: Mapped[bool] = mapped_column(default=False)
+
+    customer_email: Mapped[str | None] = mapped_column(String(320), index=True)
+    customer_name: Mapped[str | None] = mapped_column(String(300))
+    ship_name: Mapped[str | None] = mapped_column(String(300))
+    ship_line1: Mapped[str | None] = mapped_column(String(300))
+    ship_line2: Mapped[str | None] = mapped_column(String(300))
+    ship_city: Mapped[str | None] = mapped_column(String(200))
+    ship_state: Mapped[str | None] = mapped_column(String(200))
+    ship_postal_code: Mapped[str | None] = mapped_column(String(40))
+    ship_country: Mapped[str | None] = mapped_column(String(2))
+
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    lines: Mapped[list["OrderLine"]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.id"
+    )
+    events: Mapped[list["OrderEvent"]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderEvent.id"
+    )
+
+    @property
+    def copies(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def is_paid(self) -> bool:
+        return self.status == PAID
+
+    @property
+    def shipping_address_lines(self) -> list[str]:
+        parts = [
+            self.ship_name,
+            self.ship_line1,
+            self.ship_line2,
+            self.ship_city,
+            self.ship_state,
+            self.ship_postal_code,
+            self.ship_country,
+        ]
+        return [part for part in parts if part]
+
+    @property
+    def flags(self) -> list[str]:
+        return ["amount mismatch"] if self.amount_mismatch else []
+
+    def set_status(self, new_status: str, actor: str, **detail: Any) -> None:
+        """Move along ``ALLOWED`` and record it in the timeline; anything else raises."""
+        if new_status not in ALLOWED.get(self.status, set()):
+            raise InvalidTransition(
+                f"Order {self.reference} cannot go from {self.status_label.lower()} to "
+                f"{STATUS_LABELS.get(new_status, new_status).lower()}."
+            )
+        self.record(new_status, actor, before=self.status, after=new_status, **detail)
+        self.status = new_status
+
+    def record(self, kind: str, actor: str, **detail: Any) -> None:
+        self.events.append(OrderEvent(kind=kind, actor=actor, detail=detail or None))
+
+    def __repr__(self) -> str:
+        return f"<Order {self.reference} {self.status}>"
+
+
+class OrderLine(db.Model):
+    __tablename__ = "order_line"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_price_pence > 0", name="unit_price_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("shop_order.id", ondelete="CASCADE"), index=True)
+    publication_id: Mapped[int | None] = mapped_column(
+        ForeignKey("publication.id", ondelete="SET NULL"), index=True
+    )
+    isbn: Mapped[str] = mapped_column(String(13), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    unit_price_pence: Mapped[int]
+    quantity: Mapped[int]
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+    @property
+    def line_total_pence(self) -> int:
+        return self.unit_price_pence * self.quantity
+
+
+class OrderEvent(db.Model):
+    """One entry in an order's timeline: who did what, with before/after where it applies."""
+
+    __tablename__ = "order_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("shop_order.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(320))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    order: Mapped[Order] = relationship(back_populates="events")
+
+
+class StripeEvent(db.Model):
+    """A webhook event already handled; its id's uniqueness makes redelivery a no-op."""
+
+    __tablename__ = "stripe_event"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
