@@ -8,13 +8,20 @@ QUANTITY_MESSAGE = "Please enter the number of copies as a whole number, such as
 
 
 class _QuantityField(IntegerField):
-    """An integer field whose parse error says what to type instead of 'Not a valid integer'."""
+    """Plain ASCII digits only (not '+3', '1e3' or other scripts' digits), with a message that
+    says what to type. Absurdly long numbers parse as too large, for the range message."""
 
     def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
-            raise ValueError(QUANTITY_MESSAGE) from None
+        if not valuelist:
+            return
+        raw = valuelist[0].strip()
+        if not raw:
+            self.data = None
+            return
+        if not (raw.isascii() and raw.isdigit()):
+            self.data = None
+            raise ValueError(QUANTITY_MESSAGE)
+        self.data = int(raw) if len(raw) <= 9 else 10**9
 
 
 class _IsbnForm(FlaskForm):

@@ -22,7 +22,7 @@ bp = Blueprint("basket", __name__, url_prefix="/basket")
 
 
 def back_to_basket():
-    return redirect(url_for(".show"), code=303)
+    return redirect(url_for("basket.show"), code=303)
 
 
 def _forget_paid_checkout() -> None:

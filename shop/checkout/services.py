@@ -2,7 +2,6 @@
 
 import logging
 
-from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -13,6 +12,7 @@ from shop.errors import PaymentGatewayError, UnknownCheckout
 from shop.extensions import db
 from shop.orders import services as orders
 from shop.orders.fulfilment import fulfil_checkout
+from shop.timeutil import utcnow
 from shop.orders.models import CANCELLED, EXPIRED, PAYMENT_FAILED, Order, StripeEvent
 
 log = logging.getLogger(__name__)
@@ -88,12 +88,11 @@ def handle_event(event: WebhookEvent) -> str:
 
 def _remember(event: WebhookEvent) -> bool:
     """Insert the event id; False if it was already there (a redelivery, maybe concurrent)."""
-    values = {"id": event.id, "type": event.type}
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement = pg_insert(StripeEvent).values(values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite_insert(StripeEvent).values(values).on_conflict_do_nothing()
-    else:  # pragma: no cover - the shop runs on the two above
-        statement = insert(StripeEvent).values(values)
-    return db.session.execute(statement).rowcount == 1
+    dialect_insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        dialect_insert(StripeEvent.__table__)
+        .values(id=event.id, type=event.type, received_at=utcnow())
+        .on_conflict_do_nothing()
+        .returning(StripeEvent.id)  # rowcount is not reliable here across drivers; RETURNING is
+    )
+    return db.session.execute(statement).scalar() is not None

@@ -1,0 +1,292 @@
+"""Shared fixtures: a migrated database (SQLite file, or PostgreSQL when DATABASE_URL says so), a
+Stripe-compatible sandbox on loopback that the real SDK calls over HTTP, and a shopper that uses
+the forms as a browser would, CSRF tokens included."""
+
+import os
+import re
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event, text
+from werkzeug.serving import make_server
+
+from shop import create_app
+from shop.catalogue.models import Publication
+from shop.extensions import db as _db
+from tests.stripe_sandbox import SandboxServer
+
+WEBHOOK_SECRET = "whsec_test_secret"
+STRIPE_KEY = "sk_test_shop_tests"
+ISBN = "9781857176407"
+
+
+def _database_url(tmp_path_factory) -> str:
+    return os.environ.get("DATABASE_URL") or (
+        f"sqlite:///{tmp_path_factory.mktemp('db') / 'shop-test.sqlite3'}"
+    )
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """A database with every migration applied, once per test run."""
+    from flask_migrate import upgrade
+
+    url = _database_url(tmp_path_factory)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
+    with app.app_context():
+        if url.startswith("postgresql"):
+            # Start from nothing, so the migrations (not leftovers) define the schema.
+            with _db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        upgrade()
+        _db.engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def stripe_server() -> Iterator[SandboxServer]:
+    server = SandboxServer(webhook_secret=WEBHOOK_SECRET)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(stripe_server) -> Iterator["Sandbox"]:
+    control = Sandbox(stripe_server.url)
+    control.post("/_sandbox/reset")
+    control.post("/_sandbox/fail", count=0)
+    control.post("/_sandbox/config", webhook_url=None, deliver_webhooks=False)
+    yield control
+
+
+class Sandbox:
+    """The test side of the sandbox: its control API, in a few words."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def post(self, path: str, **body):
+        response = requests.post(self.url + path, json=body, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def get(self, path: str):
+        response = requests.get(self.url + path, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def events(self, type_: str | None = None) -> list[dict]:
+        events = self.get("/_sandbox/events")
+        events = events.get("data", events) if isinstance(events, dict) else events
+        return [e for e in events if type_ is None or e["type"] == type_]
+
+    def event_payload(self, event_id: str) -> str:
+        return self.get(f"/_sandbox/events/{event_id}")["payload"]
+
+    def requests_to(self, path: str, method: str = "POST") -> list[dict]:
+        log = self.get("/_sandbox/requests")
+        log = log.get("data", log) if isinstance(log, dict) else log
+        return [r for r in log if r["path"] == path and r["method"] == method]
+
+
+@pytest.fixture
+def app(database_url, stripe_server) -> Iterator[Flask]:
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "test-secret",
+            "STRIPE_SECRET_KEY": STRIPE_KEY,
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "STRIPE_API_BASE": stripe_server.url,
+            "STRIPE_MAX_RETRIES": 0,
+            "STRIPE_TIMEOUT_SECONDS": 5,
+            "SHOP_BASE_URL": "http://shop.test",
+        }
+    )
+    with app.app_context():
+        _empty_tables()
+    yield app
+    with app.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+def _empty_tables() -> None:
+    for table in reversed(_db.metadata.sorted_tables):
+        _db.session.execute(table.delete())
+    _db.session.commit()
+
+
+@pytest.fixture
+def db(app):
+    with app.app_context():
+        yield _db
+
+
+@pytest.fixture
+def client(app) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def make_publication(**overrides) -> Publication:
+    fields = {
+        "isbn": ISBN,
+        "title": "Leadership and engagement for improvement in the NHS",
+        "subtitle": "Together we can",
+        "publisher": "The King's Fund",
+        "year": 2012,
+        "pages": 48,
+        "price_pence": 850,
+        "stock": 100,
+        "summary": "Our summary.",
+    }
+    fields.update(overrides)
+    publication = Publication(**fields)
+    _db.session.add(publication)
+    _db.session.commit()
+    return publication
+
+
+@pytest.fixture
+def publication(db) -> Publication:
+    return make_publication()
+
+
+def isbn13(n: int) -> str:
+    """The n-th valid ISBN-13 in the 978-0 range (check digit computed), for bulk test data."""
+    body = f"9780{n:08d}"
+    total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(body))
+    return body + str((10 - total % 10) % 10)
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+class Shopper:
+    """A customer using the forms; every POST carries the CSRF token a page gave it."""
+
+    def __init__(self, client: FlaskClient):
+        self.client = client
+
+    def token(self) -> str:
+        """The token a page would carry: from the basket page when it has a form, otherwise
+        minted the way Flask-WTF does (a raw token in the session, signed with the app key)."""
+        match = CSRF_RE.search(self.client.get("/basket").get_data(as_text=True))
+        if match:
+            return match.group(1) or match.group(2)
+        from itsdangerous import URLSafeTimedSerializer
+
+        with self.client.session_transaction() as session:
+            raw = session.setdefault("csrf_token", secrets.token_hex(20))
+        app = self.client.application
+        return URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw)
+
+    def post(self, url: str, **data):
+        data.setdefault("csrf_token", self.token())
+        return self.client.post(url, data=data)
+
+    def add(self, isbn: str = ISBN, quantity=1):
+        return self.post("/basket/add", isbn=isbn, quantity=quantity)
+
+    def update(self, isbn: str = ISBN, quantity=1):
+        return self.post("/basket/update", isbn=isbn, quantity=quantity)
+
+    def remove(self, isbn: str = ISBN):
+        return self.post("/basket/remove", isbn=isbn)
+
+    def region(self, key: str):
+        return self.post("/basket/region", region=key)
+
+    def checkout(self):
+        return self.post("/checkout")
+
+    def basket_page(self) -> str:
+        return self.client.get("/basket").get_data(as_text=True)
+
+    def basket(self) -> dict:
+        with self.client.session_transaction() as session:
+            return dict(session.get("basket") or {})
+
+
+@pytest.fixture
+def shopper(client) -> Shopper:
+    return Shopper(client)
+
+
+@contextmanager
+def count_queries(engine):
+    """Count the SQL statements run inside the block: ``with count_queries(e) as n: ...; n()``."""
+    statements: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield lambda: len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:
+    """The shop served over real HTTP on loopback, for the sandbox's webhooks and for browsers."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.config["SHOP_BASE_URL"] = url
+    yield url
+    server.shutdown()
+
+
+def post_webhook(client, payload: str | bytes, signature: str | None):
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers["Stripe-Signature"] = signature
+    return client.post("/stripe/webhook", data=payload, headers=headers)
+
+
+def deliver_event(client, sandbox: Sandbox, event_id: str):
+    """Deliver one sandbox event to the shop, signed with the shop's webhook secret."""
+    from tests.stripe_sandbox import sign_payload
+
+    payload = sandbox.event_payload(event_id)
+    return post_webhook(client, payload, sign_payload(payload, WEBHOOK_SECRET))
+
+
+def start_checkout(shopper: Shopper, sandbox: Sandbox, quantity: int = 2, region: str | None = None) -> str:
+    """Fill the basket and check out; returns the Checkout Session id Stripe gave the order."""
+    shopper.add(quantity=quantity)
+    if region:
+        shopper.region(region)
+    response = shopper.checkout()
+    assert response.status_code == 303, response.get_data(as_text=True)
+    location = response.headers["Location"]
+    assert location.startswith(sandbox.url + "/pay/cs_test_"), location
+    return location.rsplit("/", 1)[1]
+
+
+def pay(sandbox: Sandbox, session_id: str, **overrides) -> list[str]:
+    """Pay a session as the hosted page would; returns the ids of the events it emitted."""
+    body = {
+        "email": "nurse@example.org",
+        "name": "Ada Nurse",
+        "address": {"line1": "1 Ward Street", "city": "Leeds", "postal_code": "LS1 1AA", "country": "GB"},
+    }
+    body.update(overrides)
+    return sandbox.post(f"/_sandbox/sessions/{session_id}/complete", **body)["event_ids"]
