@@ -9,12 +9,14 @@ from shop.errors import InvalidISBN, NotFound
 
 bp = Blueprint("catalogue", __name__)
 
+MAX_PAGE = 100_000  # beyond any real catalogue; keeps OFFSET inside a 64-bit integer
+
 
 @bp.get("/")
 def index():
-    page = request.args.get("page", 1, type=int)
+    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     search = services.search_catalogue(
-        request.args.get("q", ""), max(page, 1), current_app.config["CATALOGUE_PAGE_SIZE"]
+        request.args.get("q", ""), page, current_app.config["CATALOGUE_PAGE_SIZE"]
     )
     return render_template("catalogue/index.html", search=search)
 

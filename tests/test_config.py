@@ -1,0 +1,55 @@
+import pytest
+
+from shop import create_app
+from shop.config import load_config
+
+PRODUCTION = {
+    "SHOP_ENV": "production",
+    "SECRET_KEY": "s" * 40,
+    "STRIPE_SECRET_KEY": "sk_live_x",
+    "STRIPE_WEBHOOK_SECRET": "whsec_x",
+    "SHOP_BASE_URL": "https://shop.example.org",
+    "DATABASE_URL": "postgresql+psycopg://shop@db/shop",
+}
+
+
+@pytest.fixture
+def production_env(monkeypatch):
+    for key, value in PRODUCTION.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("STRIPE_API_BASE", raising=False)
+    return monkeypatch
+
+
+def test_production_starts_with_every_secret(production_env):
+    config = load_config()
+    assert config["SESSION_COOKIE_SECURE"] is True
+    assert config["STRIPE_API_BASE"] is None
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SHOP_BASE_URL"])
+def test_production_refuses_to_start_without_a_secret(production_env, missing):
+    production_env.delenv(missing)
+    with pytest.raises(RuntimeError, match=missing):
+        create_app()
+
+
+def test_production_refuses_the_local_sandbox(production_env):
+    production_env.setenv("STRIPE_API_BASE", "http://127.0.0.1:12111")
+    with pytest.raises(RuntimeError, match="sandbox cannot be used in production"):
+        load_config()
+
+
+def test_development_defaults(monkeypatch):
+    for key in ["SHOP_ENV", "SECRET_KEY", "DATABASE_URL", "STRIPE_SECRET_KEY"]:
+        monkeypatch.delenv(key, raising=False)
+    config = load_config()
+    assert config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///") and "instance" in config["SQLALCHEMY_DATABASE_URI"]
+    assert config["MAX_COPIES_PER_LINE"] == 50
+    assert config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_a_malformed_number_names_its_setting(monkeypatch):
+    monkeypatch.setenv("MAX_COPIES_PER_LINE", "fifty")
+    with pytest.raises(RuntimeError, match="MAX_COPIES_PER_LINE"):
+        load_config()
