@@ -38,9 +38,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     from pathlib import Path
 
-    from shop.extensions import csrf, db, migrate
+    from shop.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"
+    limiter.init_app(app)
+    if app.config["TRUSTED_PROXY_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     csrf.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -65,8 +73,9 @@ def register_blueprints(app: Flask) -> None:
     from shop.catalogue.views import bp as catalogue_bp
     from shop.checkout.views import bp as checkout_bp
     from shop.health import bp as health_bp
+    from shop.staff.views import bp as staff_bp
 
-    for bp in (catalogue_bp, basket_bp, checkout_bp, health_bp):
+    for bp in (catalogue_bp, basket_bp, checkout_bp, health_bp, staff_bp):
         app.register_blueprint(bp)
 
 
@@ -74,10 +83,12 @@ def register_template_helpers(app: Flask) -> None:
     from flask import session
 
     from shop.isbn import hyphenate
+    from shop.timeutil import local
     from shop.money import format_pence
 
     app.add_template_filter(format_pence, "money")
     app.add_template_filter(hyphenate, "isbn")
+    app.add_template_filter(lambda moment: local(moment).strftime("%-d %b %Y %H:%M") if moment else "", "localtime")
 
     @app.context_processor
     def basket_count():

@@ -83,6 +83,21 @@ def load_config() -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session cookie
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "STAFF_LOGIN_LIMIT_PER_ADDRESS": os.environ.get(
+            "STAFF_LOGIN_LIMIT_PER_ADDRESS", "20 per 10 minutes"
+        ),
+        "STAFF_LOGIN_LIMIT_PER_ACCOUNT": os.environ.get(
+            "STAFF_LOGIN_LIMIT_PER_ACCOUNT", "5 per 10 minutes"
+        ),
+        "STAFF_IDLE_MINUTES": _int("STAFF_IDLE_MINUTES", 60),
+        "STAFF_PASSWORD_MIN_LENGTH": 12,
+        "STAFF_ORDERS_PER_PAGE": 50,
+        "DISPATCH_WARNING_DAYS": _int("DISPATCH_WARNING_DAYS", 3),
+        "LOW_STOCK_THRESHOLD": _int("LOW_STOCK_THRESHOLD", 20),
+        # Behind a proxy, how many X-Forwarded-For hops to trust (for rate limits by address).
+        "TRUSTED_PROXY_HOPS": _int("TRUSTED_PROXY_HOPS", 0),
     }
     if production:
         check_production(config)

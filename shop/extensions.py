@@ -1,5 +1,8 @@
 """Extension singletons, bound to an app in the factory (nothing here imports from shop)."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -23,3 +26,7 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
+login_manager = LoginManager()
+# Storage comes from RATELIMIT_STORAGE_URI (memory:// by default, redis://… to share limits
+# between processes and hosts). Only the routes that ask for a limit get one.
+limiter = Limiter(key_func=get_remote_address)

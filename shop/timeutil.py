@@ -1,7 +1,38 @@
-"""Aware UTC timestamps (SQLite returns naive ones; we store and compare UTC throughout)."""
+"""Time: stored as aware UTC; days, weeks and months are counted in the shop's own time zone."""
 
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+SHOP_TZ = ZoneInfo("Europe/London")
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were stored as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def local(moment: datetime) -> datetime:
+    return as_utc(moment).astimezone(SHOP_TZ)
+
+
+def start_of_local_day(day: date) -> datetime:
+    """The UTC instant at which ``day`` begins in London."""
+    return datetime.combine(day, time.min, tzinfo=SHOP_TZ).astimezone(timezone.utc)
+
+
+def local_today(now: datetime | None = None) -> date:
+    return local(now or utcnow()).date()
+
+
+def period_starts(now: datetime) -> dict[str, datetime]:
+    """UTC starts of today, this week (Monday) and this month, in London time."""
+    today = local_today(now)
+    return {
+        "today": start_of_local_day(today),
+        "week": start_of_local_day(today - timedelta(days=today.weekday())),
+        "month": start_of_local_day(today.replace(day=1)),
+    }

@@ -15,3 +15,22 @@ def test_pence_are_formatted_in_pounds(pence, text):
 def test_only_integer_pence_are_money(bad):
     with pytest.raises(TypeError):
         format_pence(bad)
+
+
+from shop.money import InvalidAmount, parse_pounds
+
+
+@pytest.mark.parametrize(
+    "text, pence", [("8.50", 850), ("8.5", 850), ("8", 800), ("£8.50", 850), (" 0.01 ", 1), ("1234567.89", 123456789)]
+)
+def test_pounds_parse_to_pence(text, pence):
+    assert parse_pounds(text) == pence
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [("8,50", "comma"), ("-1", "negative"), ("abc", "not an amount"), ("8.505", "not an amount"), ("", "Enter an amount"), ("1e3", "not an amount"), ("£", "not an amount")],
+)
+def test_bad_amounts_say_what_is_wrong(text, says):
+    with pytest.raises(InvalidAmount, match=says):
+        parse_pounds(text)

@@ -29,6 +29,7 @@ class Publication(db.Model):
     stock: Mapped[int] = mapped_column(default=0)
     summary: Mapped[str] = mapped_column(Text, default="")
     pdf_url: Mapped[str | None] = mapped_column(String(500))
+    cover_path: Mapped[str | None] = mapped_column(String(500))  # under the covers folder
     on_sale: Mapped[bool] = mapped_column(default=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(

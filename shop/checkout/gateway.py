@@ -58,10 +58,20 @@ class CheckoutPayment:
 
 
 @dataclass(frozen=True)
+class RefundInfo:
+    id: str
+    amount: int  # pence
+    currency: str
+    status: str  # succeeded | pending | failed | canceled | requires_action
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class WebhookEvent:
     id: str
     type: str
-    payment: CheckoutPayment | None  # set for checkout.session.* events
+    payment: CheckoutPayment | None = None  # set for checkout.session.* events
+    charged_payment_intent: str | None = None  # set for charge.* events
 
 
 def _client() -> stripe.StripeClient:
@@ -209,8 +219,54 @@ def verify_event(payload: bytes, signature: str | None) -> WebhookEvent:
     if not isinstance(event, dict) or not isinstance(event.get("id"), str):
         raise InvalidWebhook("Webhook refused: not an event.")
     obj = (event.get("data") or {}).get("object") or {}
-    payment = _as_payment(obj) if obj.get("object") == "checkout.session" else None
-    return WebhookEvent(id=event["id"], type=str(event.get("type")), payment=payment)
+    kind = obj.get("object")
+    return WebhookEvent(
+        id=event["id"],
+        type=str(event.get("type")),
+        payment=_as_payment(obj) if kind == "checkout.session" else None,
+        charged_payment_intent=obj.get("payment_intent") if kind == "charge" else None,
+    )
+
+
+def _as_refund(refund: dict[str, Any]) -> RefundInfo:
+    return RefundInfo(
+        id=refund["id"],
+        amount=refund["amount"],
+        currency=refund.get("currency") or "",
+        status=refund.get("status") or "",
+        reason=refund.get("reason"),
+    )
+
+
+def create_refund(payment_intent_id: str, amount_pence: int, idempotency_key: str) -> RefundInfo:
+    """Refund part or all of a payment. ``PaymentGatewayError`` carries Stripe's own message
+    when Stripe refuses (too large, already refunded), ours when it cannot be reached."""
+    try:
+        refund = _client().v1.refunds.create(
+            params={"payment_intent": payment_intent_id, "amount": amount_pence},
+            options={"idempotency_key": idempotency_key},
+        )
+    except stripe.InvalidRequestError as error:
+        raise PaymentGatewayError(f"Stripe refused the refund: {error.user_message or error}") from error
+    except stripe.StripeError as error:
+        raise PaymentGatewayError(_message_for(error)) from error
+    return _as_refund(refund.to_dict())
+
+
+def list_refunds(payment_intent_id: str) -> list[RefundInfo]:
+    """Every refund of a payment, wherever it was made (here or in Stripe's dashboard)."""
+    try:
+        page = _client().v1.refunds.list(params={"payment_intent": payment_intent_id, "limit": 100})
+        return [_as_refund(refund.to_dict()) for refund in page.auto_paging_iter()]
+    except stripe.StripeError as error:
+        raise PaymentGatewayError(_message_for(error)) from error
+
+
+def dashboard_url(payment_intent_id: str) -> str:
+    """Where staff see this payment in Stripe's dashboard (test mode has its own path)."""
+    key = current_app.config.get("STRIPE_SECRET_KEY") or ""
+    mode = "" if key.startswith(("sk_live_", "rk_live_")) else "test/"
+    return f"https://dashboard.stripe.com/{mode}payments/{payment_intent_id}"
 
 
 def _message_for(error: stripe.StripeError) -> str:

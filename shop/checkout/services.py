@@ -12,6 +12,7 @@ from shop.errors import PaymentGatewayError, UnknownCheckout
 from shop.extensions import db
 from shop.orders import services as orders
 from shop.orders.fulfilment import fulfil_checkout
+from shop.orders.refunds import handle_charge_refunded
 from shop.timeutil import utcnow
 from shop.orders.models import CANCELLED, EXPIRED, PAYMENT_FAILED, Order, StripeEvent
 
@@ -67,6 +68,11 @@ def cancel_checkout(session_id: str) -> Order | None:
 
 def handle_event(event: WebhookEvent) -> str:
     """Apply one verified Stripe event, at most once per event id. Returns what was done."""
+    if event.type == "charge.refunded" and event.charged_payment_intent:
+        if not _remember(event):
+            return "duplicate"
+        order = handle_charge_refunded(event.charged_payment_intent)
+        return f"{order.reference} {order.status}" if order else "not ours"
     if event.payment is None or event.type not in PAYMENT_EVENTS | CLOSING_EVENTS.keys():
         return "ignored"
     if not _remember(event):

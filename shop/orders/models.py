@@ -17,6 +17,9 @@ CANCELLED = "cancelled"
 EXPIRED = "expired"
 PAYMENT_FAILED = "payment_failed"
 PAID = "paid"
+DISPATCHED = "dispatched"
+PARTIALLY_REFUNDED = "partially_refunded"
+REFUNDED = "refunded"
 
 # Which status may follow which. A payment Stripe reports is the truth, so a closed checkout can
 # still become paid (a customer who paid on a tab opened before we closed it).
@@ -26,8 +29,15 @@ ALLOWED: dict[str, set[str]] = {
     CANCELLED: {PAID},
     EXPIRED: {PAID},
     PAYMENT_FAILED: {PAID},
-    PAID: set(),
+    PAID: {DISPATCHED, PARTIALLY_REFUNDED, REFUNDED},
+    PARTIALLY_REFUNDED: {DISPATCHED, PARTIALLY_REFUNDED, REFUNDED},
+    DISPATCHED: {PARTIALLY_REFUNDED, REFUNDED},
+    REFUNDED: set(),
 }
+# Orders whose payment was taken: what staff pack, count and export.
+PLACED = (PAID, DISPATCHED, PARTIALLY_REFUNDED, REFUNDED)
+# Orders that never got paid.
+CLOSED = (FAILED_TO_START, CANCELLED, EXPIRED, PAYMENT_FAILED)
 STATUS_LABELS = {
     PENDING_PAYMENT: "Awaiting payment",
     FAILED_TO_START: "Checkout failed to start",
@@ -35,6 +45,9 @@ STATUS_LABELS = {
     EXPIRED: "Checkout expired",
     PAYMENT_FAILED: "Payment failed",
     PAID: "Paid",
+    DISPATCHED: "Dispatched",
+    PARTIALLY_REFUNDED: "Partially refunded",
+    REFUNDED: "Refunded",
 }
 
 
@@ -53,6 +66,7 @@ class Order(db.Model):
         CheckConstraint("postage_pence >= 0", name="postage_not_negative"),
         CheckConstraint("total_pence = subtotal_pence + postage_pence", name="total_adds_up"),
         Index("ix_shop_order_status_created", "status", "created_at"),
+        CheckConstraint("refunded_pence >= 0", name="refunded_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,6 +78,7 @@ class Order(db.Model):
     subtotal_pence: Mapped[int]
     postage_pence: Mapped[int]
     total_pence: Mapped[int]
+    copies: Mapped[int] = mapped_column(default=0)  # sum of line quantities, fixed at checkout
     stripe_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     checkout_error: Mapped[str | None] = mapped_column(Text)
 
@@ -71,6 +86,7 @@ class Order(db.Model):
     amount_charged_pence: Mapped[int | None]
     currency_charged: Mapped[str | None] = mapped_column(String(3))
     amount_mismatch: Mapped[bool] = mapped_column(default=False)
+    refunded_pence: Mapped[int] = mapped_column(default=0)
 
     customer_email: Mapped[str | None] = mapped_column(String(320), index=True)
     customer_name: Mapped[str | None] = mapped_column(String(300))
@@ -82,11 +98,17 @@ class Order(db.Model):
     ship_postal_code: Mapped[str | None] = mapped_column(String(40))
     ship_country: Mapped[str | None] = mapped_column(String(2))
 
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    carrier: Mapped[str | None] = mapped_column(String(100))
+    tracking_number: Mapped[str | None] = mapped_column(String(100))
+
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     lines: Mapped[list["OrderLine"]] = relationship(
@@ -96,9 +118,18 @@ class Order(db.Model):
         back_populates="order", cascade="all, delete-orphan", order_by="OrderEvent.id"
     )
 
+    refunds: Mapped[list["Refund"]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="Refund.id"
+    )
+
     @property
-    def copies(self) -> int:
-        return sum(line.quantity for line in self.lines)
+    def refundable_pence(self) -> int:
+        """What is left to refund of what Stripe actually charged."""
+        return max((self.amount_charged_pence or 0) - self.refunded_pence, 0)
+
+    @property
+    def can_dispatch(self) -> bool:
+        return self.status in (PAID, PARTIALLY_REFUNDED) and self.dispatched_at is None
 
     @property
     def status_label(self) -> str:
@@ -124,6 +155,13 @@ class Order(db.Model):
     @property
     def flags(self) -> list[str]:
         return ["amount mismatch"] if self.amount_mismatch else []
+
+    def awaiting_dispatch_days(self, now: datetime) -> int | None:
+        """Whole days since payment for a paid order not yet dispatched; otherwise None."""
+        if not self.can_dispatch or self.paid_at is None:
+            return None
+        paid_at = self.paid_at if self.paid_at.tzinfo else self.paid_at.replace(tzinfo=now.tzinfo)
+        return (now - paid_at).days
 
     def set_status(self, new_status: str, actor: str, **detail: Any) -> None:
         """Move along ``ALLOWED`` and record it in the timeline; anything else raises."""
@@ -189,3 +227,21 @@ class StripeEvent(db.Model):
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     type: Mapped[str] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Refund(db.Model):
+    """A refund Stripe confirmed, made from the staff desk or seen in a ``charge.refunded`` event."""
+
+    __tablename__ = "refund"
+    __table_args__ = (CheckConstraint("amount_pence > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("shop_order.id", ondelete="CASCADE"), index=True)
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    amount_pence: Mapped[int]
+    status: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str | None] = mapped_column(String(300))
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="refunds")

@@ -28,6 +28,7 @@ def place_order(basket: PricedBasket, reference_prefix: str) -> Order:
         subtotal_pence=basket.subtotal_pence,
         postage_pence=basket.postage_pence,
         total_pence=basket.total_pence,
+        copies=basket.copies,
         lines=[
             OrderLine(
                 publication_id=line.publication.id,

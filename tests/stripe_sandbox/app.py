@@ -46,6 +46,7 @@ PAGE_ONLY: Obj = {"limit": None, "starting_after": None, "ending_before": None, 
 REFUND_CREATE: Obj = {"payment_intent": None, "charge": None, "amount": None, "reason": None,
                       "metadata": ANY, "expand": _EXPAND}
 EXPAND_ONLY: Obj = {"expand": _EXPAND}
+REFUND_LIST: Obj = {**PAGE_ONLY, "payment_intent": None, "charge": None, "created": ANY}
 _COLLECTIONS = {"payment_intents": "payment_intent", "charges": "charge", "refunds": "refund",
                 "shipping_rates": "shipping_rate", "events": "event"}
 _CREATED_OPS = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
@@ -599,6 +600,18 @@ def create_sandbox_app(state: SandboxState) -> Flask:
     def retrieve_object(collection: str, oid: str) -> Obj:
         check_known(g.params, EXPAND_ONLY)
         return expand(state, state.get(_COLLECTIONS[collection], oid), g.params.get("expand", []))
+
+    @app.get("/v1/refunds")
+    def list_refunds() -> Obj:
+        p = g.params
+        check_known(p, REFUND_LIST)
+
+        def keep(r: Obj) -> bool:
+            return ((p.get("payment_intent") is None or r["payment_intent"] == p["payment_intent"])
+                    and (p.get("charge") is None or r["charge"] == p["charge"]))
+
+        return expand(state, paginate(state.all("refund"), p, "/v1/refunds", "refund", keep),
+                      p.get("expand", []))
 
     @app.post("/v1/refunds")
     @idempotent

@@ -1,0 +1,254 @@
+"""The staff order desk: finding orders, dispatching them, notes, and the dashboard figures.
+
+Functions take explicit arguments (the acting staff member's email included) and flush."""
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Select, and_, exists, func, or_, select, update
+
+from shop.catalogue.models import Publication
+from shop.errors import NotFound, ShopError
+from shop.extensions import db
+from shop.orders.models import (
+    CLOSED,
+    DISPATCHED,
+    PAID,
+    PARTIALLY_REFUNDED,
+    PLACED,
+    STATUS_LABELS,
+    Order,
+    OrderLine,
+)
+from shop.timeutil import period_starts, start_of_local_day, utcnow
+
+MAX_NOTE = 2000
+REFERENCE_SHAPE = re.compile(r"^[A-Z]{1,6}-\d{4}-\d{1,9}$")
+
+# The status filter: groups first, then each status.
+STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "placed": ("All paid orders", PLACED),
+    "awaiting": ("Awaiting dispatch", (PAID, PARTIALLY_REFUNDED)),
+    "all": ("Everything, unpaid too", ()),
+    "unpaid": ("Not paid (closed checkouts)", CLOSED),
+    **{status: (label, (status,)) for status, label in STATUS_LABELS.items()},
+}
+
+
+class DeskError(ShopError):
+    pass
+
+
+@dataclass
+class OrderFilters:
+    status: str = "placed"
+    date_from: date | None = None
+    date_to: date | None = None
+    isbn: str | None = None  # 13 digits
+    text: str = ""
+
+    def as_args(self) -> dict[str, str]:
+        """The filters as query-string arguments (for pagination links and the CSV link)."""
+        args = {
+            "status": self.status,
+            "from": self.date_from.isoformat() if self.date_from else "",
+            "to": self.date_to.isoformat() if self.date_to else "",
+            "isbn": self.isbn or "",
+            "q": self.text,
+        }
+        return {key: value for key, value in args.items() if value}
+
+
+@dataclass
+class OrderPage:
+    orders: list[Order]
+    total: int
+    page: int
+    per_page: int
+    filters: OrderFilters = field(default_factory=OrderFilters)
+
+    @property
+    def pages(self) -> int:
+        return max((self.total + self.per_page - 1) // self.per_page, 1)
+
+
+def filtered_orders(filters: OrderFilters) -> Select:
+    """``SELECT … FROM shop_order WHERE <filters>``, no ordering, for the list and the export."""
+    statement = select(Order)
+    statuses = STATUS_FILTERS.get(filters.status, STATUS_FILTERS["placed"])[1]
+    if statuses:
+        statement = statement.where(Order.status.in_(statuses))
+    if filters.date_from:
+        statement = statement.where(Order.created_at >= start_of_local_day(filters.date_from))
+    if filters.date_to:
+        next_day = start_of_local_day(filters.date_to + timedelta(days=1))
+        statement = statement.where(Order.created_at < next_day)
+    if filters.isbn:
+        statement = statement.where(
+            exists().where(OrderLine.order_id == Order.id, OrderLine.isbn == filters.isbn)
+        )
+    text = filters.text.strip()[:200]
+    if text:
+        if REFERENCE_SHAPE.match(text.upper()):
+            statement = statement.where(Order.reference == text.upper())
+        else:
+            postcode = text.upper().replace(" ", "")
+            statement = statement.where(
+                or_(
+                    Order.reference.icontains(text, autoescape=True),
+                    Order.customer_email.icontains(text, autoescape=True),
+                    Order.customer_name.icontains(text, autoescape=True),
+                    Order.ship_name.icontains(text, autoescape=True),
+                    func.replace(func.upper(Order.ship_postal_code), " ", "") == postcode,
+                )
+            )
+    return statement
+
+
+def search_orders(filters: OrderFilters, page: int, per_page: int) -> OrderPage:
+    """Newest first, one page; the total comes from a window function over the same scan."""
+    page = max(page, 1)
+    total_column = func.count().over().label("total")
+    rows = db.session.execute(
+        filtered_orders(filters)
+        .add_columns(total_column)
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    if rows:
+        total = rows[0].total
+    elif page > 1:  # past the end: count, so the page can say how many pages there are
+        total = db.session.scalar(
+            select(func.count()).select_from(filtered_orders(filters).subquery())
+        )
+    else:
+        total = 0
+    return OrderPage([row[0] for row in rows], total, page, per_page, filters)
+
+
+def get_order(reference: str) -> Order:
+    order = db.session.scalar(select(Order).filter_by(reference=(reference or "").upper()))
+    if order is None:
+        raise NotFound(f"There is no order {reference}.")
+    return order
+
+
+def dispatch_order(order: Order, carrier: str, tracking_number: str, actor: str) -> None:
+    """Mark a paid order dispatched, once. The conditional UPDATE refuses a second click that
+    raced the first, as well as an order that is not (or no longer) paid."""
+    if order.dispatched_at is not None:
+        raise DeskError(f"Order {order.reference} was already dispatched.")
+    if not order.can_dispatch:
+        raise DeskError(
+            f"Only a paid order can be dispatched; {order.reference} is {order.status_label.lower()}."
+        )
+    now = utcnow()
+    claimed = db.session.execute(
+        update(Order)
+        .where(
+            Order.id == order.id,
+            Order.dispatched_at.is_(None),
+            Order.status.in_((PAID, PARTIALLY_REFUNDED)),
+        )
+        .values(
+            status=DISPATCHED,
+            dispatched_at=now,
+            updated_at=now,
+            carrier=carrier or None,
+            tracking_number=tracking_number or None,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        raise DeskError(f"Order {order.reference} was already dispatched.")
+    before = order.status
+    db.session.refresh(order)
+    order.record(
+        "dispatched",
+        actor,
+        before={"status": before},
+        after={"status": DISPATCHED, "carrier": carrier or None, "tracking_number": tracking_number or None},
+    )
+    db.session.flush()
+
+
+def add_note(order: Order, text: str, actor: str) -> None:
+    text = (text or "").strip()
+    if not text:
+        raise DeskError("A note cannot be empty.")
+    if len(text) > MAX_NOTE:
+        raise DeskError(f"A note can have at most {MAX_NOTE} characters.")
+    order.record("note", actor, text=text)
+    db.session.flush()
+
+
+@dataclass
+class PeriodFigures:
+    orders: int
+    copies: int
+    revenue_pence: int
+
+
+@dataclass
+class Dashboard:
+    periods: dict[str, PeriodFigures]
+    awaiting_dispatch: int
+    overdue_dispatch: int
+    stock: list[Publication]
+    low_stock_threshold: int
+    sales: list[tuple[str, str, int, int]]  # isbn, title, copies, revenue in pence
+
+
+def dashboard(now: datetime, low_stock_threshold: int, overdue_days: int) -> Dashboard:
+    """Figures over paid orders (revenue is what Stripe charged, less refunds)."""
+    starts = period_starts(now)
+    periods = {}
+    for name, start in starts.items():
+        row = db.session.execute(
+            select(
+                func.count(Order.id),
+                func.coalesce(func.sum(Order.copies), 0),
+                func.coalesce(func.sum(Order.amount_charged_pence - Order.refunded_pence), 0),
+            ).where(Order.status.in_(PLACED), Order.paid_at >= start)
+        ).one()
+        periods[name] = PeriodFigures(int(row[0]), int(row[1]), int(row[2]))
+    awaiting_statuses = (PAID, PARTIALLY_REFUNDED)
+    awaiting = db.session.scalar(
+        select(func.count(Order.id)).where(
+            Order.status.in_(awaiting_statuses), Order.dispatched_at.is_(None)
+        )
+    )
+    overdue = db.session.scalar(
+        select(func.count(Order.id)).where(
+            Order.status.in_(awaiting_statuses),
+            Order.dispatched_at.is_(None),
+            Order.paid_at < now - timedelta(days=overdue_days),
+        )
+    )
+    stock = list(
+        db.session.scalars(
+            select(Publication)
+            .where(Publication.on_sale.is_(True))
+            .order_by(Publication.stock, Publication.title)
+            .limit(50)
+        )
+    )
+    sales = [
+        (row.isbn, row.title, int(row.copies), int(row.revenue))
+        for row in db.session.execute(
+            select(
+                OrderLine.isbn,
+                func.max(OrderLine.title).label("title"),
+                func.sum(OrderLine.quantity).label("copies"),
+                func.sum(OrderLine.quantity * OrderLine.unit_price_pence).label("revenue"),
+            )
+            .join(Order, and_(Order.id == OrderLine.order_id))
+            .where(Order.status.in_(PLACED))
+            .group_by(OrderLine.isbn)
+            .order_by(func.sum(OrderLine.quantity).desc())
+            .limit(50)
+        )
+    ]
+    return Dashboard(periods, awaiting or 0, overdue or 0, stock, low_stock_threshold, sales)
