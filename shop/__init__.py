@@ -32,6 +32,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from shop.errors import register_error_handlers
 
     register_error_handlers(app)
+    from shop.security import register_input_guards
+
+    register_input_guards(app)
     return app
 
 

@@ -11,9 +11,9 @@ from contextlib import contextmanager
 
 import pytest
 import requests
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 from werkzeug.serving import make_server
 
 from shop import create_app
@@ -112,6 +112,13 @@ def app(database_url, stripe_server) -> Iterator[Flask]:
             "SHOP_BASE_URL": "http://shop.test",
         }
     )
+    @app.before_request
+    def fresh_globals():
+        # Requests made inside a test share the test's app context, and so `g`, where Flask-WTF
+        # caches the CSRF token and Flask-Login the signed-in user. A server gives every request
+        # its own; so do we, or one test client would see another's user.
+        g.__dict__.clear()
+
     with app.app_context():
         _empty_tables()
     yield app
@@ -290,3 +297,92 @@ def pay(sandbox: Sandbox, session_id: str, **overrides) -> list[str]:
     }
     body.update(overrides)
     return sandbox.post(f"/_sandbox/sessions/{session_id}/complete", **body)["event_ids"]
+
+
+STAFF_EMAIL = "desk@example.org"
+STAFF_PASSWORD = "a long enough passphrase"
+
+
+@pytest.fixture
+def staff_user(db):
+    from shop.staff.auth import create_staff
+
+    user = create_staff(STAFF_EMAIL, STAFF_PASSWORD, min_length=12)
+    db.session.commit()
+    return user
+
+
+def page_token(client: FlaskClient, url: str) -> str:
+    match = CSRF_RE.search(client.get(url).get_data(as_text=True))
+    assert match, f"no CSRF token on {url}"
+    return match.group(1) or match.group(2)
+
+
+def sign_in(client: FlaskClient, email: str = STAFF_EMAIL, password: str = STAFF_PASSWORD, next_url: str = ""):
+    token = page_token(client, "/staff/login")
+    url = "/staff/login" + (f"?next={next_url}" if next_url else "")
+    return client.post(url, data={"csrf_token": token, "email": email, "password": password})
+
+
+@pytest.fixture
+def staff_client(app, staff_user) -> FlaskClient:
+    client = app.test_client()
+    assert sign_in(client).status_code == 303
+    return client
+
+
+def make_order(
+    *,
+    status: str = "paid",
+    created_at=None,
+    email: str = "reader@example.org",
+    name: str = "Rita Reader",
+    postcode: str = "SW1A 1AA",
+    lines: list[tuple[str, str, int, int]] | None = None,
+    postage_pence: int = 250,
+    reference_prefix: str = "KF",
+):
+    """An order straight in the database (no Stripe), for desk tests that need many of them."""
+    from shop.orders.models import Order, OrderLine
+    from shop.timeutil import utcnow
+
+    lines = lines or [(ISBN, "Leadership and engagement for improvement in the NHS", 850, 1)]
+    subtotal = sum(price * qty for _, _, price, qty in lines)
+    created_at = created_at or utcnow()
+    order = Order(
+        status=status,
+        region="uk",
+        subtotal_pence=subtotal,
+        postage_pence=postage_pence,
+        total_pence=subtotal + postage_pence,
+        copies=sum(qty for *_, qty in lines),
+        customer_email=email,
+        customer_name=name,
+        ship_name=name,
+        ship_line1="1 Test Street",
+        ship_city="London",
+        ship_postal_code=postcode,
+        ship_country="GB",
+        created_at=created_at,
+        paid_at=created_at if status != "pending_payment" else None,
+        amount_charged_pence=subtotal + postage_pence if status != "pending_payment" else None,
+        currency_charged="gbp",
+        lines=[OrderLine(isbn=i, title=t, unit_price_pence=p, quantity=q) for i, t, p, q in lines],
+    )
+    _db.session.add(order)
+    _db.session.flush()
+    order.reference = f"{reference_prefix}-{created_at.year}-{order.id:06d}"
+    _db.session.commit()
+    return order
+
+
+def paid_order_through_stripe(client: FlaskClient, sandbox: Sandbox, quantity: int = 2):
+    """A real order: basket, checkout on the sandbox, payment, webhook. Returns the order."""
+    from shop.orders.models import Order
+
+    shopper = Shopper(client)
+    session_id = start_checkout(shopper, sandbox, quantity=quantity)
+    [event_id] = pay(sandbox, session_id)
+    assert deliver_event(client, sandbox, event_id).status_code == 200
+    _db.session.expire_all()
+    return _db.session.scalar(select(Order).filter_by(stripe_session_id=session_id))

@@ -15,7 +15,10 @@ from tests.conftest import ISBN
         ("get", "/?q=" + "a" * 10000, 200),
         ("get", "/?page=-5", 200),
         ("get", "/?page=99999999999999999999", 200),
-        ("get", "/checkout/success?session_id=%00%ff", 404),
+        ("get", "/checkout/success?session_id=%ff", 404),
+        ("get", "/checkout/success?session_id=%00", 400),
+        ("get", "/?q=%00", 400),
+        ("get", "/staff/login?next=%00", 400),
     ],
 )
 def test_odd_requests_get_a_page_not_a_crash(client, publication, method, url, status):
@@ -33,7 +36,7 @@ def test_odd_requests_get_a_page_not_a_crash(client, publication, method, url, s
         {"isbn": "", "quantity": ""},
         {},
         {"isbn": ["a", "b"], "quantity": ["1", "2"]},
-        {"isbn": "\x00é", "quantity": "\x00"},
+        {"isbn": "é", "quantity": "٣"},
     ],
 )
 def test_malformed_basket_forms_get_a_message(shopper, publication, data):
@@ -53,3 +56,9 @@ def test_an_unexpected_error_is_a_500_page_in_our_layout(app, client, publicatio
     assert response.status_code == 500
     page = response.get_data(as_text=True)
     assert "Something went wrong" in page and "boom" not in page and "Traceback" not in page
+
+
+def test_nul_characters_in_a_form_are_refused(shopper, publication):
+    response = shopper.post("/basket/add", isbn="978\x00", quantity="1")
+    assert response.status_code == 400
+    assert "character we cannot accept" in response.get_data(as_text=True)

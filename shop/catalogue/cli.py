@@ -1,5 +1,7 @@
 """``flask --app wsgi catalogue …``: one commit per command."""
 
+from pathlib import Path
+
 import click
 from flask.cli import AppGroup
 from sqlalchemy import func, select
@@ -39,3 +41,75 @@ def seed_catalogue() -> None:
     db.session.add_all(Publication(**row) for row in SEED)
     db.session.commit()
     click.echo(f"Seeded {len(SEED)} publication(s).")
+
+
+@catalogue_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["csv", "onix"]),
+    help="The file's format  [default: onix for .xml/.onx, else csv].",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would change and change nothing.")
+def import_catalogue(path: Path, file_format: str | None, dry_run: bool) -> None:
+    """Add new publications and update existing ones (by ISBN) from a file.
+
+    CSV: every row is checked first, and nothing is imported unless all are valid. ONIX 3.0:
+    products that lack a GBP price, a page count or another essential are listed and skipped,
+    the rest imported; the exit status is then 1.
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    from shop.catalogue import imports
+
+    if file_format is None:
+        file_format = "onix" if path.suffix.lower() in (".xml", ".onx") else "csv"
+    plan = imports.read_onix(path) if file_format == "onix" else imports.read_csv(path)
+    for message in plan.errors + plan.skipped:
+        click.echo(message, err=True)
+    if plan.errors:
+        raise click.ClickException(
+            f"{len(plan.errors)} problem(s) in {path.name}; nothing was imported."
+        )
+    if dry_run:
+        changes = imports.compare(plan)
+    else:
+        try:
+            changes = imports.apply(plan)
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            raise click.ClickException(
+                "The catalogue changed while importing; nothing was imported. Run it again."
+            ) from None
+    for change in changes:
+        if dry_run or change.action != "unchanged":
+            click.echo(change.describe())
+    counts = {a: sum(c.action == a for c in changes) for a in ("add", "update", "unchanged")}
+    if dry_run:
+        click.echo(
+            f"Dry run: {counts['add']} to add, {counts['update']} to update, "
+            f"{counts['unchanged']} unchanged. Nothing was changed."
+        )
+    else:
+        click.echo(
+            f"Imported {path.name}: {counts['add']} added, {counts['update']} updated, "
+            f"{counts['unchanged']} unchanged."
+        )
+    if plan.skipped:
+        click.echo(f"{len(plan.skipped)} product(s) skipped, listed above.", err=True)
+        click.get_current_context().exit(1)
+
+
+@catalogue_cli.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+def export_catalogue(path: Path) -> None:
+    """Write every publication, ordered by title, as a CSV file that `import` reads back."""
+    from shop.catalogue.imports import write_csv
+
+    try:
+        count = write_csv(path)
+    except OSError as error:
+        raise click.ClickException(f"Could not write {path}: {error.strerror}.") from None
+    click.echo(f"Wrote {count} publication(s) to {path}.")

@@ -52,8 +52,8 @@ class OrderFilters:
         """The filters as query-string arguments (for pagination links and the CSV link)."""
         args = {
             "status": self.status,
-            "from": self.date_from.isoformat() if self.date_from else "",
-            "to": self.date_to.isoformat() if self.date_to else "",
+            "date_from": self.date_from.isoformat() if self.date_from else "",
+            "date_to": self.date_to.isoformat() if self.date_to else "",
             "isbn": self.isbn or "",
             "q": self.text,
         }

@@ -1,0 +1,352 @@
+"""The order desk: finding, checking, dispatching, refunding, noting and exporting orders."""
+
+import csv
+import io
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from shop.orders.models import Order, OrderEvent, Refund
+from tests.conftest import (
+    ISBN,
+    STAFF_EMAIL,
+    WEBHOOK_SECRET,
+    count_queries,
+    isbn13,
+    make_order,
+    page_token,
+    paid_order_through_stripe,
+    post_webhook,
+)
+from tests.stripe_sandbox import sign_payload
+
+
+def reload(db, order) -> Order:
+    db.session.expire_all()
+    return db.session.get(Order, order.id)
+
+
+def act(client, order, action, **data):
+    data.setdefault("csrf_token", page_token(client, f"/staff/orders/{order.reference}"))
+    return client.post(f"/staff/orders/{order.reference}/{action}", data=data)
+
+
+def flashed(client, order) -> str:
+    return client.get(f"/staff/orders/{order.reference}").get_data(as_text=True)
+
+
+# --- the list -------------------------------------------------------------------------------
+
+def test_orders_list_newest_first_with_what_staff_need(staff_client, db):
+    old = make_order(created_at=datetime(2026, 11, 1, 9, tzinfo=timezone.utc), name="Old Customer", email="old@example.org")
+    new = make_order(name="New Customer", email="new@example.org", lines=[(ISBN, "Leadership", 850, 3)])
+    page = staff_client.get("/staff/orders").get_data(as_text=True)
+    assert page.index(new.reference) < page.index(old.reference)
+    for text in ["New Customer", "new@example.org", "£28.00", "Paid", "1 Nov 2026 09:00"]:
+        assert text in page, text
+    assert ">3<" in page  # copies
+
+
+def test_unpaid_checkouts_are_hidden_unless_asked_for(staff_client, db):
+    pending = make_order(status="pending_payment")
+    paid = make_order()
+    page = staff_client.get("/staff/orders").get_data(as_text=True)
+    assert paid.reference in page and pending.reference not in page
+    page = staff_client.get("/staff/orders?status=all").get_data(as_text=True)
+    assert pending.reference in page
+
+
+def test_flags_for_mismatch_and_slow_dispatch(staff_client, db):
+    late = make_order(created_at=datetime.now(timezone.utc) - timedelta(days=5))
+    mismatch = make_order()
+    mismatch.amount_mismatch = True
+    db.session.commit()
+    page = staff_client.get("/staff/orders").get_data(as_text=True)
+    assert "Amount mismatch" in page and "Waiting 5 days" in page
+    assert late.reference in page
+
+
+def test_filters(staff_client, db):
+    other_isbn = isbn13(77)
+    a = make_order(email="alice@nhs.example", name="Alice Able", postcode="LS1 4AP", created_at=datetime(2026, 10, 5, 12, tzinfo=timezone.utc))
+    b = make_order(email="bob@library.example", name="Bob Book", postcode="YO1 7HH", lines=[(other_isbn, "Other", 1000, 10)], created_at=datetime(2026, 11, 20, 12, tzinfo=timezone.utc))
+    c = make_order(status="dispatched", email="cat@example.org", name="Cat Cole", created_at=datetime(2026, 12, 1, 12, tzinfo=timezone.utc))
+
+    def shown(query):
+        page = staff_client.get("/staff/orders?" + query).get_data(as_text=True)
+        return {o.reference for o in (a, b, c) if o.reference in page}
+
+    assert shown("status=dispatched") == {c.reference}
+    assert shown("status=awaiting") == {a.reference, b.reference}
+    assert shown("date_from=2026-11-01&date_to=2026-11-30") == {b.reference}
+    assert shown("date_from=2026-11-21") == {c.reference}
+    assert shown("date_to=2026-10-31") == {a.reference}
+    assert shown(f"isbn={other_isbn}") == {b.reference}
+    assert shown("isbn=978-1-85717-640-7") == {a.reference, c.reference}
+    assert shown("q=alice") == {a.reference}
+    assert shown("q=BOB%20BOOK") == {b.reference}
+    assert shown("q=yo17hh") == {b.reference}
+    assert shown("q=ls1+4ap") == {a.reference}
+    assert shown("q=" + c.reference.lower()) == {c.reference}
+    assert shown("q=%25") == set()
+
+
+def test_bad_filter_values_are_ignored_with_a_message(staff_client, db):
+    order = make_order()
+    page = staff_client.get("/staff/orders?date_from=yesterday&isbn=978-1-85717-640-8&status=nonsense").get_data(as_text=True)
+    assert order.reference in page
+    assert "check digit is wrong" in page
+
+
+def test_pages_of_fifty(staff_client, db):
+    orders = [make_order(created_at=datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=n)) for n in range(55)]
+    first = staff_client.get("/staff/orders").get_data(as_text=True)
+    second = staff_client.get("/staff/orders?page=2").get_data(as_text=True)
+    assert "55 orders" in first and "Page 1 of 2" in first
+    assert orders[-1].reference in first and orders[4].reference not in first
+    assert orders[4].reference in second and orders[0].reference in second
+    assert "55 orders" in staff_client.get("/staff/orders?page=9").get_data(as_text=True)
+
+
+def test_orders_list_queries_do_not_grow_with_page_size(staff_client, db):
+    for n in range(3):
+        make_order()
+    with count_queries(db.engine) as few:
+        staff_client.get("/staff/orders")
+    for n in range(60):
+        make_order(lines=[(ISBN, "A", 850, 1), (isbn13(n), "B", 900, 2)])
+    with count_queries(db.engine) as many:
+        page = staff_client.get("/staff/orders").get_data(as_text=True)
+    assert page.count("/staff/orders/KF-") == 50
+    assert many() == few() <= 3  # the signed-in user, and the page with its total
+
+
+# --- one order ----------------------------------------------------------------------------
+
+def test_order_page_shows_lines_payment_customer_address_and_timeline(client, staff_client, sandbox, db, publication):
+    order = paid_order_through_stripe(client, sandbox, quantity=2)
+    page = staff_client.get(f"/staff/orders/{order.reference}").get_data(as_text=True)
+    for text in [
+        order.reference, "Leadership and engagement", "978-1-85717-640-7", "£17.00", "£2.50" if order.postage_pence == 250 else "£3.95",
+        "£20.95", order.payment_intent_id, "Ada Nurse", "nurse@example.org", "1 Ward Street", "LS1 1AA",
+        f"https://dashboard.stripe.com/test/payments/{order.payment_intent_id}", "created", "paid",
+    ]:
+        assert text in page, text
+
+
+def test_unknown_order_is_404(staff_client, db):
+    assert staff_client.get("/staff/orders/KF-1999-000999").status_code == 404
+
+
+# --- dispatch -----------------------------------------------------------------------------
+
+def test_dispatch_records_carrier_tracking_and_who(staff_client, db):
+    order = make_order()
+    response = act(staff_client, order, "dispatch", carrier="Royal Mail", tracking_number="RM123456789GB")
+    assert response.status_code == 303
+    order = reload(db, order)
+    assert order.status == "dispatched" and order.dispatched_at
+    assert (order.carrier, order.tracking_number) == ("Royal Mail", "RM123456789GB")
+    [event] = [e for e in order.events if e.kind == "dispatched"]
+    assert event.actor == STAFF_EMAIL
+    assert event.detail["before"] == {"status": "paid"}
+    assert event.detail["after"]["status"] == "dispatched"
+    assert "marked dispatched" in flashed(staff_client, order)
+
+
+def test_dispatching_twice_is_refused(staff_client, db):
+    order = make_order()
+    token = page_token(staff_client, f"/staff/orders/{order.reference}")
+    act(staff_client, order, "dispatch", csrf_token=token)
+    act(staff_client, order, "dispatch", csrf_token=token)
+    order = reload(db, order)
+    assert "already dispatched" in flashed(staff_client, order)
+    assert len([e for e in order.events if e.kind == "dispatched"]) == 1
+
+
+def test_only_paid_orders_can_be_dispatched(staff_client, db):
+    order = make_order(status="pending_payment")
+    act(staff_client, order, "dispatch")
+    assert reload(db, order).status == "pending_payment"
+    assert "Only a paid order can be dispatched" in flashed(staff_client, order)
+
+
+# --- refunds ------------------------------------------------------------------------------
+
+def test_full_refund_through_stripe(client, staff_client, sandbox, db, publication):
+    order = paid_order_through_stripe(client, sandbox)
+    response = act(staff_client, order, "refund", amount="20.95", request_token="tok1")
+    assert response.status_code == 303
+    order = reload(db, order)
+    assert order.status == "refunded" and order.refunded_pence == 2095
+    [refund] = order.refunds
+    assert refund.stripe_refund_id.startswith("re_") and refund.created_by == STAFF_EMAIL
+    [request] = sandbox.requests_to("/v1/refunds")
+    assert request["params"] == {"payment_intent": order.payment_intent_id, "amount": "2095"}
+    assert request["idempotency_key"] == f"refund-{order.reference}-tok1"
+
+
+def test_partial_refunds_then_the_rest(client, staff_client, sandbox, db, publication):
+    order = paid_order_through_stripe(client, sandbox)
+    act(staff_client, order, "refund", amount="8.50", request_token="a")
+    order = reload(db, order)
+    assert order.status == "partially_refunded" and order.refunded_pence == 850
+    act(staff_client, order, "refund", amount="12.45", request_token="b")
+    order = reload(db, order)
+    assert order.status == "refunded" and order.refunded_pence == 2095
+
+
+def test_a_refund_larger_than_what_is_left_is_refused(client, staff_client, sandbox, db, publication):
+    order = paid_order_through_stripe(client, sandbox)
+    act(staff_client, order, "refund", amount="20.96", request_token="x")
+    assert "at most £20.95" in flashed(staff_client, order)
+    assert reload(db, order).refunded_pence == 0
+    assert sandbox.requests_to("/v1/refunds") == []
+
+
+def test_bad_refund_amounts_get_a_message(client, staff_client, sandbox, db, publication):
+    order = paid_order_through_stripe(client, sandbox)
+    for amount, says in [("abc", "not an amount"), ("-1", "negative"), ("0", "more than £0.00"), ("8,50", "comma")]:
+        act(staff_client, order, "refund", amount=amount, request_token="x")
+        assert says in flashed(staff_client, order), amount
+    assert reload(db, order).refunded_pence == 0
+
+
+def test_a_stripe_refusal_shows_stripes_message_and_changes_nothing(client, staff_client, sandbox, db, publication):
+    order = paid_order_through_stripe(client, sandbox)
+    sandbox.post("/_sandbox/fail", count=1, status=400, path_prefix="/v1/refunds",
+                 error={"type": "invalid_request_error", "message": "Charge ch_x has been disputed."})
+    act(staff_client, order, "refund", amount="1.00", request_token="x")
+    assert "Charge ch_x has been disputed." in flashed(staff_client, order)
+    order = reload(db, order)
+    assert order.status == "paid" and order.refunded_pence == 0 and order.refunds == []
+
+
+def test_stripe_down_during_a_refund_changes_nothing(client, staff_client, sandbox, db, publication):
+    order = paid_order_through_stripe(client, sandbox)
+    sandbox.post("/_sandbox/fail", count=5, status=500, path_prefix="/v1/refunds")
+    act(staff_client, order, "refund", amount="1.00", request_token="x")
+    assert "could not reach our payment provider" in flashed(staff_client, order)
+    assert reload(db, order).refunded_pence == 0
+
+
+def test_a_double_submitted_refund_refunds_once(client, staff_client, sandbox, db, publication):
+    order = paid_order_through_stripe(client, sandbox)
+    token = page_token(staff_client, f"/staff/orders/{order.reference}")
+    for _ in range(2):
+        act(staff_client, order, "refund", amount="5.00", request_token="same", csrf_token=token)
+    order = reload(db, order)
+    assert order.refunded_pence == 500 and len(order.refunds) == 1
+
+
+def test_a_refund_made_in_stripes_dashboard_is_picked_up(client, app, sandbox, db, publication):
+    import stripe
+
+    order = paid_order_through_stripe(client, sandbox)
+    stripe_client = stripe.StripeClient(app.config["STRIPE_SECRET_KEY"], base_addresses={"api": sandbox.url})
+    stripe_client.v1.refunds.create(params={"payment_intent": order.payment_intent_id, "amount": 300})
+    [event] = sandbox.events("charge.refunded")
+    payload = sandbox.event_payload(event["id"])
+    for _ in range(2):  # redelivered: still counted once
+        assert post_webhook(client, payload, sign_payload(payload, WEBHOOK_SECRET)).status_code == 200
+    order = reload(db, order)
+    assert order.status == "partially_refunded" and order.refunded_pence == 300
+    [refund] = order.refunds
+    assert refund.created_by == "Stripe dashboard" and refund.amount_pence == 300
+
+
+def test_the_refund_webhook_racing_the_desk_counts_once(client, staff_client, sandbox, db, publication):
+    order = paid_order_through_stripe(client, sandbox)
+    act(staff_client, order, "refund", amount="4.00", request_token="r")
+    [event] = sandbox.events("charge.refunded")
+    payload = sandbox.event_payload(event["id"])
+    post_webhook(client, payload, sign_payload(payload, WEBHOOK_SECRET))
+    order = reload(db, order)
+    assert order.refunded_pence == 400
+    assert db.session.scalars(select(Refund)).all()[0].created_by == STAFF_EMAIL
+
+
+def test_refund_after_dispatch_keeps_dispatched(client, staff_client, sandbox, db, publication):
+    order = paid_order_through_stripe(client, sandbox)
+    act(staff_client, order, "dispatch")
+    act(staff_client, order, "refund", amount="2.00", request_token="d")
+    order = reload(db, order)
+    assert order.status == "dispatched" and order.refunded_pence == 200
+    assert "Refunded £2.00" in flashed(staff_client, order)
+
+
+# --- notes, slips, audit ------------------------------------------------------------------
+
+def test_notes_join_the_timeline_escaped(staff_client, db):
+    order = make_order()
+    act(staff_client, order, "notes", text="Customer rang: <b>leave with neighbour</b>")
+    page = flashed(staff_client, order)
+    assert "&lt;b&gt;leave with neighbour&lt;/b&gt;" in page
+    [note] = [e for e in reload(db, order).events if e.kind == "note"]
+    assert note.actor == STAFF_EMAIL
+    act(staff_client, order, "notes", text="   ")
+    assert "A note cannot be empty" in flashed(staff_client, order)
+
+
+def test_packing_slip(staff_client, db):
+    order = make_order(name="Pat Packer", postcode="EH1 1YZ", lines=[(ISBN, "Leadership and engagement", 850, 4)])
+    page = staff_client.get(f"/staff/orders/{order.reference}/packing-slip").get_data(as_text=True)
+    assert "Pat Packer" in page and "EH1 1YZ" in page and "978-1-85717-640-7" in page
+    assert "print.css" in page and ">4<" in page
+    assert "£" not in page  # a slip goes in the parcel: no prices
+
+
+def test_every_staff_action_is_in_the_audit_trail(client, staff_client, sandbox, db, publication):
+    order = paid_order_through_stripe(client, sandbox)
+    act(staff_client, order, "notes", text="Checked")
+    act(staff_client, order, "dispatch", carrier="DPD")
+    act(staff_client, order, "refund", amount="1.00", request_token="z")
+    events = db.session.scalars(select(OrderEvent).filter_by(order_id=order.id, actor=STAFF_EMAIL)).all()
+    assert {e.kind for e in events} >= {"note", "dispatched", "refund", "refunded_total"}
+    assert all(e.at is not None for e in events)
+    total = [e for e in events if e.kind == "refunded_total"][0]
+    assert total.detail["before"]["refunded_pence"] == 0 and total.detail["after"]["refunded_pence"] == 100
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+def test_csv_has_a_row_per_line_and_follows_the_filters(staff_client, db):
+    two_lines = make_order(lines=[(ISBN, "Leadership", 850, 2), (isbn13(5), "Other report", 1200, 1)], name="Lib Rary")
+    make_order(status="pending_payment")
+    response = staff_client.get("/staff/orders.csv")
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert len(rows) == 2
+    first = rows[0]
+    assert first["order_reference"] == two_lines.reference
+    assert (first["isbn"], first["quantity"], first["unit_price"], first["line_total"]) == (ISBN, "2", "8.50", "17.00")
+    assert (first["postage"], first["order_total"], first["status"]) == ("2.50", "31.50", "paid")
+    assert first["customer_name"] == "Lib Rary" and first["ship_postal_code"] == "SW1A 1AA"
+    filtered = staff_client.get("/staff/orders.csv?q=nobody").get_data(as_text=True)
+    assert len(filtered.strip().splitlines()) == 1  # the header only
+
+
+def test_csv_defuses_formula_injection(staff_client, db):
+    make_order(name="=HYPERLINK(\"http://evil.example\",\"click\")", email="+cmd@example.org", postcode="-1", lines=[(ISBN, "@SUM(A1)", 850, 1)])
+    rows = list(csv.DictReader(io.StringIO(staff_client.get("/staff/orders.csv").get_data(as_text=True))))
+    row = rows[0]
+    assert row["customer_name"].startswith("'=HYPERLINK")
+    assert row["customer_email"] == "'+cmd@example.org"
+    assert row["ship_postal_code"] == "'-1"
+    assert row["title"] == "'@SUM(A1)"
+
+
+# --- dashboard ----------------------------------------------------------------------------
+
+def test_dashboard_figures(staff_client, db, publication):
+    make_order(lines=[(ISBN, "Leadership", 850, 3)])
+    make_order(lines=[(ISBN, "Leadership", 850, 1)], created_at=datetime.now(timezone.utc) - timedelta(days=40))
+    make_order(status="pending_payment")
+    publication.stock = 5
+    db.session.commit()
+    page = staff_client.get("/staff").get_data(as_text=True)
+    assert "<th scope=\"row\">Today</th><td class=\"num\">1</td><td class=\"num\">3</td><td class=\"num\">£28.00</td>" in page
+    assert "2</strong> orders await dispatch" in page
+    assert "low" in page  # 5 copies left is below the warning level
+    assert "978-1-85717-640-7" in page and ">4<" in page  # copies sold of that ISBN
