@@ -27,9 +27,18 @@ from shop.money import InvalidAmount, format_pence, parse_pounds
 
 # The CSV format, in the order ``write_csv`` writes it.
 COLUMNS = [
-    "isbn", "title", "subtitle", "publisher", "year", "pages", "price", "stock", "summary",
-    "pdf_url", "cover",
-]  # fmt: skip
+    "isbn",
+    "title",
+    "subtitle",
+    "publisher",
+    "year",
+    "pages",
+    "price",
+    "stock",
+    "summary",
+    "pdf_url",
+    "cover",
+]
 OPTIONAL_COLUMNS = {"pdf_url", "cover"}
 # CSV column -> Publication attribute, where the names differ.
 ATTRIBUTES = {"price": "price_pence", "cover": "cover_path"}
@@ -50,20 +59,48 @@ ONIX_NAMESPACES = {  # namespace -> uses short tags
 }
 # Short tag -> reference name, for the elements read here only.
 SHORT_TAGS = {
-    "ONIXmessage": "ONIXMessage", "header": "Header", "m186": "DefaultCurrencyCode",
-    "product": "Product", "a001": "RecordReference", "a002": "NotificationType",
-    "productidentifier": "ProductIdentifier", "b221": "ProductIDType", "b244": "IDValue",
-    "descriptivedetail": "DescriptiveDetail", "titledetail": "TitleDetail", "b202": "TitleType",
-    "titleelement": "TitleElement", "x409": "TitleElementLevel", "b203": "TitleText",
-    "b030": "TitlePrefix", "b031": "TitleWithoutPrefix", "b029": "Subtitle",
-    "extent": "Extent", "b218": "ExtentType", "b219": "ExtentValue", "b220": "ExtentUnit",
-    "collateraldetail": "CollateralDetail", "textcontent": "TextContent", "x426": "TextType",
-    "d104": "Text", "publishingdetail": "PublishingDetail", "imprint": "Imprint",
-    "b079": "ImprintName", "publisher": "Publisher", "b291": "PublishingRole",
-    "b081": "PublisherName", "publishingdate": "PublishingDate", "x448": "PublishingDateRole",
-    "b306": "Date", "productsupply": "ProductSupply", "supplydetail": "SupplyDetail",
-    "price": "Price", "x462": "PriceType", "j151": "PriceAmount", "j152": "CurrencyCode",
-}  # fmt: skip
+    "ONIXmessage": "ONIXMessage",
+    "header": "Header",
+    "m186": "DefaultCurrencyCode",
+    "product": "Product",
+    "a001": "RecordReference",
+    "a002": "NotificationType",
+    "productidentifier": "ProductIdentifier",
+    "b221": "ProductIDType",
+    "b244": "IDValue",
+    "descriptivedetail": "DescriptiveDetail",
+    "titledetail": "TitleDetail",
+    "b202": "TitleType",
+    "titleelement": "TitleElement",
+    "x409": "TitleElementLevel",
+    "b203": "TitleText",
+    "b030": "TitlePrefix",
+    "b031": "TitleWithoutPrefix",
+    "b029": "Subtitle",
+    "extent": "Extent",
+    "b218": "ExtentType",
+    "b219": "ExtentValue",
+    "b220": "ExtentUnit",
+    "collateraldetail": "CollateralDetail",
+    "textcontent": "TextContent",
+    "x426": "TextType",
+    "d104": "Text",
+    "publishingdetail": "PublishingDetail",
+    "imprint": "Imprint",
+    "b079": "ImprintName",
+    "publisher": "Publisher",
+    "b291": "PublishingRole",
+    "b081": "PublisherName",
+    "publishingdate": "PublishingDate",
+    "x448": "PublishingDateRole",
+    "b306": "Date",
+    "productsupply": "ProductSupply",
+    "supplydetail": "SupplyDetail",
+    "price": "Price",
+    "x462": "PriceType",
+    "j151": "PriceAmount",
+    "j152": "CurrencyCode",
+}
 
 
 @dataclass
@@ -145,7 +182,11 @@ def _isbn(text: str) -> str:
 
 def _whole(text: str, what: str) -> int:
     if re.fullmatch(r"-?[0-9]+", text) is None:
-        raise _Invalid(f"{_quoted(text)} is not a whole number of {what}." if text else f"the number of {what} is empty.")
+        raise _Invalid(
+            f"{_quoted(text)} is not a whole number of {what}."
+            if text
+            else f"the number of {what} is empty."
+        )
     return int(text)
 
 
@@ -261,6 +302,8 @@ def _not_utf8(name: str, data: bytes, error: UnicodeDecodeError) -> str:
 def _check_header(cells: list[str]) -> tuple[list[str], list[str]]:
     """The lower-cased column names of row 1 ('' for a blank cell) and what is wrong with them."""
     names = [cell.strip().lower() for cell in cells]
+    if len(names) == 1 and (";" in cells[0] or "\t" in cells[0]):
+        return names, ["Row 1: separate the columns with commas, not semicolons or tabs."]
     errors = []
     for index, name in enumerate(names):
         if name and name not in CSV_PARSERS:
@@ -276,8 +319,6 @@ def _check_header(cells: list[str]) -> tuple[list[str], list[str]]:
     for name in COLUMNS:
         if name not in names and name not in OPTIONAL_COLUMNS:
             errors.append(f"Row 1: the {name} column is missing.")
-    if len(names) == 1 and (";" in cells[0] or "\t" in cells[0]):
-        errors.append("Row 1: the columns must be separated by commas, not semicolons or tabs.")
     return names, errors
 
 
@@ -301,7 +342,9 @@ def read_csv(path: str | Path) -> ImportPlan:
     try:
         header = next(reader, None)
         if not header or not any(cell.strip() for cell in header):
-            plan.errors.append(f"{path.name} is empty: row 1 must name the columns ({', '.join(COLUMNS)}).")
+            plan.errors.append(
+                f"{path.name} is empty: row 1 must name the columns ({', '.join(COLUMNS)})."
+            )
             return plan
         names, plan.errors = _check_header(header)
         if plan.errors:
@@ -312,7 +355,9 @@ def read_csv(path: str | Path) -> ImportPlan:
             if not any(cell.strip() for cell in cells):
                 continue  # spreadsheets leave blank rows at the end
             unnamed.update(
-                index for index, cell in enumerate(cells) if cell.strip() and (index >= len(names) or not names[index])
+                index
+                for index, cell in enumerate(cells)
+                if cell.strip() and (index >= len(names) or not names[index])
             )
             record = _csv_record(number, names, cells, plan.errors)
             if record is None:
@@ -328,7 +373,9 @@ def read_csv(path: str | Path) -> ImportPlan:
             first_row_of[record.isbn] = number
             plan.records.append(record)
     except csv.Error as error:
-        plan.errors.append(f"Row {number + 1}: this is not valid CSV ({error}); later rows were not checked.")
+        plan.errors.append(
+            f"Row {number + 1}: this is not valid CSV ({error}); later rows were not checked."
+        )
     plan.errors.extend(
         f"Column {_letter(index)} has values but no name in row 1: name it or delete it."
         for index in sorted(unnamed)
@@ -336,7 +383,9 @@ def read_csv(path: str | Path) -> ImportPlan:
     return plan
 
 
-def _csv_record(number: int, names: list[str], cells: list[str], errors: list[str]) -> Record | None:
+def _csv_record(
+    number: int, names: list[str], cells: list[str], errors: list[str]
+) -> Record | None:
     """The row as a record, or None after appending its problems to ``errors``."""
     fields: dict[str, Any] = {}
     before = len(errors)
@@ -443,14 +492,20 @@ def read_onix(path: str | Path) -> ImportPlan:
     return plan
 
 
-def _onix_record(number: int, product: etree._Element, default_currency: str) -> tuple[Record, list[str]]:
+def _onix_record(
+    number: int, product: etree._Element, default_currency: str
+) -> tuple[Record, list[str]]:
     """The product as a record and what stops it being imported (nothing when it can be)."""
     problems: list[str] = []
     isbn13 = ""
     source = f"Product {number}"
     reference = _text(product, "RecordReference")
     raw_isbn = next(
-        (_text(pid, "IDValue") for pid in product.findall("ProductIdentifier") if _text(pid, "ProductIDType") == "15"),
+        (
+            _text(pid, "IDValue")
+            for pid in product.findall("ProductIdentifier")
+            if _text(pid, "ProductIDType") == "15"
+        ),
         "",
     )
     try:
@@ -464,7 +519,9 @@ def _onix_record(number: int, product: etree._Element, default_currency: str) ->
     if not raw_isbn:
         problems.append("It has no ISBN-13 (ProductIdentifier with ProductIDType 15).")
     if _text(product, "NotificationType") == "05":
-        problems.append("It is a delete notice (NotificationType 05); withdraw it by hand if wanted.")
+        problems.append(
+            "It is a delete notice (NotificationType 05); withdraw it by hand if wanted."
+        )
 
     fields: dict[str, Any] = {}
     for attribute, read in (
@@ -479,13 +536,19 @@ def _onix_record(number: int, product: etree._Element, default_currency: str) ->
             fields[attribute] = read(product)
         except _Invalid as error:
             problems.append(str(error))
-    texts = {_text(t, "TextType"): _text(t, "Text") for t in product.findall("CollateralDetail/TextContent")}
+    texts = {
+        _text(t, "TextType"): _text(t, "Text")
+        for t in product.findall("CollateralDetail/TextContent")
+    }
     summary = texts.get("03") or texts.get("02") or ""
-    return Record(isbn=isbn13, source=source, fields=fields, new_only={"summary": summary}), problems
+    record = Record(isbn=isbn13, source=source, fields=fields, new_only={"summary": summary})
+    return record, problems
 
 
 def _title_element(product: etree._Element) -> etree._Element | None:
-    details = [d for d in product.findall("DescriptiveDetail/TitleDetail") if _text(d, "TitleType") == "01"]
+    details = [
+        d for d in product.findall("DescriptiveDetail/TitleDetail") if _text(d, "TitleType") == "01"
+    ]
     elements = [e for d in details for e in d.findall("TitleElement")]
     product_level = [e for e in elements if _text(e, "TitleElementLevel") == "01"]
     return (product_level or elements or [None])[0]
@@ -494,7 +557,9 @@ def _title_element(product: etree._Element) -> etree._Element | None:
 def _onix_title(product: etree._Element) -> str:
     element = _title_element(product)
     title = _text(element, "TitleText") or " ".join(
-        part for part in (_text(element, "TitlePrefix"), _text(element, "TitleWithoutPrefix")) if part
+        part
+        for part in (_text(element, "TitlePrefix"), _text(element, "TitleWithoutPrefix"))
+        if part
     )
     if not title:
         raise _Invalid("It has no title (TitleDetail with TitleType 01, TitleElement/TitleText).")
@@ -560,7 +625,9 @@ def _onix_gbp_price(product: etree._Element, default_currency: str) -> int:
         if (_text(p, "CurrencyCode") or default_currency) == "GBP" and _text(p, "PriceAmount")
     ]
     if not prices:
-        raise _Invalid("It has no GBP price (ProductSupply/SupplyDetail/Price with CurrencyCode GBP).")
+        raise _Invalid(
+            "It has no GBP price (ProductSupply/SupplyDetail/Price with CurrencyCode GBP)."
+        )
     # Recommended retail price including tax, then excluding it, then whichever comes first.
     preference = {"02": 0, "01": 1}
     prices.sort(key=lambda p: preference.get(_text(p, "PriceType"), 2))
@@ -583,7 +650,10 @@ def _existing(isbn_list: Iterable[str]) -> dict[str, Publication]:
     isbn_list = list(isbn_list)
     for start in range(0, len(isbn_list), 500):  # keep IN lists well under driver limits
         chunk = isbn_list[start : start + 500]
-        found.update((p.isbn, p) for p in db.session.scalars(select(Publication).where(Publication.isbn.in_(chunk))))
+        found.update(
+            (p.isbn, p)
+            for p in db.session.scalars(select(Publication).where(Publication.isbn.in_(chunk)))
+        )
     return found
 
 
@@ -601,7 +671,9 @@ def _changes(plan: ImportPlan) -> tuple[list[Change], dict[str, Publication]]:
             for attribute, value in record.fields.items()
             if getattr(publication, attribute) != value
         ]
-        changes.append(Change(record.isbn, title, "update" if differences else "unchanged", differences))
+        changes.append(
+            Change(record.isbn, title, "update" if differences else "unchanged", differences)
+        )
     return changes, existing
 
 
@@ -621,7 +693,11 @@ def apply(plan: ImportPlan) -> list[Change]:
     changes, existing = _changes(plan)
     for record, change in zip(plan.records, changes, strict=True):
         if change.action == "add":
-            db.session.add(Publication(isbn=record.isbn, **{**NEW_DEFAULTS, **record.new_only, **record.fields}))
+            db.session.add(
+                Publication(
+                    isbn=record.isbn, **{**NEW_DEFAULTS, **record.new_only, **record.fields}
+                )
+            )
         for attribute, _old, new in change.fields:
             setattr(existing[record.isbn], attribute, new)
     db.session.flush()
@@ -638,17 +714,15 @@ def _pounds(pence: int) -> str:
 def write_csv(path: str | Path) -> int:
     """Write every publication, ordered by title, in the format ``read_csv`` reads (UTF-8 with a
     BOM, so Excel shows £ and accents; price as ``8.50``). Returns how many were written."""
+    statement = select(Publication).order_by(Publication.title, Publication.isbn)
     count = 0
     with open(path, "w", encoding="utf-8-sig", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(COLUMNS)
-        for p in db.session.scalars(select(Publication).order_by(Publication.title, Publication.isbn)):
+        for p in db.session.scalars(statement):
             writer.writerow(
-                [
-                    p.isbn, p.title, p.subtitle or "", p.publisher, p.year, p.pages,
-                    _pounds(p.price_pence), p.stock, p.summary or "", p.pdf_url or "",
-                    p.cover_path or "",
-                ]  # fmt: skip
+                (p.isbn, p.title, p.subtitle or "", p.publisher, p.year, p.pages)
+                + (_pounds(p.price_pence), p.stock, p.summary, p.pdf_url or "", p.cover_path or "")
             )
             count += 1
     return count

@@ -39,6 +39,7 @@ def start():
     try:
         order = orders.place_order(basket, current_app.config["ORDER_REFERENCE_PREFIX"])
     except ShopError as error:
+        db.session.rollback()  # nothing reserved, nothing recorded
         flash(error.message, "error")
         return back_to_basket()
     # Committed before Stripe is called, so a crash mid-call leaves a record, not a mystery.

@@ -5,11 +5,11 @@ import logging
 
 from sqlalchemy import select, update
 
-from shop.catalogue.models import Publication
 from shop.checkout.gateway import CheckoutPayment
 from shop.errors import UnknownCheckout
 from shop.extensions import db
-from shop.orders.models import PAID, Order, statuses_that_may_become
+from shop.catalogue import stock
+from shop.orders.models import PAID, PENDING_PAYMENT, Order, statuses_that_may_become
 from shop.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -26,34 +26,14 @@ def fulfil_checkout(payment: CheckoutPayment, actor: str = "stripe") -> Order:
     """
     if not payment.is_paid:
         return _get_order(payment.session_id)
-    now = utcnow()
-    shipping = payment.shipping
-    claimed = db.session.execute(
-        update(Order)
-        .where(
-            Order.stripe_session_id == payment.session_id,
-            Order.status.in_(statuses_that_may_become(PAID)),
-        )
-        .values(
-            status=PAID,
-            paid_at=now,
-            updated_at=now,
-            closed_at=None,
-            payment_intent_id=payment.payment_intent_id,
-            amount_charged_pence=payment.amount_total,
-            currency_charged=payment.currency,
-            customer_email=payment.customer_email,
-            customer_name=payment.customer_name,
-            ship_name=shipping.get("name"),
-            ship_line1=shipping.get("line1"),
-            ship_line2=shipping.get("line2"),
-            ship_city=shipping.get("city"),
-            ship_state=shipping.get("state"),
-            ship_postal_code=shipping.get("postal_code"),
-            ship_country=shipping.get("country"),
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    paid_values = _paid_values(payment)
+    # Two claims, so we know whether the copies are still reserved: the usual one from
+    # pending, and a late payment for a checkout we had already closed.
+    from_pending = _claim(payment.session_id, [PENDING_PAYMENT], paid_values)
+    from_closed = not from_pending and _claim(
+        payment.session_id, [s for s in statuses_that_may_become(PAID) if s != PENDING_PAYMENT], paid_values
+    )
+    claimed = from_pending or from_closed
     order = _get_order(payment.session_id)
     if not claimed:
         return order
@@ -82,30 +62,46 @@ def fulfil_checkout(payment: CheckoutPayment, actor: str = "stripe") -> Order:
             charged_pence=payment.amount_total,
             charged_currency=payment.currency,
         )
-    _take_stock(order)
+    if from_closed:
+        for isbn in stock.take_late(order.lines):
+            order.record("stock_short", "system", isbn=isbn)
     db.session.flush()
     return order
 
 
-def _take_stock(order: Order) -> None:
-    """Decrement stock for a paid order, never below zero; a shortfall is flagged on the order."""
-    for line in order.lines:
-        if line.publication_id is None:
-            continue
-        taken = db.session.execute(
-            update(Publication)
-            .where(Publication.id == line.publication_id, Publication.stock >= line.quantity)
-            .values(stock=Publication.stock - line.quantity)
+def _paid_values(payment: CheckoutPayment) -> dict:
+    now = utcnow()
+    shipping = payment.shipping
+    return {
+        "status": PAID,
+        "paid_at": now,
+        "updated_at": now,
+        "closed_at": None,
+        "payment_intent_id": payment.payment_intent_id,
+        "amount_charged_pence": payment.amount_total,
+        "currency_charged": payment.currency,
+        "customer_email": payment.customer_email,
+        "customer_name": payment.customer_name,
+        "ship_name": shipping.get("name"),
+        "ship_line1": shipping.get("line1"),
+        "ship_line2": shipping.get("line2"),
+        "ship_city": shipping.get("city"),
+        "ship_state": shipping.get("state"),
+        "ship_postal_code": shipping.get("postal_code"),
+        "ship_country": shipping.get("country"),
+    }
+
+
+def _claim(session_id: str, from_statuses: list[str], values: dict) -> bool:
+    """Atomically move the order from one of ``from_statuses`` to paid; True if this call did."""
+    return bool(
+        db.session.execute(
+            update(Order)
+            .where(Order.stripe_session_id == session_id, Order.status.in_(from_statuses))
+            .values(**values)
             .execution_options(synchronize_session=False)
         ).rowcount
-        if not taken:
-            db.session.execute(
-                update(Publication)
-                .where(Publication.id == line.publication_id)
-                .values(stock=0)
-                .execution_options(synchronize_session=False)
-            )
-            order.record("stock_short", "system", isbn=line.isbn, wanted=line.quantity)
+    )
 
 
 def _get_order(session_id: str) -> Order:

@@ -3,6 +3,7 @@
 from sqlalchemy import select, update
 
 from shop.basket.services import PricedBasket
+from shop.catalogue import stock
 from shop.errors import CheckoutError, UnknownCheckout
 from shop.extensions import db
 from shop.orders.models import (
@@ -42,6 +43,7 @@ def place_order(basket: PricedBasket, reference_prefix: str) -> Order:
     )
     db.session.add(order)
     db.session.flush()  # the id makes the reference
+    stock.reserve(order.lines)
     order.reference = f"{reference_prefix}-{order.created_at.year}-{order.id:06d}"
     order.record("created", "customer", total_pence=order.total_pence, copies=basket.copies)
     db.session.flush()
@@ -59,6 +61,7 @@ def record_checkout_failed(order: Order, message: str) -> None:
     order.checkout_error = message
     order.closed_at = utcnow()
     order.set_status(FAILED_TO_START, "system", error=message)
+    stock.release(order.lines)
     db.session.flush()
 
 
@@ -78,6 +81,7 @@ def close_checkout(session_id: str, new_status: str, actor: str) -> Order | None
     order = find_by_session(session_id)
     if order is not None and closed:
         db.session.refresh(order)
+        stock.release(order.lines)
         order.record(new_status, actor, before=PENDING_PAYMENT, after=new_status)
         db.session.flush()
     return order
