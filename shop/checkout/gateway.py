@@ -7,7 +7,8 @@ so the rest of the shop never handles Stripe objects or Stripe exceptions.
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import stripe
@@ -189,6 +190,18 @@ def retrieve_session(session_id: str) -> CheckoutPayment:
     except stripe.StripeError as error:
         raise PaymentGatewayError(_message_for(error)) from error
     return _as_payment(session.to_dict())
+
+
+def completed_sessions(since: datetime) -> Iterator[CheckoutPayment]:
+    """Every Checkout Session completed since ``since``, newest first, through Stripe's paged list."""
+    try:
+        page = _client().v1.checkout.sessions.list(
+            params={"created": {"gte": int(since.timestamp())}, "status": "complete", "limit": 100}
+        )
+        for session in page.auto_paging_iter():
+            yield _as_payment(session.to_dict())
+    except stripe.StripeError as error:
+        raise PaymentGatewayError(_message_for(error)) from error
 
 
 def expire_session(session_id: str) -> CheckoutPayment:

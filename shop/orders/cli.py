@@ -1,9 +1,12 @@
 """``flask --app wsgi orders …``: one commit per command."""
 
+from datetime import timedelta
+
 import click
 from flask.cli import AppGroup
 
 from shop.extensions import db
+from shop.timeutil import utcnow
 
 orders_cli = AppGroup("orders", help="Inspect and repair orders.")
 
@@ -41,3 +44,48 @@ def fulfil(session_id: str) -> None:
         raise click.ClickException(error.message) from None
     db.session.commit()
     click.echo(f"{order.reference}\t{order.status}")
+
+
+def _duration(text: str) -> timedelta:
+    """``7d``, ``12h`` or ``30m``."""
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
+        raise click.BadParameter("use a number and a unit, such as 7d, 12h or 30m")
+    return timedelta(**{units[text[-1]]: int(text[:-1])})
+
+
+@orders_cli.command("reconcile")
+@click.option("--since", "since_text", default="7d", show_default=True, help="How far back: 7d, 12h, 30m.")
+def reconcile(since_text: str) -> None:
+    """Fulfil paid Stripe Checkout Sessions whose orders were never marked paid."""
+    from shop.errors import ShopError
+    from shop.orders.recovery import reconcile as run
+
+    try:
+        changes, seen = run(utcnow() - _duration(since_text))
+    except ShopError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from None
+    db.session.commit()
+    for change in changes:
+        click.echo(str(change))
+    click.echo(f"Looked at {seen} completed session(s); changed {len(changes)} order(s).")
+
+
+@orders_cli.command("expire-stale")
+def expire_stale() -> None:
+    """Settle pending orders whose checkout should have expired, as Stripe says."""
+    from flask import current_app
+
+    from shop.errors import ShopError
+    from shop.orders.recovery import expire_stale as run
+
+    try:
+        changes = run(utcnow(), current_app.config["CHECKOUT_EXPIRY_MINUTES"])
+    except ShopError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from None
+    db.session.commit()
+    for change in changes:
+        click.echo(str(change))
+    click.echo(f"Settled {len(changes)} stale order(s).")

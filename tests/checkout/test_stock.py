@@ -1,0 +1,109 @@
+"""Stock is reserved at checkout and never oversold, however many buy the last copies at once."""
+
+import re
+import threading
+
+import requests
+from sqlalchemy import func, select
+
+from shop.catalogue.models import Publication
+from shop.orders.models import Order
+from tests.conftest import ISBN, make_publication, pay, deliver_event, start_checkout
+
+
+def stock(db) -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(Publication.stock).filter_by(isbn=ISBN))
+
+
+def test_checkout_reserves_and_expiry_releases(client, shopper, sandbox, db, publication):
+    session_id = start_checkout(shopper, sandbox, quantity=3)
+    assert stock(db) == 97
+    sandbox.post(f"/_sandbox/sessions/{session_id}/expire")
+    [event] = sandbox.events("checkout.session.expired")
+    deliver_event(client, sandbox, event["id"])
+    deliver_event(client, sandbox, event["id"])  # a redelivery releases nothing twice
+    assert stock(db) == 100
+
+
+def test_payment_keeps_the_reservation(client, shopper, sandbox, db, publication):
+    session_id = start_checkout(shopper, sandbox, quantity=3)
+    [event_id] = pay(sandbox, session_id)
+    deliver_event(client, sandbox, event_id)
+    assert stock(db) == 97
+
+
+def test_a_checkout_that_fails_to_start_releases(shopper, sandbox, db, publication):
+    shopper.add(quantity=4)
+    sandbox.post("/_sandbox/fail", count=3, status=503)
+    shopper.checkout()
+    assert stock(db) == 100
+
+
+def test_cancelling_releases(client, shopper, sandbox, db, publication):
+    start_checkout(shopper, sandbox, quantity=4)
+    client.get("/checkout/cancelled")
+    assert stock(db) == 100
+
+
+def test_a_late_payment_after_expiry_takes_the_copies_again(client, shopper, sandbox, db, publication):
+    session_id = start_checkout(shopper, sandbox, quantity=2)
+    sandbox.post(f"/_sandbox/sessions/{session_id}/expire")
+    [expired] = sandbox.events("checkout.session.expired")
+    deliver_event(client, sandbox, expired["id"])
+    assert stock(db) == 100
+    # Stripe refuses to pay an expired session, but a payment that was already under way can
+    # still land: forge its event as Stripe would send it and check the books.
+    import json
+
+    from tests.conftest import WEBHOOK_SECRET, post_webhook
+    from tests.stripe_sandbox import sign_payload
+
+    event = json.loads(sandbox.event_payload(expired["id"]))
+    event["id"], event["type"] = "evt_test_late_payment", "checkout.session.completed"
+    session = event["data"]["object"]
+    session.update(status="complete", payment_status="paid", payment_intent="pi_test_late")
+    payload = json.dumps(event)
+    assert post_webhook(client, payload, sign_payload(payload, WEBHOOK_SECRET)).status_code == 200
+    db.session.expire_all()
+    assert db.session.scalar(select(Order.status)) == "paid"
+    assert stock(db) == 98
+
+
+def test_no_oversell_when_many_buy_the_last_copies_at_once(app, live_server, sandbox, db):
+    make_publication(stock=3)
+    customers = 8
+    browsers = []
+    for _ in range(customers):
+        browser = requests.Session()
+        page = browser.get(f"{live_server}/publications/{ISBN}").text
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        added = browser.post(f"{live_server}/basket/add", data={"csrf_token": token, "isbn": ISBN, "quantity": "1"})
+        assert "Added 1 copy" in added.text
+        browsers.append((browser, token))
+
+    outcomes: list[str] = []
+    barrier = threading.Barrier(customers)
+
+    def check_out(browser, token):
+        barrier.wait()
+        response = browser.post(f"{live_server}/checkout", data={"csrf_token": token}, allow_redirects=False, timeout=60)
+        location = response.headers.get("Location", "")
+        if location.startswith(sandbox.url):
+            outcomes.append("stripe")
+        else:
+            basket = browser.get(f"{live_server}/basket").text
+            outcomes.append("sold out" if "has just sold out" in basket else basket)
+
+    threads = [threading.Thread(target=check_out, args=pair) for pair in browsers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert outcomes.count("stripe") == 3, outcomes
+    assert outcomes.count("sold out") == customers - 3, outcomes
+    assert len(sandbox.requests_to("/v1/checkout/sessions")) == 3
+    assert stock(db) == 0
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).where(Order.status == "pending_payment")) == 3

@@ -1,0 +1,70 @@
+"""Missed webhooks recovered from Stripe: `orders reconcile` and `orders expire-stale`."""
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from shop.catalogue.models import Publication
+from shop.orders.models import Order
+from tests.conftest import ISBN, Shopper, pay, start_checkout
+
+
+def order_statuses(db) -> list[str]:
+    db.session.expire_all()
+    return [o.status for o in db.session.scalars(select(Order).order_by(Order.id))]
+
+
+def test_reconcile_fulfils_paid_sessions_whose_webhooks_were_missed(app, runner, sandbox, db, publication):
+    sessions = []
+    for _ in range(3):
+        sessions.append(start_checkout(Shopper(app.test_client()), sandbox, quantity=1))
+    for session_id in sessions[:2]:
+        pay(sandbox, session_id)  # paid at Stripe; no webhook reaches us
+    first = runner.invoke(args=["orders", "reconcile", "--since", "7d"])
+    assert first.exit_code == 0, first.output
+    assert "changed 2 order(s)" in first.output
+    assert first.output.count("pending_payment -> paid") == 2
+    assert order_statuses(db) == ["paid", "paid", "pending_payment"]
+    second = runner.invoke(args=["orders", "reconcile", "--since", "7d"])
+    assert "changed 0 order(s)" in second.output
+
+
+def test_reconcile_pages_through_stripes_list(app, runner, sandbox, db, publication):
+    publication.stock = 500
+    db.session.commit()
+    for _ in range(105):  # more than one page of 100
+        pay(sandbox, start_checkout(Shopper(app.test_client()), sandbox, quantity=1))
+    result = runner.invoke(args=["orders", "reconcile", "--since", "1d"])
+    assert "Looked at 105 completed session(s); changed 105 order(s)." in result.output
+    assert set(order_statuses(db)) == {"paid"}
+
+
+def test_reconcile_refuses_a_bad_period(runner, db):
+    result = runner.invoke(args=["orders", "reconcile", "--since", "a week"])
+    assert result.exit_code != 0 and "7d, 12h or 30m" in result.output
+
+
+def test_reconcile_with_stripe_down_changes_nothing(app, runner, sandbox, db, publication):
+    pay(sandbox, start_checkout(Shopper(app.test_client()), sandbox))
+    sandbox.post("/_sandbox/fail", count=5, status=500)
+    result = runner.invoke(args=["orders", "reconcile"])
+    assert result.exit_code != 0 and "could not reach" in result.output
+    assert order_statuses(db) == ["pending_payment"]
+
+
+def test_expire_stale_settles_as_stripe_says(app, runner, sandbox, db, publication):
+    paid_session = start_checkout(Shopper(app.test_client()), sandbox, quantity=1)
+    open_session = start_checkout(Shopper(app.test_client()), sandbox, quantity=2)
+    fresh_session = start_checkout(Shopper(app.test_client()), sandbox, quantity=4)
+    pay(sandbox, paid_session)
+    for order in db.session.scalars(select(Order).where(Order.stripe_session_id.in_([paid_session, open_session]))):
+        order.created_at -= timedelta(hours=1)
+    db.session.commit()
+    result = runner.invoke(args=["orders", "expire-stale"])
+    assert result.exit_code == 0, result.output
+    assert "Settled 2 stale order(s)." in result.output
+    db.session.expire_all()
+    by_session = {o.stripe_session_id: o.status for o in db.session.scalars(select(Order))}
+    assert by_session == {paid_session: "paid", open_session: "expired", fresh_session: "pending_payment"}
+    assert db.session.scalar(select(Publication.stock).filter_by(isbn=ISBN)) == 100 - 1 - 4
+    assert "Settled 0 stale order(s)." in runner.invoke(args=["orders", "expire-stale"]).output
