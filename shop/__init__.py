@@ -32,9 +32,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from shop.errors import register_error_handlers
 
     register_error_handlers(app)
-    from shop.security import register_input_guards
+    from shop.security import register_input_guards, register_security_headers
 
     register_input_guards(app)
+    register_security_headers(app)
     return app
 
 

@@ -15,9 +15,6 @@ class _QuantityField(IntegerField):
         if not valuelist:
             return
         raw = valuelist[0].strip()
-        if not raw:
-            self.data = None
-            return
         if not (raw.isascii() and raw.isdigit()):
             self.data = None
             raise ValueError(QUANTITY_MESSAGE)
