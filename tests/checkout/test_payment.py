@@ -79,18 +79,18 @@ def test_concurrent_deliveries_fulfil_once(app, live_server, shopper, sandbox, d
     payload = sandbox.event_payload(event_id)
     headers = {"Content-Type": "application/json", "Stripe-Signature": sign_payload(payload, WEBHOOK_SECRET)}
     statuses: list[int] = []
-    barrier = threading.Barrier(8)
+    barrier = threading.Barrier(20)
 
     def deliver():
         barrier.wait()
         statuses.append(requests.post(live_server + "/stripe/webhook", data=payload, headers=headers, timeout=30).status_code)
 
-    threads = [threading.Thread(target=deliver) for _ in range(8)]
+    threads = [threading.Thread(target=deliver) for _ in range(20)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert statuses == [200] * 8
+    assert statuses == [200] * 20
     order = order_of(db, session_id)
     assert order.status == "paid" and paid_events(db, order) == 1
     assert stock(db) == 98
