@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app wsgi
 
-.PHONY: install run test test-postgres db-upgrade seed clean
+.PHONY: install run test test-postgres db-upgrade seed clean load
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,3 +32,8 @@ test-postgres: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# 100 customers for 60 s on PostgreSQL and the local Stripe sandbox, then a check of the books.
+load: install
+	$(PY) -m pip install --quiet --disable-pip-version-check -r loadtest/requirements.txt
+	$(PY) -m loadtest.run

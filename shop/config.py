@@ -60,6 +60,7 @@ def load_config() -> dict[str, Any]:
     config: dict[str, Any] = {
         "SHOP_ENV": env,
         "SHOP_NAME": os.environ.get("SHOP_NAME", "The King's Fund print shop"),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
         "SECRET_KEY": os.environ.get("SECRET_KEY") or (None if production else DEV_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL") or default_database_url(),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},

@@ -1,0 +1,43 @@
+"""One customer's journey, repeated: catalogue, publication, basket, checkout, payment on the
+Stripe sandbox's hosted page, confirmation. Run by loadtest/run.py (``make load``)."""
+
+import os
+import random
+import re
+
+from locust import HttpUser, between, task
+
+ISBNS = os.environ["LOAD_ISBNS"].split(",")
+TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+CARD = {
+    "email": "load@example.org", "name": "Load Tester", "line1": "1 Test Street", "line2": "",
+    "city": "Leeds", "postal_code": "LS1 1AA", "country": "GB",
+    "card_number": "4242 4242 4242 4242", "expiry": "12/34", "cvc": "123",
+}
+
+
+class Customer(HttpUser):
+    wait_time = between(0.2, 1.0)
+
+    @task
+    def buy_a_copy(self) -> None:
+        self.client.cookies.clear()
+        isbn = random.choice(ISBNS)
+        self.client.get("/", name="1 catalogue")
+        page = self.client.get(f"/publications/{isbn}", name="2 publication")
+        match = TOKEN.search(page.text)
+        if match is None:
+            return
+        token = match.group(1)
+        quantity = random.randint(1, 3)
+        self.client.post("/basket/add", data={"csrf_token": token, "isbn": isbn, "quantity": quantity},
+                         allow_redirects=False, name="3 add to basket")
+        self.client.get("/basket", name="4 basket")
+        checkout = self.client.post("/checkout", data={"csrf_token": token}, allow_redirects=False, name="5 checkout")
+        pay_url = checkout.headers.get("Location", "")
+        if "/pay/" not in pay_url:
+            return
+        paid = self.client.post(pay_url, data=CARD, allow_redirects=False, name="6 payment (sandbox)")
+        confirmation = paid.headers.get("Location", "")
+        if confirmation:
+            self.client.get(confirmation, name="7 confirmation")
