@@ -20,7 +20,6 @@ if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
   "$VENV/bin/python" -m tests.stripe_sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" \
     --webhook-url "${SHOP_BASE_URL}/stripe/webhook" --webhook-secret "$STRIPE_WEBHOOK_SECRET" &
   sandbox_pid=$!
-  trap 'kill "$sandbox_pid" 2>/dev/null || true' EXIT INT TERM
   echo "Stripe: LOCAL SANDBOX at $STRIPE_API_BASE (no real money). Pay with 4242 4242 4242 4242;"
   echo "        4000 0000 0000 0002 is declined. Set STRIPE_SECRET_KEY to use Stripe itself."
 else
@@ -31,5 +30,15 @@ else
   echo "Stripe: ${STRIPE_API_BASE:-https://api.stripe.com} in $mode."
 fi
 
+# Customer emails: delivered from the outbox every few seconds (to instance/mail/ as .eml files
+# when no MAIL_SERVER is set).
+"$VENV/bin/flask" --app wsgi outbox run --interval 3 &
+outbox_pid=$!
+trap 'kill "${sandbox_pid:-}" "$outbox_pid" 2>/dev/null || true' EXIT INT TERM
+if [ -z "${MAIL_SERVER:-}" ]; then
+  echo "Email:  written to instance/mail/*.eml (set MAIL_SERVER to send over SMTP)"
+else
+  echo "Email:  SMTP via ${MAIL_SERVER}:${MAIL_PORT:-25}"
+fi
 echo "Shop:   http://127.0.0.1:${PORT}"
 "$VENV/bin/flask" --app wsgi run --host 127.0.0.1 --port "$PORT"

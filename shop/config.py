@@ -97,6 +97,15 @@ def load_config() -> dict[str, Any]:
         "STAFF_ORDERS_PER_PAGE": 50,
         "DISPATCH_WARNING_DAYS": _int("DISPATCH_WARNING_DAYS", 3),
         "LOW_STOCK_THRESHOLD": _int("LOW_STOCK_THRESHOLD", 20),
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
+        "MAIL_PORT": _int("MAIL_PORT", 25),
+        "MAIL_USE_TLS": os.environ.get("MAIL_USE_TLS", "").lower() in ("1", "true", "yes", "on"),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "The King's Fund print shop <orders@localhost>"),
+        "MAIL_TIMEOUT_SECONDS": _int("MAIL_TIMEOUT_SECONDS", 10),
+        # With no MAIL_SERVER, emails are written here as .eml files instead of being sent.
+        "MAIL_FOLDER": os.environ.get("MAIL_FOLDER") or str(INSTANCE_DIR / "mail"),
         # Behind a proxy, how many X-Forwarded-For hops to trust (for rate limits by address).
         "TRUSTED_PROXY_HOPS": _int("TRUSTED_PROXY_HOPS", 0),
     }

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Select, and_, exists, func, or_, select, update
 
 from shop.catalogue.models import Publication
+from shop.emails.outbox import queue_dispatch_notice
 from shop.errors import NotFound, ShopError
 from shop.extensions import db
 from shop.orders.models import (
@@ -171,6 +172,7 @@ def dispatch_order(order: Order, carrier: str, tracking_number: str, actor: str)
         before={"status": before},
         after={"status": DISPATCHED, "carrier": carrier or None, "tracking_number": tracking_number or None},
     )
+    queue_dispatch_notice(order)
     db.session.flush()
 
 

@@ -6,6 +6,7 @@ import logging
 from sqlalchemy import select, update
 
 from shop.checkout.gateway import CheckoutPayment
+from shop.emails.outbox import queue_confirmation
 from shop.errors import UnknownCheckout
 from shop.extensions import db
 from shop.catalogue import stock
@@ -65,6 +66,7 @@ def fulfil_checkout(payment: CheckoutPayment, actor: str = "stripe") -> Order:
     if from_closed:
         for isbn in stock.take_late(order.lines):
             order.record("stock_short", "system", isbn=isbn)
+    queue_confirmation(order)  # same transaction as the payment: one email exactly when paid
     db.session.flush()
     return order
 

@@ -50,3 +50,7 @@ class RefundForm(FlaskForm):
 
 class NoteForm(FlaskForm):
     text = TextAreaField("Note", validators=[DataRequired("A note cannot be empty."), Length(max=2000)])
+
+
+class ResendForm(FlaskForm):
+    pass

@@ -27,7 +27,16 @@ from shop.orders import desk, refunds
 from shop.orders.desk import STATUS_FILTERS, OrderFilters
 from shop.orders.export import order_lines_csv
 from shop.staff import auth
-from shop.staff.forms import DispatchForm, LoginForm, LogoutForm, NoteForm, OrderFilterForm, RefundForm
+from shop.emails import outbox
+from shop.staff.forms import (
+    DispatchForm,
+    LoginForm,
+    LogoutForm,
+    NoteForm,
+    OrderFilterForm,
+    RefundForm,
+    ResendForm,
+)
 from shop.timeutil import utcnow
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -186,6 +195,8 @@ def order(reference: str):
         dispatch_form=DispatchForm(),
         refund_form=RefundForm(),
         note_form=NoteForm(formdata=None),
+        emails=outbox.emails_for(order),
+        resend_form=ResendForm(),
         stripe_url=dashboard_url(order.payment_intent_id) if order.payment_intent_id else None,
         now=utcnow(),
         overdue_days=current_app.config["DISPATCH_WARNING_DAYS"],
@@ -245,6 +256,20 @@ def note(reference: str):
     order = _order_or_404(reference)
     form = NoteForm()
     return _run(order, form, lambda: desk.add_note(order, form.text.data, current_user.email), "Note added.")
+
+
+@bp.post("/orders/<reference>/emails/<int:email_id>/resend")
+def resend_email(reference: str, email_id: int):
+    order = _order_or_404(reference)
+    email = next((e for e in outbox.emails_for(order) if e.id == email_id), None)
+    if email is None:
+        abort(404, description="That email does not belong to this order.")
+
+    def action():
+        if outbox.resend(email, current_user.email) is None:
+            raise ShopError("This order has no usable email address to send to.")
+
+    return _run(order, ResendForm(), action, f"A new copy of the {email.kind} email is queued.")
 
 
 @bp.get("/orders/<reference>/packing-slip")

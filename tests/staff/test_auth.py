@@ -14,7 +14,8 @@ def staff_rules(app):
 
 
 def concrete(rule) -> str:
-    return re.sub(r"<[^>]+>", "KF-2026-000001", rule.rule)
+    """A URL for the rule: integers where the rule wants one, an order reference elsewhere."""
+    return re.sub(r"<int:[^>]+>", "1", re.sub(r"<(?!int:)[^>]+>", "KF-2026-000001", rule.rule))
 
 
 def test_the_cli_creates_lists_disables_and_resets(runner, db):

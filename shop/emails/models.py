@@ -1,0 +1,57 @@
+"""The outbox: customer emails written in the same transaction as the change they announce, and
+delivered afterwards by a sender that retries with back-off."""
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shop.extensions import db
+from shop.orders.models import Order
+from shop.timeutil import utcnow
+
+CONFIRMATION = "confirmation"
+DISPATCH = "dispatch"
+
+
+class OutboxEmail(db.Model):
+    __tablename__ = "outbox_email"
+    __table_args__ = (
+        # One automatic email of each kind per order, however often Stripe retries or staff
+        # click; a resend is a deliberate extra row that points at the one it repeats.
+        Index(
+            "uq_outbox_email_order_kind",
+            "order_id",
+            "kind",
+            unique=True,
+            postgresql_where=db.text("resend_of_id IS NULL"),
+            sqlite_where=db.text("resend_of_id IS NULL"),
+        ),
+        Index("ix_outbox_email_due", "sent_at", "failed_at", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("shop_order.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    resend_of_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_email.id", ondelete="SET NULL"))
+    recipient: Mapped[str] = mapped_column(String(320))
+    recipient_name: Mapped[str | None] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # gave up
+
+    order: Mapped[Order] = relationship()
+
+    @property
+    def state(self) -> str:
+        if self.sent_at:
+            return "sent"
+        if self.failed_at:
+            return "failed"
+        return "retrying" if self.attempts else "queued"

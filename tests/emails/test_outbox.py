@@ -1,0 +1,182 @@
+"""Customer emails, exactly once, over real SMTP."""
+
+import threading
+from datetime import timedelta
+
+import requests
+from sqlalchemy import func, select
+
+from shop.emails.models import OutboxEmail
+from shop.emails.sender import MAX_ATTEMPTS, send_due
+from shop.timeutil import as_utc, utcnow
+from tests.conftest import (
+    WEBHOOK_SECRET,
+    page_token,
+    paid_order_through_stripe,
+    pay,
+    start_checkout,
+)
+from tests.stripe_sandbox import sign_payload
+
+
+def outbox_count(db) -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(OutboxEmail))
+
+
+def send(runner) -> str:
+    result = runner.invoke(args=["outbox", "send"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def parts(message):
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    return text, html
+
+
+def test_one_confirmation_after_a_paid_order_with_the_details(client, runner, smtp, sandbox, db, publication):
+    order = paid_order_through_stripe(client, sandbox, quantity=2)
+    assert "sent 1" in send(runner)
+    [message] = smtp.messages
+    assert message["To"] == "Ada Nurse <nurse@example.org>"
+    assert message["From"] == "Print shop <orders@shop.test>"
+    assert message["Subject"] == f"Your order {order.reference} is confirmed"
+    text, html = parts(message)
+    for body in (text, html):
+        assert order.reference in body
+        assert "978-1-85717-640-7" in body
+        assert "£17.00" in body and "£3.95" in body and "£20.95" in body
+        assert "1 Ward Street" in body and "LS1 1AA" in body
+    assert "Nothing to send." in send(runner)
+    assert len(smtp.messages) == 1
+
+
+def test_a_free_pdf_link_is_included_where_one_exists(client, runner, smtp, sandbox, db, publication):
+    publication.pdf_url = "https://www.example.org/reports/leadership.pdf"
+    db.session.commit()
+    paid_order_through_stripe(client, sandbox)
+    send(runner)
+    text, html = parts(smtp.messages[0])
+    assert "https://www.example.org/reports/leadership.pdf" in text
+    assert 'href="https://www.example.org/reports/leadership.pdf"' in html
+
+
+def test_still_one_after_ten_concurrent_deliveries_and_the_success_page(app, live_server, runner, smtp, shopper, sandbox, db, publication):
+    session_id = start_checkout(shopper, sandbox)
+    [event_id] = pay(sandbox, session_id)
+    payload = sandbox.event_payload(event_id)
+    headers = {"Content-Type": "application/json", "Stripe-Signature": sign_payload(payload, WEBHOOK_SECRET)}
+    barrier = threading.Barrier(11)
+    codes = []
+
+    def hit(kind):
+        barrier.wait()
+        if kind == "webhook":
+            codes.append(requests.post(live_server + "/stripe/webhook", data=payload, headers=headers, timeout=30).status_code)
+        else:
+            codes.append(requests.get(f"{live_server}/checkout/success?session_id={session_id}", timeout=30).status_code)
+
+    threads = [threading.Thread(target=hit, args=("webhook",)) for _ in range(10)]
+    threads.append(threading.Thread(target=hit, args=("page",)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert codes == [200] * 11
+    assert outbox_count(db) == 1
+    send(runner)
+    assert len(smtp.messages) == 1
+
+
+def test_one_dispatch_notice_with_carrier_and_tracking(client, runner, smtp, sandbox, db, publication, staff_client):
+    order = paid_order_through_stripe(client, sandbox)
+    token = page_token(staff_client, f"/staff/orders/{order.reference}")
+    for _ in range(2):  # a second click is refused, and queues nothing
+        staff_client.post(f"/staff/orders/{order.reference}/dispatch", data={"csrf_token": token, "carrier": "Royal Mail", "tracking_number": "RM123456789GB"})
+    send(runner)
+    subjects = [m["Subject"] for m in smtp.messages]
+    assert subjects == [f"Your order {order.reference} is confirmed", f"Your order {order.reference} is on its way"]
+    text, html = parts(smtp.messages[1])
+    for body in (text, html):
+        assert "Royal Mail" in body and "RM123456789GB" in body and order.reference in body
+
+
+def test_smtp_down_is_retried_later_and_nothing_is_lost(app, client, runner, smtp, sandbox, db, publication):
+    smtp.stop()
+    order = paid_order_through_stripe(client, sandbox)
+    assert "will retry 1" in send(runner)
+    email = db.session.scalar(select(OutboxEmail))
+    assert email.attempts == 1 and email.sent_at is None and email.last_error
+    assert as_utc(email.next_attempt_at) > utcnow() + timedelta(seconds=20)
+    assert "Nothing to send." in send(runner)  # not due yet: no hammering
+    assert client.get("/").status_code == 200  # the shop is unaffected
+    assert client.get(f"/checkout/success?session_id={order.stripe_session_id}").status_code == 200
+    smtp.start()
+    with app.app_context():
+        report = send_due(now=utcnow() + timedelta(minutes=5))
+    assert report.sent == 1
+    assert len(smtp.messages) == 1 and order.reference in smtp.messages[0]["Subject"]
+
+
+def test_an_email_that_keeps_failing_is_shown_to_staff(app, client, runner, smtp, sandbox, db, publication, staff_client):
+    smtp.stop()
+    order = paid_order_through_stripe(client, sandbox)
+    later = utcnow()
+    with app.app_context():
+        for _ in range(MAX_ATTEMPTS):
+            later += timedelta(hours=3)
+            send_due(now=later)
+    db.session.expire_all()
+    email = db.session.scalar(select(OutboxEmail))
+    assert email.failed_at is not None and email.attempts == MAX_ATTEMPTS
+    page = staff_client.get(f"/staff/orders/{order.reference}").get_data(as_text=True)
+    assert "Failed" in page and f"after {MAX_ATTEMPTS} attempts" in page
+
+
+def test_staff_can_resend_on_purpose_and_it_is_audited(client, runner, smtp, sandbox, db, publication, staff_client):
+    order = paid_order_through_stripe(client, sandbox)
+    send(runner)
+    email = db.session.scalar(select(OutboxEmail))
+    token = page_token(staff_client, f"/staff/orders/{order.reference}")
+    response = staff_client.post(f"/staff/orders/{order.reference}/emails/{email.id}/resend", data={"csrf_token": token})
+    assert response.status_code == 303
+    send(runner)
+    assert len(smtp.messages) == 2
+    page = staff_client.get(f"/staff/orders/{order.reference}").get_data(as_text=True)
+    assert "(resent)" in page and "email resent" in page
+
+
+def test_a_name_cannot_inject_headers(client, runner, smtp, shopper, sandbox, db, publication):
+    session_id = start_checkout(shopper, sandbox)
+    [event_id] = pay(sandbox, session_id, name="Eve\r\nBcc: victim@example.org\r\nX-Evil: 1")
+    from tests.conftest import deliver_event
+
+    assert deliver_event(client, sandbox, event_id).status_code == 200
+    send(runner)
+    [message] = smtp.messages
+    assert message["Bcc"] is None and message["X-Evil"] is None
+    assert smtp.envelopes[0].rcpt_tos == ["nurse@example.org"]
+    assert "\n" not in message["To"] and "Eve Bcc: victim@example.org X-Evil: 1" in message["To"]
+
+
+def test_names_and_addresses_are_escaped_in_html(client, runner, smtp, shopper, sandbox, db, publication):
+    session_id = start_checkout(shopper, sandbox)
+    [event_id] = pay(sandbox, session_id, name="<script>alert(1)</script>",
+                     address={"line1": "<b>1</b> Ward St", "city": "Leeds", "postal_code": "LS1 1AA", "country": "GB"})
+    from tests.conftest import deliver_event
+
+    deliver_event(client, sandbox, event_id)
+    send(runner)
+    _, html = parts(smtp.messages[0])
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "&lt;b&gt;1&lt;/b&gt; Ward St" in html
+
+
+def test_without_a_mail_server_emails_go_to_a_folder(app, client, runner, sandbox, db, publication, tmp_path):
+    app.config.update(MAIL_SERVER=None, MAIL_FOLDER=str(tmp_path / "mail"))
+    order = paid_order_through_stripe(client, sandbox)
+    send(runner)
+    [eml] = list((tmp_path / "mail").glob("*.eml"))
+    assert order.reference in eml.read_text()
