@@ -1,11 +1,21 @@
 """Public catalogue: the list with its search box, and one page per publication."""
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from shop import isbn as isbns
 from shop.basket.forms import AddToBasketForm
 from shop.catalogue import services
 from shop.errors import InvalidISBN, NotFound
+from shop.timeutil import local
 
 bp = Blueprint("catalogue", __name__)
 
@@ -34,9 +44,46 @@ def publication(isbn_text: str):
     except NotFound as error:
         abort(404, description=error.message)
     form = AddToBasketForm(isbn=pub.isbn, quantity=1)
+    page_url = services.public_url(
+        url_for(".publication", isbn_text=pub.isbn), current_app.config["SHOP_BASE_URL"]
+    )
     return render_template(
         "catalogue/publication.html",
         pub=pub,
         form=form,
+        page_url=page_url,
+        structured_data=services.book_structured_data(pub, page_url),
         max_copies=current_app.config["MAX_COPIES_PER_LINE"],
     )
+
+
+@bp.get("/sitemap.xml")
+def sitemap():
+    base = current_app.config["SHOP_BASE_URL"]
+    body = render_template(
+        "catalogue/sitemap.xml",
+        home=services.public_url(url_for(".index"), base),
+        entries=[
+            (services.public_url(url_for(".publication", isbn_text=isbn), base), local(updated))
+            for isbn, updated in services.sitemap_entries()
+        ],
+    )
+    response = make_response(body)
+    response.mimetype = "application/xml"
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.get("/robots.txt")
+def robots():
+    base = current_app.config["SHOP_BASE_URL"]
+    lines = [
+        "User-agent: *",
+        "Disallow: /staff",
+        "Disallow: /basket",
+        "Disallow: /checkout",
+        f"Sitemap: {services.public_url(url_for('.sitemap'), base)}",
+    ]
+    response = make_response("\n".join(lines) + "\n")
+    response.mimetype = "text/plain"
+    return response

@@ -59,7 +59,7 @@ def test_publication_page_shows_the_details_and_a_form(client, publication):
         assert text in page, text
     assert 'name="quantity"' in page and 'value="1"' in page
     assert 'name="csrf_token"' in page
-    assert f'<link rel="canonical" href="http://localhost/publications/{ISBN}">' in page
+    assert f'<link rel="canonical" href="http://shop.test/publications/{ISBN}">' in page
 
 
 def test_other_isbn_forms_redirect_permanently_to_the_13_digits(client, publication):
