@@ -1,21 +1,45 @@
 """``flask --app wsgi orders …``: one commit per command."""
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
+from shop.errors import ShopError
 from shop.extensions import db
+from shop.money import format_pence
 from shop.timeutil import utcnow
 
 orders_cli = AppGroup("orders", help="Inspect and repair orders.")
+T = TypeVar("T")
+
+
+def _commit_or_fail(action: Callable[[], T]) -> T:
+    """Run ``action`` and commit; on a ``ShopError`` roll back and exit with its message."""
+    try:
+        result = action()
+    except ShopError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from None
+    db.session.commit()
+    return result
+
+
+def _duration(text: str) -> timedelta:
+    """``7d``, ``12h`` or ``30m``."""
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
+        raise click.BadParameter("use a number and a unit, such as 7d, 12h or 30m")
+    return timedelta(**{units[text[-1]]: int(text[:-1])})
 
 
 @orders_cli.command("list")
 @click.option("--limit", default=50, show_default=True, help="How many of the newest orders.")
 def list_orders(limit: int) -> None:
     """Print the newest orders, one line each."""
-    from shop.money import format_pence
     from shop.orders.services import recent_orders
 
     orders = recent_orders(limit)
@@ -35,38 +59,19 @@ def list_orders(limit: int) -> None:
 def fulfil(session_id: str) -> None:
     """Ask Stripe about a Checkout Session and record its payment (repeat-safe)."""
     from shop.checkout.services import confirm_checkout
-    from shop.errors import ShopError
 
-    try:
-        order = confirm_checkout(session_id)
-    except ShopError as error:
-        db.session.rollback()
-        raise click.ClickException(error.message) from None
-    db.session.commit()
+    order = _commit_or_fail(lambda: confirm_checkout(session_id))
     click.echo(f"{order.reference}\t{order.status}")
-
-
-def _duration(text: str) -> timedelta:
-    """``7d``, ``12h`` or ``30m``."""
-    units = {"d": "days", "h": "hours", "m": "minutes"}
-    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
-        raise click.BadParameter("use a number and a unit, such as 7d, 12h or 30m")
-    return timedelta(**{units[text[-1]]: int(text[:-1])})
 
 
 @orders_cli.command("reconcile")
 @click.option("--since", "since_text", default="7d", show_default=True, help="How far back: 7d, 12h, 30m.")
 def reconcile(since_text: str) -> None:
     """Fulfil paid Stripe Checkout Sessions whose orders were never marked paid."""
-    from shop.errors import ShopError
     from shop.orders.recovery import reconcile as run
 
-    try:
-        changes, seen = run(utcnow() - _duration(since_text))
-    except ShopError as error:
-        db.session.rollback()
-        raise click.ClickException(error.message) from None
-    db.session.commit()
+    since = utcnow() - _duration(since_text)
+    changes, seen = _commit_or_fail(lambda: run(since))
     for change in changes:
         click.echo(str(change))
     click.echo(f"Looked at {seen} completed session(s); changed {len(changes)} order(s).")
@@ -75,17 +80,9 @@ def reconcile(since_text: str) -> None:
 @orders_cli.command("expire-stale")
 def expire_stale() -> None:
     """Settle pending orders whose checkout should have expired, as Stripe says."""
-    from flask import current_app
-
-    from shop.errors import ShopError
     from shop.orders.recovery import expire_stale as run
 
-    try:
-        changes = run(utcnow(), current_app.config["CHECKOUT_EXPIRY_MINUTES"])
-    except ShopError as error:
-        db.session.rollback()
-        raise click.ClickException(error.message) from None
-    db.session.commit()
+    changes = _commit_or_fail(lambda: run(utcnow(), current_app.config["CHECKOUT_EXPIRY_MINUTES"]))
     for change in changes:
         click.echo(str(change))
     click.echo(f"Settled {len(changes)} stale order(s).")
