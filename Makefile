@@ -37,3 +37,20 @@ clean:
 load: install
 	$(PY) -m pip install --quiet --disable-pip-version-check -r loadtest/requirements.txt
 	$(PY) -m loadtest.run
+
+# Benchmarks: prints a table and writes BENCHMARKS.md (about 15 min; BENCH_QUICK=1 for a smoke run).
+# PostgreSQL too when DATABASE_URL names a database called *bench* (its schema is dropped and refilled).
+.PHONY: bench
+bench: install
+	@command -v wrk >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 \
+	  || (apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1) \
+	  || echo "wrk could not be installed: using the bounded Python load generator"
+	$(PY) -m bench
+
+# Real-browser tests (tests/browser): Playwright drives Debian's chromium (apt-get install
+# chromium; never `playwright install`) and axe-core; screenshots in artifacts/screenshots/.
+.PHONY: test-browser
+test-browser: install
+	$(PY) -m pip install --quiet --disable-pip-version-check -r tests/browser/requirements.txt
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	BROWSER_TESTS=1 $(PY) -m pytest -q tests/browser $(PYTEST_ARGS)

@@ -72,7 +72,7 @@ class WebhookEvent:
     id: str
     type: str
     payment: CheckoutPayment | None = None  # set for checkout.session.* events
-    charged_payment_intent: str | None = None  # set for charge.* events
+    payment_intent_id: str | None = None  # set for charge.* and refund.* events
 
 
 def _client() -> stripe.StripeClient:
@@ -237,7 +237,7 @@ def verify_event(payload: bytes, signature: str | None) -> WebhookEvent:
         id=event["id"],
         type=str(event.get("type")),
         payment=_as_payment(obj) if kind == "checkout.session" else None,
-        charged_payment_intent=obj.get("payment_intent") if kind == "charge" else None,
+        payment_intent_id=obj.get("payment_intent") if kind in ("charge", "refund") else None,
     )
 
 

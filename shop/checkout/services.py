@@ -12,13 +12,15 @@ from shop.errors import PaymentGatewayError, UnknownCheckout
 from shop.extensions import db
 from shop.orders import services as orders
 from shop.orders.fulfilment import fulfil_checkout
-from shop.orders.refunds import handle_charge_refunded
+from shop.orders.refunds import handle_refund_event
 from shop.timeutil import utcnow
 from shop.orders.models import CANCELLED, EXPIRED, PAYMENT_FAILED, Order, StripeEvent
 
 log = logging.getLogger(__name__)
 
 PAYMENT_EVENTS = {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
+# Refunds made anywhere (here or in Stripe's dashboard), and their later status changes.
+REFUND_EVENTS = {"charge.refunded", "charge.refund.updated", "refund.updated", "refund.failed"}
 CLOSING_EVENTS = {
     "checkout.session.expired": EXPIRED,
     "checkout.session.async_payment_failed": PAYMENT_FAILED,
@@ -68,11 +70,13 @@ def cancel_checkout(session_id: str) -> Order | None:
 
 def handle_event(event: WebhookEvent) -> str:
     """Apply one verified Stripe event, at most once per event id. Returns what was done."""
-    if event.type == "charge.refunded" and event.charged_payment_intent:
+    if event.type in REFUND_EVENTS and event.payment_intent_id:
+        # Ask Stripe first, while we hold no lock; then remember the event and record.
+        listed = gateway.list_refunds(event.payment_intent_id)
         if not _remember(event):
             return "duplicate"
-        order = handle_charge_refunded(event.charged_payment_intent)
-        return f"{order.reference} {order.status}" if order else "not ours"
+        order = handle_refund_event(event.payment_intent_id, listed)
+        return f"{order.reference} {order.status}"
     if event.payment is None or event.type not in PAYMENT_EVENTS | CLOSING_EVENTS.keys():
         return "ignored"
     if not _remember(event):

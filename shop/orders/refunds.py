@@ -4,14 +4,17 @@ Stripe is the ledger. Both paths fetch the payment's refunds and upsert them by 
 id, then derive the order's refunded total from the rows, so a webhook racing the staff action,
 or a refund made in Stripe's dashboard, is counted exactly once."""
 
+import logging
+
 from sqlalchemy import func, select, update
 
 from shop.checkout import gateway
 from shop.checkout.gateway import RefundInfo
-from shop.errors import ShopError
+from shop.errors import PaymentGatewayError, ShopError
 from shop.extensions import db
 from shop.money import format_pence
 from shop.orders.models import (
+    ALLOWED,
     DISPATCHED,
     PAID,
     PARTIALLY_REFUNDED,
@@ -21,6 +24,7 @@ from shop.orders.models import (
 )
 from shop.timeutil import utcnow
 
+log = logging.getLogger(__name__)
 REFUNDABLE = (PAID, DISPATCHED, PARTIALLY_REFUNDED)
 
 
@@ -33,7 +37,8 @@ def refund_order(order: Order, amount_pence: int, request_token: str, actor: str
 
     ``request_token`` comes from the form, so a double submission reuses one idempotency key and
     Stripe makes one refund. Raises ``RefundError`` (our checks) or ``PaymentGatewayError``
-    (Stripe's message); either way nothing changes.
+    (Stripe's message); either way nothing changes. Once Stripe has made the refund it is always
+    recorded, even if Stripe cannot be asked about the payment's other refunds just then.
     """
     if order.status not in REFUNDABLE or not order.payment_intent_id:
         raise RefundError(f"Order {order.reference} has no payment to refund ({order.status_label.lower()}).")
@@ -47,32 +52,53 @@ def refund_order(order: Order, amount_pence: int, request_token: str, actor: str
     refund = gateway.create_refund(
         order.payment_intent_id, amount_pence, idempotency_key=f"refund-{order.reference}-{token}"
     )
-    sync_refunds(order, actor=actor, known=[refund])
+    try:
+        listed = gateway.list_refunds(order.payment_intent_id)
+    except PaymentGatewayError:
+        log.warning("Order %s: could not list refunds; recording %s alone", order.reference, refund.id)
+        listed = []
+    record_refunds(order, listed, actor=actor, made_here=[refund])
     return refund
 
 
-def sync_refunds(order: Order, actor: str, known: list[RefundInfo] | None = None) -> int:
-    """Bring the order's refunds in line with Stripe; returns the refunded total in pence.
+def record_refunds(
+    order: Order, listed: list[RefundInfo], actor: str, made_here: list[RefundInfo] = ()
+) -> int:
+    """Bring the order's refund rows and total in line with what Stripe listed; returns the
+    refunded total in pence.
 
-    ``known`` refunds (just made here) are recorded as made by ``actor``; any other refund Stripe
-    lists for the payment is recorded as made in Stripe's dashboard.
+    Call it after the Stripe requests, not before: its first statement locks the order row (a
+    write, so SQLite takes its write lock too), and everything after reads fresh rows under that
+    lock. So the desk and a ``charge.refunded`` webhook recording the same refund at the same
+    moment serialise, and the second finds the first's row instead of inserting a duplicate.
+    Refunds in ``made_here`` are credited to ``actor``; others to Stripe's dashboard.
     """
-    made_here = {refund.id for refund in known or []}
-    for refund in gateway.list_refunds(order.payment_intent_id) + list(known or []):
-        _upsert(order, refund, actor if refund.id in made_here else "Stripe dashboard")
+    db.session.execute(
+        update(Order).where(Order.id == order.id).values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(order)
+    ours = {refund.id for refund in made_here}
+    by_id = {refund.id: refund for refund in [*listed, *made_here]}
+    for refund in by_id.values():
+        _upsert(order, refund, actor if refund.id in ours else "Stripe dashboard")
     db.session.flush()
-    refunded = db.session.scalar(
-        select(func.coalesce(func.sum(Refund.amount_pence), 0)).where(
-            Refund.order_id == order.id, Refund.status == "succeeded"
+    refunded = int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(Refund.amount_pence), 0)).where(
+                Refund.order_id == order.id, Refund.status == "succeeded"
+            )
         )
     )
     if refunded != order.refunded_pence:
-        _set_refunded(order, int(refunded), actor)
-    return int(refunded)
+        _set_refunded(order, refunded, actor)
+    return refunded
 
 
 def _upsert(order: Order, refund: RefundInfo, actor: str) -> None:
-    row = db.session.scalar(select(Refund).filter_by(stripe_refund_id=refund.id))
+    row = db.session.scalar(
+        select(Refund).filter_by(stripe_refund_id=refund.id).execution_options(populate_existing=True)
+    )
     if row is None:
         db.session.add(
             Refund(
@@ -90,28 +116,38 @@ def _upsert(order: Order, refund: RefundInfo, actor: str) -> None:
         row.status = refund.status
 
 
+def refund_status(order: Order, refunded: int) -> str:
+    """The status an order with ``refunded`` pence refunded should show. A dispatched order
+    stays dispatched (the refunded amount shows beside it) unless fully refunded."""
+    if refunded >= (order.amount_charged_pence or 0) and refunded > 0:
+        return REFUNDED
+    if order.dispatched_at is not None:
+        return DISPATCHED
+    return PARTIALLY_REFUNDED if refunded > 0 else PAID
+
+
 def _set_refunded(order: Order, refunded: int, actor: str) -> None:
-    if refunded >= (order.amount_charged_pence or 0):
-        new_status = REFUNDED
-    elif order.status == DISPATCHED:
-        new_status = DISPATCHED  # the refunded amount shows beside it
-    else:
-        new_status = PARTIALLY_REFUNDED
     before = {"status": order.status, "refunded_pence": order.refunded_pence}
-    db.session.execute(
-        update(Order)
-        .where(Order.id == order.id)
-        .values(refunded_pence=refunded, status=new_status, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    db.session.refresh(order)
-    order.record("refunded_total", actor, before=before, after={"status": order.status, "refunded_pence": refunded})
+    new_status = refund_status(order, refunded)
+    if new_status != order.status and new_status not in ALLOWED.get(order.status, set()):
+        # Stripe is the ledger: record the money, keep the status, and tell staff.
+        log.error("Order %s: refunds say %s but %s -> %s is not allowed", order.reference, refunded, order.status, new_status)
+        new_status = order.status
+    order.refunded_pence = refunded
+    order.status = new_status
+    order.record("refunded_total", actor, before=before, after={"status": new_status, "refunded_pence": refunded})
+    db.session.flush()
 
 
-def handle_charge_refunded(payment_intent_id: str) -> Order | None:
-    """``charge.refunded`` from Stripe, for refunds made here or in the dashboard."""
+class RefundNotYetMatched(ShopError):
+    """A refund event for a payment we have not recorded yet (events arrive out of order):
+    answer 5xx so Stripe delivers it again after the payment has landed."""
+
+
+def handle_refund_event(payment_intent_id: str, listed: list[RefundInfo]) -> Order:
+    """``charge.refunded`` / ``refund.updated`` from Stripe, for refunds made anywhere."""
     order = db.session.scalar(select(Order).filter_by(payment_intent_id=payment_intent_id))
     if order is None:
-        return None
-    sync_refunds(order, actor="stripe")
+        raise RefundNotYetMatched(f"No order has payment {payment_intent_id} yet.")
+    record_refunds(order, listed, actor="stripe")
     return order

@@ -350,3 +350,35 @@ def test_dashboard_figures(staff_client, db, publication):
     assert "2</strong> orders await dispatch" in page
     assert "low" in page  # 5 copies left is below the warning level
     assert "978-1-85717-640-7" in page and ">4<" in page  # copies sold of that ISBN
+
+
+def test_a_refund_stripe_made_is_recorded_even_if_stripe_then_stumbles(client, staff_client, sandbox, db, publication):
+    """Stripe refunds, then cannot list the payment's refunds: the refund must still be recorded,
+    or a retry from a reloaded form would refund the customer twice."""
+    order = paid_order_through_stripe(client, sandbox)
+    sandbox.post("/_sandbox/fail", count=1, status=500, path_prefix="/v1/refunds", method="GET")
+    act(staff_client, order, "refund", amount="10.00", request_token="first")
+    order = reload(db, order)
+    assert order.refunded_pence == 1000 and len(order.refunds) == 1
+    act(staff_client, order, "refund", amount="10.00", request_token="second")
+    assert reload(db, order).refunded_pence == 2000  # a deliberate second refund still works
+
+
+def test_a_refund_event_before_the_payment_event_is_retried_not_lost(client, shopper, sandbox, db, publication):
+    import stripe
+
+    from tests.conftest import deliver_event, pay, start_checkout
+
+    session_id = start_checkout(shopper, sandbox)
+    [paid_event] = pay(sandbox, session_id)
+    payment_intent = sandbox.get(f"/_sandbox/events/{paid_event}")["event"]["data"]["object"]["payment_intent"]
+    stripe.StripeClient("sk_test_x", base_addresses={"api": sandbox.url}).v1.refunds.create(
+        params={"payment_intent": payment_intent, "amount": 500}
+    )
+    [refund_event] = sandbox.events("charge.refunded")
+    assert deliver_event(client, sandbox, refund_event["id"]).status_code == 500  # not ours yet
+    assert deliver_event(client, sandbox, paid_event).status_code == 200
+    assert deliver_event(client, sandbox, refund_event["id"]).status_code == 200  # Stripe's retry
+    db.session.expire_all()
+    order = db.session.scalar(select(Order))
+    assert order.refunded_pence == 500 and order.status == "partially_refunded"

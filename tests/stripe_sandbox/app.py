@@ -500,7 +500,7 @@ def create_sandbox_app(state: SandboxState) -> Flask:
         if not request.path.startswith("/v1/"):
             return None
         g.params = parse_params((request.form if request.method == "POST" else request.args).items(multi=True))
-        rule = state.take_failure(request.path)
+        rule = state.take_failure(request.path, request.method)
         if rule:
             if rule.delay:
                 time.sleep(rule.delay)
@@ -682,11 +682,12 @@ def create_sandbox_app(state: SandboxState) -> Flask:
 
     @app.post("/_sandbox/fail")
     def control_fail() -> Obj:
-        data = body("count", "status", "error", "delay", "path_prefix")
+        data = body("count", "status", "error", "delay", "path_prefix", "method")
         try:
             rule = FailureRule(count=int(data.get("count", 1)), status=int(data.get("status", 500)),
                                error=data.get("error"), delay=float(data.get("delay", 0)),
-                               path_prefix=str(data.get("path_prefix", "/v1")))
+                               path_prefix=str(data.get("path_prefix", "/v1")),
+                               method=data.get("method"))
         except (TypeError, ValueError) as exc:
             raise SandboxError(400, f"Invalid failure rule: {exc}") from None
         state.set_failure(rule)

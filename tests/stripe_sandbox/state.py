@@ -115,6 +115,7 @@ class FailureRule:
     error: Obj | None = None
     delay: float = 0.0
     path_prefix: str = "/v1"
+    method: str | None = None  # only requests with this HTTP method, e.g. "GET"
 
     def error_body(self) -> Obj:
         defaults: Obj
@@ -171,11 +172,13 @@ class SandboxState:
         with self.lock:
             self.failure = rule if rule and rule.count > 0 else None
 
-    def take_failure(self, path: str) -> FailureRule | None:
-        """Consume one injected failure matching ``path``, if any."""
+    def take_failure(self, path: str, method: str = "GET") -> FailureRule | None:
+        """Consume one injected failure matching ``path`` (and ``method``, if the rule names one)."""
         with self.lock:
             rule = self.failure
             if rule is None or not path.startswith(rule.path_prefix):
+                return None
+            if rule.method and rule.method.upper() != method.upper():
                 return None
             rule.count -= 1
             if rule.count <= 0:
