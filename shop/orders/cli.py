@@ -1,6 +1,6 @@
 """``flask --app wsgi orders …``: one commit per command."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import TypeVar
 
@@ -26,6 +26,21 @@ def _commit_or_fail(action: Callable[[], T]) -> T:
         raise click.ClickException(error.message) from None
     db.session.commit()
     return result
+
+
+def _commit_each(changes: Iterator) -> int:
+    """Commit after each change a job yields, echoing it; a failure keeps what was committed."""
+    done = 0
+    try:
+        for change in changes:
+            db.session.commit()
+            click.echo(str(change))
+            done += 1
+    except ShopError as error:
+        db.session.rollback()
+        raise click.ClickException(f"{error.message} ({done} change(s) kept)") from None
+    db.session.commit()
+    return done
 
 
 def _duration(text: str) -> timedelta:
@@ -68,13 +83,12 @@ def fulfil(session_id: str) -> None:
 @click.option("--since", "since_text", default="7d", show_default=True, help="How far back: 7d, 12h, 30m.")
 def reconcile(since_text: str) -> None:
     """Fulfil paid Stripe Checkout Sessions whose orders were never marked paid."""
+    from shop.orders.recovery import Progress
     from shop.orders.recovery import reconcile as run
 
-    since = utcnow() - _duration(since_text)
-    changes, seen = _commit_or_fail(lambda: run(since))
-    for change in changes:
-        click.echo(str(change))
-    click.echo(f"Looked at {seen} completed session(s); changed {len(changes)} order(s).")
+    progress = Progress()
+    changed = _commit_each(run(utcnow() - _duration(since_text), progress))
+    click.echo(f"Looked at {progress.sessions_seen} completed session(s); changed {changed} order(s).")
 
 
 @orders_cli.command("expire-stale")
@@ -82,7 +96,5 @@ def expire_stale() -> None:
     """Settle pending orders whose checkout should have expired, as Stripe says."""
     from shop.orders.recovery import expire_stale as run
 
-    changes = _commit_or_fail(lambda: run(utcnow(), current_app.config["CHECKOUT_EXPIRY_MINUTES"]))
-    for change in changes:
-        click.echo(str(change))
-    click.echo(f"Settled {len(changes)} stale order(s).")
+    changed = _commit_each(run(utcnow(), current_app.config["CHECKOUT_EXPIRY_MINUTES"]))
+    click.echo(f"Settled {changed} stale order(s).")

@@ -1,6 +1,10 @@
-"""Recovering from missed webhooks: ask Stripe what happened and apply it, repeat-safely."""
+"""Recovering from missed webhooks: ask Stripe what happened and apply it, repeat-safely.
+
+Both jobs are generators that yield after each order they change, so the caller commits order by
+order: Stripe is asked while no lock is held, and a failure part-way keeps what was done."""
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -10,7 +14,13 @@ from shop.checkout import gateway
 from shop.extensions import db
 from shop.orders import services as orders
 from shop.orders.fulfilment import fulfil_checkout
-from shop.orders.models import EXPIRED, PAID, PENDING_PAYMENT, Order, statuses_that_may_become
+from shop.orders.models import (
+    EXPIRED,
+    PAID,
+    PENDING_PAYMENT,
+    Order,
+    statuses_that_may_become,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,53 +36,49 @@ class Change:
         return f"{self.reference}\t{self.before} -> {self.after}\t{self.why}"
 
 
-def reconcile(since: datetime) -> tuple[list[Change], int]:
-    """Fulfil every paid session completed since ``since`` whose order is not yet paid.
+@dataclass
+class Progress:
+    sessions_seen: int = 0
 
-    Returns the changes made and the number of sessions looked at; flushes after each.
-    """
-    changes, seen = [], 0
+
+def reconcile(since: datetime, progress: Progress) -> Iterator[Change]:
+    """Fulfil every paid session completed since ``since`` whose order is not yet paid."""
+    unpaid = set(statuses_that_may_become(PAID))
     for payment in gateway.completed_sessions(since):
-        seen += 1
+        progress.sessions_seen += 1
         order = orders.find_by_session(payment.session_id)
-        if order is None or not payment.is_paid or order.status not in _unpaid():
+        if order is None or not payment.is_paid or order.status not in unpaid:
             continue
         before = order.status
         fulfil_checkout(payment, actor="reconcile")
-        changes.append(Change(order.reference, before, order.status, "Stripe says paid"))
-    return changes, seen
+        yield Change(order.reference, before, order.status, "Stripe says paid")
 
 
-def expire_stale(now: datetime, expiry_minutes: int) -> list[Change]:
+def expire_stale(now: datetime, expiry_minutes: int) -> Iterator[Change]:
     """Settle pending orders past their checkout's expiry as Stripe says: paid ones are fulfilled,
-    others closed (their reserved copies return to stock)."""
+    others closed, and their reserved copies return to stock. An order whose Stripe session was
+    never recorded (the process died mid-checkout) is closed as failed to start."""
     cutoff = now - timedelta(minutes=expiry_minutes + 1)
-    stale = db.session.scalars(
-        select(Order).where(
-            Order.status == PENDING_PAYMENT,
-            Order.created_at < cutoff,
-            Order.stripe_session_id.is_not(None),
-        ).order_by(Order.id)
+    stale = db.session.execute(
+        select(Order.id, Order.reference, Order.stripe_session_id)
+        .where(Order.status == PENDING_PAYMENT, Order.created_at < cutoff)
+        .order_by(Order.id)
     ).all()
-    changes = []
-    for order in stale:
-        payment = gateway.retrieve_session(order.stripe_session_id)
+    for order_id, reference, session_id in stale:
+        if session_id is None:
+            order = db.session.get(Order, order_id)
+            if order.status == PENDING_PAYMENT:
+                orders.record_checkout_failed(order, "The checkout never reached Stripe.")
+                yield Change(reference, PENDING_PAYMENT, order.status, "no Stripe session")
+            continue
+        payment = gateway.retrieve_session(session_id)
+        if payment.status == "open":
+            payment = gateway.expire_session(session_id)
         if payment.is_paid:
-            fulfil_checkout(payment, actor="expire-stale")
+            order = fulfil_checkout(payment, actor="expire-stale")
             why = "Stripe says paid"
         else:
-            if payment.status == "open":
-                payment = gateway.expire_session(order.stripe_session_id)
-            if payment.is_paid:
-                fulfil_checkout(payment, actor="expire-stale")
-                why = "paid as we closed it"
-            else:
-                orders.close_checkout(order.stripe_session_id, EXPIRED, actor="expire-stale")
-                why = f"Stripe session {payment.status}"
-        db.session.refresh(order)
-        changes.append(Change(order.reference, PENDING_PAYMENT, order.status, why))
-    return changes
-
-
-def _unpaid() -> set[str]:
-    return set(statuses_that_may_become(PAID))
+            order = orders.close_checkout(session_id, EXPIRED, actor="expire-stale")
+            why = f"Stripe session {payment.status}"
+        if order is not None and order.status != PENDING_PAYMENT:
+            yield Change(reference, PENDING_PAYMENT, order.status, why)

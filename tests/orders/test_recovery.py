@@ -68,3 +68,32 @@ def test_expire_stale_settles_as_stripe_says(app, runner, sandbox, db, publicati
     assert by_session == {paid_session: "paid", open_session: "expired", fresh_session: "pending_payment"}
     assert db.session.scalar(select(Publication.stock).filter_by(isbn=ISBN)) == 100 - 1 - 4
     assert "Settled 0 stale order(s)." in runner.invoke(args=["orders", "expire-stale"]).output
+
+
+def test_expire_stale_closes_a_checkout_that_never_reached_stripe(runner, db, publication):
+    """The process died between recording the order and calling Stripe: no session id."""
+    from shop.basket.postage import find_region
+    from shop.basket.services import price_basket
+    from shop.config import POSTAGE_REGIONS
+    from shop.orders.services import place_order
+
+    order = place_order(price_basket({ISBN: 5}, find_region(POSTAGE_REGIONS, "uk")), "KF")
+    order.created_at -= timedelta(hours=2)
+    db.session.commit()
+    assert db.session.scalar(select(Publication.stock)) == 95
+    result = runner.invoke(args=["orders", "expire-stale"])
+    assert "pending_payment -> failed_to_start\tno Stripe session" in result.output
+    db.session.expire_all()
+    assert db.session.scalar(select(Publication.stock)) == 100
+
+
+def test_expire_stale_keeps_what_it_did_when_stripe_fails_part_way(app, runner, sandbox, db, publication):
+    sessions = [start_checkout(Shopper(app.test_client()), sandbox, quantity=1) for _ in range(2)]
+    for order in db.session.scalars(select(Order)):
+        order.created_at -= timedelta(hours=1)
+    db.session.commit()
+    # Stripe answers for the first order, and is down for the second.
+    sandbox.post("/_sandbox/fail", count=10, status=500, path_prefix=f"/v1/checkout/sessions/{sessions[1]}")
+    result = runner.invoke(args=["orders", "expire-stale"])
+    assert result.exit_code != 0 and "(1 change(s) kept)" in result.output
+    assert order_statuses(db) == ["expired", "pending_payment"]
