@@ -92,9 +92,17 @@ def load_config() -> dict[str, Any]:
         "STAFF_LOGIN_LIMIT_PER_ACCOUNT": os.environ.get(
             "STAFF_LOGIN_LIMIT_PER_ACCOUNT", "5 per 10 minutes"
         ),
+        # Each checkout holds copies for half an hour: one address cannot hold the whole stock.
+        "CHECKOUT_LIMIT_PER_ADDRESS": os.environ.get(
+            "CHECKOUT_LIMIT_PER_ADDRESS", "30 per 10 minutes"
+        ),
         "STAFF_IDLE_MINUTES": _int("STAFF_IDLE_MINUTES", 60),
         "STAFF_PASSWORD_MIN_LENGTH": 12,
         "STAFF_ORDERS_PER_PAGE": 50,
+        "STAFF_CATALOGUE_PER_PAGE": 50,
+        # Uploaded cover images, named by ISBN; outside the package so a deploy keeps them.
+        "COVERS_DIR": os.environ.get("COVERS_DIR") or str(INSTANCE_DIR / "covers"),
+        "COVER_MAX_BYTES": _int("COVER_MAX_BYTES", 2 * 1024 * 1024),
         "DISPATCH_WARNING_DAYS": _int("DISPATCH_WARNING_DAYS", 3),
         "LOW_STOCK_THRESHOLD": _int("LOW_STOCK_THRESHOLD", 20),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
@@ -109,6 +117,8 @@ def load_config() -> dict[str, Any]:
         # Behind a proxy, how many X-Forwarded-For hops to trust (for rate limits by address).
         "TRUSTED_PROXY_HOPS": _int("TRUSTED_PROXY_HOPS", 0),
     }
+    if not 30 <= config["CHECKOUT_EXPIRY_MINUTES"] <= 23 * 60:
+        raise RuntimeError("CHECKOUT_EXPIRY_MINUTES must be from 30 to 1380 (Stripe allows 30 min to 24 h)")
     if production:
         check_production(config)
     return config

@@ -110,6 +110,7 @@ def app(database_url, stripe_server) -> Iterator[Flask]:
             "STRIPE_MAX_RETRIES": 0,
             "STRIPE_TIMEOUT_SECONDS": 5,
             "SHOP_BASE_URL": "http://shop.test",
+            "CHECKOUT_LIMIT_PER_ADDRESS": "1000 per minute",  # tests/checkout lowers it to test it
         }
     )
     @app.before_request
@@ -386,3 +387,11 @@ def paid_order_through_stripe(client: FlaskClient, sandbox: Sandbox, quantity: i
     assert deliver_event(client, sandbox, event_id).status_code == 200
     _db.session.expire_all()
     return _db.session.scalar(select(Order).filter_by(stripe_session_id=session_id))
+
+
+def cancel_link(sandbox: Sandbox) -> str:
+    """The path of the "back" link the shop gave Stripe for the latest checkout."""
+    from urllib.parse import urlsplit
+
+    url = urlsplit(sandbox.requests_to("/v1/checkout/sessions")[-1]["params"]["cancel_url"])
+    return f"{url.path}?{url.query}"

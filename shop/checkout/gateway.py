@@ -124,7 +124,9 @@ def _as_payment(session: dict[str, Any]) -> CheckoutPayment:
 
 def session_params(order, urls: CheckoutUrls, region: Region) -> dict[str, Any]:
     """The Checkout Session request for ``order``: every amount from the order, in pence."""
-    expires = utcnow() + timedelta(minutes=current_app.config["CHECKOUT_EXPIRY_MINUTES"])
+    # Stripe wants at least 30 minutes from when it creates the session; a minute's margin
+    # covers the request's travel time and an SDK retry.
+    expires = utcnow() + timedelta(minutes=current_app.config["CHECKOUT_EXPIRY_MINUTES"], seconds=60)
     return {
         "mode": "payment",
         "line_items": [

@@ -15,6 +15,8 @@ from flask import (
     url_for,
 )
 
+from itsdangerous import BadSignature, URLSafeSerializer
+
 from shop.basket.forms import CheckoutForm
 from shop.basket.services import price_basket
 from shop.basket.cookie import current_items, current_region, empty_basket
@@ -22,7 +24,7 @@ from shop.basket.views import back_to_basket
 from shop.checkout import gateway, services
 from shop.checkout.gateway import CheckoutUrls, InvalidWebhook
 from shop.errors import NotFound, PaymentGatewayError, ShopError
-from shop.extensions import csrf, db
+from shop.extensions import csrf, db, limiter
 from shop.orders import services as orders
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,10 @@ SESSION_ID_MAX = 255
 
 
 @bp.post("/checkout")
+@limiter.limit(
+    lambda: current_app.config["CHECKOUT_LIMIT_PER_ADDRESS"],
+    error_message="Too many checkouts from this address. Please wait a few minutes and try again.",
+)
 def start():
     if not CheckoutForm().validate_on_submit():
         abort(400)
@@ -47,7 +53,7 @@ def start():
     base = current_app.config["SHOP_BASE_URL"]
     urls = CheckoutUrls(
         success=base + url_for(".success") + "?session_id={CHECKOUT_SESSION_ID}",
-        cancel=base + url_for(".cancelled"),
+        cancel=base + url_for(".cancelled", order=_cancel_token().dumps(order.id)),
     )
     try:
         started = services.open_payment(order, urls, basket)
@@ -78,13 +84,28 @@ def success():
     return render_template("checkout/success.html", order=order)
 
 
+def _cancel_token() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="checkout-cancel")
+
+
+def _cancelled_order_id() -> int | None:
+    try:
+        return int(_cancel_token().loads(request.args.get("order", "")))
+    except (BadSignature, TypeError, ValueError):
+        return None
+
+
 @bp.get("/checkout/cancelled")
 def cancelled():
-    session_id = session.pop("pending_checkout", None)
-    if session_id:
+    """Stripe's "back" link. It closes the checkout only when the signed order in the link is
+    this browser's pending checkout, so another site cannot cancel a customer's checkout."""
+    session_id = session.get("pending_checkout")
+    order = orders.find_by_session(session_id) if session_id else None
+    if order is not None and order.id == _cancelled_order_id():
+        session.pop("pending_checkout", None)
         try:
             order = services.cancel_checkout(session_id)
-        except PaymentGatewayError:
+        except ShopError:
             order = None  # it will expire on its own at Stripe, and the webhook closes it
         db.session.commit()
         if order is not None and order.is_paid:

@@ -137,7 +137,8 @@ class Order(db.Model):
 
     @property
     def is_paid(self) -> bool:
-        return self.status == PAID
+        """Payment received: paid, and whatever came after (dispatched, refunded)."""
+        return self.status in PLACED
 
     @property
     def shipping_address_lines(self) -> list[str]:

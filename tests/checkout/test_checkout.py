@@ -38,7 +38,7 @@ def test_checkout_records_a_pending_order_and_sends_stripe_the_right_amounts(sho
     assert params["shipping_address_collection"]["allowed_countries"] == ["GB"]
     assert params["client_reference_id"] == order.reference
     assert params["metadata"]["order_id"] == str(order.id)
-    assert abs(int(params["expires_at"]) - (time.time() + 30 * 60)) < 60
+    assert 30 * 60 < int(params["expires_at"]) - time.time() <= 31 * 60 + 5
     assert params["success_url"] == "http://shop.test/checkout/success?session_id={CHECKOUT_SESSION_ID}"
     assert request["idempotency_key"].startswith(f"checkout-{order.reference}-")
 
@@ -127,3 +127,11 @@ def test_checkout_refuses_a_basket_with_more_than_the_stock(shopper, sandbox, db
 def test_checkout_without_csrf_token_is_refused(client, sandbox, db, publication):
     assert client.post("/checkout").status_code == 400
     assert db.session.scalars(select(Order)).all() == []
+
+
+def test_one_address_cannot_hold_the_stock_with_endless_checkouts(app, shopper, sandbox, db, publication):
+    app.config["CHECKOUT_LIMIT_PER_ADDRESS"] = "3 per 10 minutes"
+    shopper.add(quantity=1)
+    codes = [shopper.checkout().status_code for _ in range(4)]
+    assert codes == [303, 303, 303, 429]
+    assert len(sandbox.requests_to("/v1/checkout/sessions")) == 3

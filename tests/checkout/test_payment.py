@@ -11,6 +11,8 @@ from shop.catalogue.models import Publication
 from shop.orders.models import Order, OrderEvent
 from tests.conftest import (
     ISBN,
+    Shopper,
+    cancel_link,
     WEBHOOK_SECRET,
     deliver_event,
     pay,
@@ -236,7 +238,7 @@ def test_unknown_event_types_and_foreign_sessions_are_acknowledged(client, sandb
 
 def test_cancelling_returns_to_an_intact_basket_and_closes_the_checkout(client, shopper, sandbox, db, publication):
     session_id = start_checkout(shopper, sandbox, quantity=2)
-    response = client.get("/checkout/cancelled")
+    response = client.get(cancel_link(sandbox))
     assert response.headers["Location"] == "/basket"
     assert "Payment cancelled" in shopper.basket_page()
     assert shopper.basket() == {ISBN: 2}
@@ -285,3 +287,22 @@ def test_the_whole_journey_with_webhooks_delivered_by_stripe(app, live_server, s
     assert deliveries and deliveries[0]["status"] == 200, deliveries
     assert paid_events(db, order_of(db, session_id)) == 1
     assert "Your basket is empty" in browser.get(live_server + "/basket").text
+
+
+def test_another_site_cannot_cancel_a_customers_checkout(app, client, shopper, sandbox, db, publication):
+    session_id = start_checkout(shopper, sandbox, quantity=2)
+    # Someone else's checkout gives a validly signed link, for their own order.
+    other = Shopper(app.test_client())
+    start_checkout(other, sandbox, quantity=1)
+    for link in ["/checkout/cancelled", "/checkout/cancelled?order=forged", cancel_link(sandbox)]:
+        assert client.get(link).headers["Location"] == "/basket"
+    assert order_of(db, session_id).status == "pending_payment"
+    assert sandbox.events("checkout.session.expired") == []
+
+
+def test_cancelling_an_unknown_stripe_session_is_not_a_crash(client, shopper, sandbox, db, publication):
+    start_checkout(shopper, sandbox)
+    link = cancel_link(sandbox)
+    sandbox.post("/_sandbox/reset")  # Stripe no longer knows the session
+    response = client.get(link)
+    assert response.status_code == 303 and response.headers["Location"] == "/basket"

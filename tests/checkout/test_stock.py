@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from shop.catalogue.models import Publication
 from shop.orders.models import Order
-from tests.conftest import ISBN, make_publication, pay, deliver_event, start_checkout
+from tests.conftest import ISBN, cancel_link, deliver_event, make_publication, pay, start_checkout
 
 
 def stock(db) -> int:
@@ -42,7 +42,7 @@ def test_a_checkout_that_fails_to_start_releases(shopper, sandbox, db, publicati
 
 def test_cancelling_releases(client, shopper, sandbox, db, publication):
     start_checkout(shopper, sandbox, quantity=4)
-    client.get("/checkout/cancelled")
+    client.get(cancel_link(sandbox))
     assert stock(db) == 100
 
 

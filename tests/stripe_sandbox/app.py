@@ -230,7 +230,7 @@ def build_session(p: Obj, base_url: str) -> tuple[Obj, list[Obj], list[Obj], Obj
     expires_at = ts + 24 * 3600
     if p.get("expires_at") is not None:
         expires_at = _int(p["expires_at"], "expires_at")
-        if not ts + 29 * 60 <= expires_at <= ts + 24 * 3600:
+        if not ts + 30 * 60 <= expires_at <= ts + 24 * 3600:
             raise SandboxError(400, "The `expires_at` timestamp must be between 30 minutes and 24 hours "
                                "from Checkout Session creation.", param="expires_at")
     phone = p.get("phone_number_collection")
