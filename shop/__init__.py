@@ -83,17 +83,20 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (catalogue_bp, basket_bp, checkout_bp, health_bp, staff_bp):
         app.register_blueprint(bp)
+    from shop.catalogue.covers import bp as covers_bp; app.register_blueprint(covers_bp)  # noqa: E702
 
 
 def register_template_helpers(app: Flask) -> None:
     from flask import session
 
     from shop.isbn import hyphenate
+    from shop.orders.timeline import describe
     from shop.timeutil import local
     from shop.money import format_pence
 
     app.add_template_filter(format_pence, "money")
     app.add_template_filter(hyphenate, "isbn")
+    app.add_template_filter(describe, "describe_event")
     app.add_template_filter(lambda moment: local(moment).strftime("%-d %b %Y %H:%M") if moment else "", "localtime")
 
     @app.context_processor

@@ -401,7 +401,10 @@ def _csv_record(
             errors.append(f"Row {number}, column {_letter(index)} ({name}): {error}")
     if len(errors) > before:
         return None
-    return Record(isbn=fields.pop("isbn"), source=f"row {number}", fields=fields)
+    # Stock is only set on a new title. For one already on sale, checkouts are reserving
+    # copies this very minute: overwriting the number would undo them (use a stock adjustment).
+    new_only = {"stock": fields.pop("stock")} if "stock" in fields else {}
+    return Record(isbn=fields.pop("isbn"), source=f"row {number}", fields=fields, new_only=new_only)
 
 
 # --- ONIX ---------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, String, Text
+from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.extensions import db
@@ -50,3 +50,28 @@ class Publication(db.Model):
 
     def __repr__(self) -> str:
         return f"<Publication {self.isbn} {self.title!r}>"
+
+
+class CatalogueChange(db.Model):
+    """One entry in a publication's audit trail: who changed what, when, and why.
+
+    ``before`` and ``after`` hold only the fields that changed (prices in pence); a creation has
+    no ``before``. Stock changes record the numbers the conditional UPDATE actually moved between.
+    """
+
+    __tablename__ = "catalogue_change"
+    __table_args__ = (Index("ix_catalogue_change_publication_at", "publication_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    publication_id: Mapped[int] = mapped_column(
+        ForeignKey("publication.id", ondelete="CASCADE")
+    )
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(40))
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(String(300))
+
+    def __repr__(self) -> str:
+        return f"<CatalogueChange {self.action} publication={self.publication_id} by {self.actor}>"

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shop.addresses import country_name
 from shop.errors import ShopError
 from shop.extensions import db
 from shop.timeutil import utcnow
@@ -149,7 +150,7 @@ class Order(db.Model):
             self.ship_city,
             self.ship_state,
             self.ship_postal_code,
-            self.ship_country,
+            country_name(self.ship_country),
         ]
         return [part for part in parts if part]
 

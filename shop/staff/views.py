@@ -276,3 +276,5 @@ def resend_email(reference: str, email_id: int):
 def packing_slip(reference: str):
     return render_template("staff/packing_slip.html", order=_order_or_404(reference))
 
+
+from shop.staff.catalogue_views import bp as catalogue_bp; bp.register_blueprint(catalogue_bp)  # noqa: E402,E702

@@ -382,3 +382,20 @@ def test_a_refund_event_before_the_payment_event_is_retried_not_lost(client, sho
     db.session.expire_all()
     order = db.session.scalar(select(Order))
     assert order.refunded_pence == 500 and order.status == "partially_refunded"
+
+
+def test_timeline_reads_as_words_not_data(staff_client, db):
+    order = make_order()
+    act(staff_client, order, "dispatch", carrier="Royal Mail")
+    page = flashed(staff_client, order)
+    assert "status: Paid → Dispatched" in page
+    assert "carrier: — → Royal Mail" in page
+    assert "{&#39;status&#39;" not in page and "{'status'" not in page
+
+
+def test_addresses_show_country_names(staff_client, db):
+    order = make_order()
+    order.ship_country = "IE"
+    db.session.commit()
+    assert "Ireland" in flashed(staff_client, order)
+    assert "Ireland" in staff_client.get(f"/staff/orders/{order.reference}/packing-slip").get_data(as_text=True)

@@ -1,0 +1,293 @@
+"""Staff changes to the catalogue: listing, creating, editing, withdrawing and returning titles
+to sale, and adjusting stock. Every change writes a ``CatalogueChange`` (who, when, what it was,
+what it became, why).
+
+Functions take explicit arguments, the acting staff member's email included, and flush; the view
+commits once. Stock moves only through ``adjust_stock``'s conditional UPDATEs, never through the
+edit form, so a form opened before a checkout reserved copies cannot write the old number back.
+"""
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import and_, or_, select, update
+
+from shop import isbn as isbns
+from shop.catalogue.imports import MAX_STOCK
+from shop.catalogue.models import CatalogueChange, Publication
+from shop.catalogue.services import ISBN_SHAPE, MAX_SEARCH_WORDS
+from shop.errors import InvalidISBN, ShopError
+from shop.extensions import db
+
+# Why stock changes; the key is stored as the change's ``reason``.
+STOCK_REASONS = {
+    "goods_in": "Goods in",
+    "damaged": "Damaged",
+    "stock_count": "Stock count",
+}
+ACTION_LABELS = {
+    "created": "Added to the catalogue",
+    "edited": "Details edited",
+    "withdrawn": "Withdrawn from sale",
+    "returned": "Returned to sale",
+    "stock": "Stock changed",
+    "cover": "Cover changed",
+}
+# Field names as staff know them, for the history.
+FIELD_LABELS = {
+    "isbn": "ISBN",
+    "title": "Title",
+    "subtitle": "Subtitle",
+    "publisher": "Publisher",
+    "year": "Year",
+    "pages": "Pages",
+    "price_pence": "Price",
+    "stock": "Stock",
+    "summary": "Summary",
+    "pdf_url": "PDF link",
+    "cover_path": "Cover",
+    "on_sale": "On sale",
+}
+SORTS = {
+    "title": (Publication.title, Publication.id),
+    "isbn": (Publication.isbn,),
+    "stock": (Publication.stock, Publication.title, Publication.id),  # lowest first
+}
+COUNT_RETRIES = 5
+HISTORY_LIMIT = 200
+
+
+class CatalogueError(ShopError):
+    """A catalogue change that was refused; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class PublicationDetails:
+    """What the edit form may change: everything but the ISBN (a publication's identity, which
+    baskets and order lines refer to) and the stock (which only adjustments change)."""
+
+    title: str
+    subtitle: str | None
+    publisher: str
+    year: int
+    pages: int
+    price_pence: int
+    summary: str
+    pdf_url: str | None
+
+
+@dataclass
+class StaffCatalogue:
+    query: str
+    sort: str
+    page: Pagination
+    message: str | None = None  # e.g. an ISBN with a wrong check digit
+
+    def as_args(self) -> dict[str, str]:
+        """The search as query-string arguments, for the pagination and sort links."""
+        args = {"q": self.query, "sort": self.sort if self.sort != "title" else ""}
+        return {key: value for key, value in args.items() if value}
+
+
+def _word(word: str):
+    """A search word matches the title or subtitle, or (three or more digits) part of the ISBN."""
+    conditions = [
+        Publication.title.icontains(word, autoescape=True),
+        Publication.subtitle.icontains(word, autoescape=True),
+    ]
+    digits = word.replace("-", "")
+    if digits.isascii() and digits.isdigit() and len(digits) >= 3:
+        conditions.append(Publication.isbn.contains(digits, autoescape=True))
+    return or_(*conditions)
+
+
+def list_publications(query: str, sort: str, page: int, per_page: int) -> StaffCatalogue:
+    """Every publication, withdrawn ones too, matching ``query`` (a whole ISBN in any form, or
+    words of the title or digits of the ISBN), sorted by ``sort`` (title, isbn or stock), one page.
+    Two queries whatever the page size: the page and its count."""
+    query = (query or "").strip()[:200]
+    sort = sort if sort in SORTS else "title"
+    statement = select(Publication)
+    message = None
+    if ISBN_SHAPE.match(query):
+        try:
+            statement = statement.where(Publication.isbn == isbns.normalise(query))
+        except InvalidISBN as error:
+            message = error.message
+            statement = statement.where(False)
+    elif query:
+        statement = statement.where(and_(*(_word(w) for w in query.split()[:MAX_SEARCH_WORDS])))
+    statement = statement.order_by(*SORTS[sort])
+    pagination = db.paginate(statement, page=page, per_page=per_page, error_out=False)
+    return StaffCatalogue(query=query, sort=sort, page=pagination, message=message)
+
+
+def history(publication: Publication) -> list[CatalogueChange]:
+    """The publication's changes, newest first."""
+    return list(
+        db.session.scalars(
+            select(CatalogueChange)
+            .where(CatalogueChange.publication_id == publication.id)
+            .order_by(CatalogueChange.at.desc(), CatalogueChange.id.desc())
+            .limit(HISTORY_LIMIT)
+        )
+    )
+
+
+def record_change(
+    publication: Publication,
+    actor: str,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    reason: str | None = None,
+) -> CatalogueChange:
+    change = CatalogueChange(
+        publication_id=publication.id,
+        actor=actor,
+        action=action,
+        before=before,
+        after=after,
+        reason=reason or None,
+    )
+    db.session.add(change)
+    return change
+
+
+def _snapshot(publication: Publication) -> dict[str, Any]:
+    names = ["isbn", *(f.name for f in fields(PublicationDetails)), "stock", "on_sale"]
+    return {name: getattr(publication, name) for name in names}
+
+
+def create_publication(
+    isbn13: str, details: PublicationDetails, stock: int, actor: str
+) -> Publication:
+    """Add a publication, on sale, with ``stock`` copies; refuses an ISBN already catalogued."""
+    existing = db.session.scalar(select(Publication).filter_by(isbn=isbn13))
+    if existing is not None:
+        raise CatalogueError(
+            f"ISBN {isbns.hyphenate(isbn13)} is already in the catalogue, as “{existing.title}”."
+        )
+    if not 0 <= stock <= MAX_STOCK:
+        raise CatalogueError(f"Stock must be from 0 to {MAX_STOCK:,} copies.")
+    publication = Publication(isbn=isbn13, stock=stock, on_sale=True, **asdict(details))
+    db.session.add(publication)
+    db.session.flush()
+    record_change(publication, actor, "created", None, _snapshot(publication))
+    db.session.flush()
+    return publication
+
+
+def update_publication(publication: Publication, details: PublicationDetails, actor: str) -> bool:
+    """Apply ``details``; records the fields that changed, before and after. Returns False (and
+    records nothing) when nothing changed. Only changed columns are written, never the stock."""
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for name, value in asdict(details).items():
+        current = getattr(publication, name)
+        if current != value:
+            before[name], after[name] = current, value
+            setattr(publication, name, value)
+    if not after:
+        return False
+    record_change(publication, actor, "edited", before, after)
+    db.session.flush()
+    return True
+
+
+def _set_on_sale(publication: Publication, on_sale: bool, actor: str, reason: str | None) -> None:
+    # Conditional, so two clicks (or two members of staff) record one change, not two.
+    changed = db.session.execute(
+        update(Publication)
+        .where(Publication.id == publication.id, Publication.on_sale.is_(not on_sale))
+        .values(on_sale=on_sale)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not changed:
+        state = "on sale" if on_sale else "withdrawn from sale"
+        raise CatalogueError(f"“{publication.title}” is already {state}.")
+    db.session.expire(publication, ["on_sale", "updated_at"])
+    record_change(
+        publication,
+        actor,
+        "returned" if on_sale else "withdrawn",
+        {"on_sale": not on_sale},
+        {"on_sale": on_sale},
+        (reason or "").strip()[:300],
+    )
+    db.session.flush()
+
+
+def withdraw(publication: Publication, actor: str, reason: str | None = None) -> None:
+    """Take a publication off sale: it leaves the public list and cannot be added to a basket
+    or checked out. Orders already placed are untouched."""
+    _set_on_sale(publication, False, actor, reason)
+
+
+def return_to_sale(publication: Publication, actor: str, reason: str | None = None) -> None:
+    _set_on_sale(publication, True, actor, reason)
+
+
+def _copies(n: int) -> str:
+    return "copy" if n == 1 else "copies"
+
+
+def adjust_stock(publication: Publication, reason: str, quantity: int, actor: str) -> tuple[int, int]:
+    """Change the stock, and record it; returns ``(before, after)``.
+
+    ``goods_in`` adds ``quantity`` and ``damaged`` takes it away, by one conditional UPDATE
+    (``stock = stock + delta WHERE stock + delta >= 0``) that never goes below zero, whatever
+    checkouts are doing at the same moment. ``stock_count`` sets the stock to ``quantity``
+    (what is on the shelf to sell), by a compare-and-set, so the recorded ``before`` is exactly
+    the number it replaced.
+    """
+    if reason not in STOCK_REASONS:
+        raise CatalogueError("Choose why the stock is changing: goods in, damaged or a stock count.")
+    if reason == "stock_count":
+        if not 0 <= quantity <= MAX_STOCK:
+            raise CatalogueError(f"A stock count is from 0 to {MAX_STOCK:,} copies.")
+        before, after = _count(publication, quantity), quantity
+    else:
+        if not 1 <= quantity <= MAX_STOCK:
+            raise CatalogueError(f"The number of copies must be from 1 to {MAX_STOCK:,}.")
+        delta = quantity if reason == "goods_in" else -quantity
+        after = db.session.scalar(
+            update(Publication)
+            .where(Publication.id == publication.id, Publication.stock + delta >= 0)
+            .values(stock=Publication.stock + delta)
+            .returning(Publication.stock)
+            .execution_options(synchronize_session=False)
+        )
+        if after is None:
+            left = db.session.scalar(select(Publication.stock).where(Publication.id == publication.id)) or 0
+            raise CatalogueError(
+                f"Only {left} {_copies(left)} of “{publication.title}” in stock: "
+                f"{quantity} cannot be taken away. Count the shelf and record a stock count instead."
+            )
+        before = after - delta
+    db.session.expire(publication, ["stock", "updated_at"])
+    record_change(publication, actor, "stock", {"stock": before}, {"stock": after}, reason)
+    db.session.flush()
+    return before, after
+
+
+def _count(publication: Publication, quantity: int) -> int:
+    """Set the stock to ``quantity`` if it still holds the number just read; returns that number.
+    A checkout that moves the stock in between makes the UPDATE match nothing, so read again."""
+    for _ in range(COUNT_RETRIES):
+        current = db.session.scalar(select(Publication.stock).where(Publication.id == publication.id))
+        if current is None:
+            raise CatalogueError("That publication is no longer in the catalogue.")
+        matched = db.session.execute(
+            update(Publication)
+            .where(Publication.id == publication.id, Publication.stock == current)
+            .values(stock=quantity)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if matched:
+            return current
+    raise CatalogueError(
+        f"The stock of “{publication.title}” kept changing while the count was saved "
+        "(customers are checking out); please save the count again."
+    )

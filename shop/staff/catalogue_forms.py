@@ -1,0 +1,219 @@
+"""Staff catalogue forms. Each POST form is a FlaskForm, so it carries a CSRF token; each field
+says in its message what to type."""
+
+import re
+from datetime import date
+from urllib.parse import urlsplit
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import IntegerField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation, ValidationError
+
+from shop import isbn as isbns
+from shop.catalogue.admin import STOCK_REASONS, PublicationDetails
+from shop.catalogue.imports import MAX_PAGES, MAX_PENCE, MAX_STOCK, MIN_YEAR
+from shop.catalogue.models import Publication
+from shop.errors import InvalidISBN
+from shop.money import InvalidAmount, parse_pounds
+
+SORT_LABELS = {"title": "Title", "isbn": "ISBN", "stock": "Stock, lowest first"}
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _lines(value):
+    """Textareas send CRLF; store LF, so saving an unchanged summary changes nothing."""
+    return value.replace("\r\n", "\n").strip() if isinstance(value, str) else value
+
+
+class WholeNumberField(IntegerField):
+    """ASCII digits only (not '+3', '1e3', '٣'), with a message that says what to type; a huge
+    number parses as too large, for the range message to explain. Required: blank gets
+    ``required_message``. Range checks (``validate_<name>``) run only on a number."""
+
+    def __init__(self, label=None, validators=None, *, message: str, required_message: str, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.message = message
+        self.required_message = required_message
+        self.flags.required = True
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        raw = valuelist[0].strip()
+        if not raw:
+            self.data = None
+            return
+        if not (raw.isascii() and raw.isdigit()):
+            self.data = None
+            raise ValueError(self.message)
+        self.data = int(raw) if len(raw) <= 9 else 10**9
+
+    def pre_validate(self, form) -> None:
+        if self.process_errors:
+            raise StopValidation()  # the message is already there
+        if self.data is None:
+            raise StopValidation(self.required_message)
+
+
+def pounds_text(pence: int) -> str:
+    """``850`` -> ``'8.50'``, as the price box shows it."""
+    return f"{pence // 100}.{pence % 100:02d}"
+
+
+class CatalogueSearchForm(FlaskForm):
+    """GET form: no CSRF (it changes nothing), and a bad value is ignored, not fatal."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Title words or ISBN", validators=[Optional(), Length(max=200)])
+    sort = SelectField("Sort by", choices=[SelectChoice(k, v) for k, v in SORT_LABELS.items()], default="title")
+
+
+class PublicationForm(FlaskForm):
+    """The details staff may edit. Not the ISBN (fixed once created) nor the stock (changed only
+    by a stock adjustment, so an old form cannot undo a checkout's reservation)."""
+
+    title = StringField(
+        "Title", filters=[_strip], validators=[DataRequired("Enter the title."), Length(max=300)]
+    )
+    subtitle = StringField("Subtitle (optional)", filters=[_strip], validators=[Optional(), Length(max=300)])
+    publisher = StringField(
+        "Publisher",
+        filters=[_strip],
+        validators=[DataRequired("Enter the publisher."), Length(max=200)],
+    )
+    year = WholeNumberField(
+        "Year published",
+        message="Enter the year of publication as four digits, such as 2012.",
+        required_message="Enter the year of publication, such as 2012.",
+    )
+    pages = WholeNumberField(
+        "Pages",
+        message="Enter the number of pages as a whole number, such as 48.",
+        required_message="Enter the number of pages, such as 48.",
+    )
+    price = StringField(
+        "Price (£)", filters=[_strip], validators=[InputRequired("Enter the price, such as 8.50.")]
+    )
+    summary = TextAreaField("Summary", filters=[_lines], validators=[Optional(), Length(max=20000)])
+    pdf_url = StringField(
+        "Free PDF link (optional)", filters=[_strip], validators=[Optional(), Length(max=500)]
+    )
+
+    @classmethod
+    def for_publication(cls, publication: Publication) -> "PublicationForm":
+        return cls(
+            data={
+                "title": publication.title,
+                "subtitle": publication.subtitle or "",
+                "publisher": publication.publisher,
+                "year": publication.year,
+                "pages": publication.pages,
+                "price": pounds_text(publication.price_pence),
+                "summary": publication.summary or "",
+                "pdf_url": publication.pdf_url or "",
+            }
+        )
+
+    def validate_year(self, field) -> None:
+        latest = date.today().year + 2  # forthcoming titles are announced ahead
+        if not MIN_YEAR <= field.data <= latest:
+            raise ValidationError(f"Enter a year of publication from {MIN_YEAR} to {latest}, such as 2012.")
+
+    def validate_pages(self, field) -> None:
+        if field.data < 1:
+            raise ValidationError("A publication has at least 1 page.")
+        if field.data > MAX_PAGES:
+            raise ValidationError(f"That is more than the {MAX_PAGES:,} pages we can print.")
+
+    def validate_price(self, field) -> None:
+        try:
+            pence = parse_pounds(field.data)
+        except InvalidAmount as error:
+            raise ValidationError(str(error)) from None
+        if pence == 0:
+            raise ValidationError("The price must be above £0.00.")
+        if pence > MAX_PENCE:
+            raise ValidationError("That price is too large.")
+        field.pence = pence
+
+    def validate_pdf_url(self, field) -> None:
+        parts = urlsplit(field.data)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc or re.search(r"\s", field.data):
+            raise ValidationError("Enter a web address starting http:// or https://, or leave it empty.")
+
+    def details(self) -> PublicationDetails:
+        """The validated fields, as the service takes them (the price in pence)."""
+        return PublicationDetails(
+            title=self.title.data,
+            subtitle=self.subtitle.data or None,
+            publisher=self.publisher.data,
+            year=self.year.data,
+            pages=self.pages.data,
+            price_pence=self.price.pence,
+            summary=self.summary.data or "",
+            pdf_url=self.pdf_url.data or None,
+        )
+
+
+class NewPublicationForm(PublicationForm):
+    isbn = StringField(
+        "ISBN", filters=[_strip], validators=[DataRequired("Enter the ISBN."), Length(max=40)]
+    )
+    stock = WholeNumberField(
+        "Copies in stock",
+        default=0,
+        message="Enter the copies in stock as a whole number, 0 or more.",
+        required_message="Enter the copies in stock, 0 or more.",
+    )
+
+    def validate_isbn(self, field) -> None:
+        try:
+            field.isbn13 = isbns.normalise(field.data)
+        except InvalidISBN as error:
+            raise ValidationError(error.message) from None
+
+    def validate_stock(self, field) -> None:
+        if field.data > MAX_STOCK:
+            raise ValidationError(f"That is more than the {MAX_STOCK:,} copies we could hold.")
+
+
+class StockForm(FlaskForm):
+    reason = SelectField(
+        "Why",
+        choices=[SelectChoice(k, v) for k, v in STOCK_REASONS.items()],
+        validators=[InputRequired("Choose why the stock is changing.")],
+    )
+    quantity = WholeNumberField(
+        "Copies",
+        message="Enter the number of copies as a whole number, such as 10.",
+        required_message="Enter the number of copies.",
+    )
+
+    def validate_quantity(self, field) -> None:
+        lowest = 0 if self.reason.data == "stock_count" else 1
+        if not lowest <= field.data <= MAX_STOCK:
+            raise ValidationError(
+                f"A stock count is from 0 to {MAX_STOCK:,} copies."
+                if lowest == 0
+                else f"Enter from 1 to {MAX_STOCK:,} copies."
+            )
+
+
+class SaleForm(FlaskForm):
+    """Withdraw from sale, or return to it."""
+
+    reason = StringField("Reason (optional)", filters=[_strip], validators=[Optional(), Length(max=300)])
+
+
+class CoverForm(FlaskForm):
+    cover = FileField("Cover image (JPEG, PNG or WebP)", validators=[FileRequired("Choose an image file to upload.")])
+
+
+class RemoveCoverForm(FlaskForm):
+    pass

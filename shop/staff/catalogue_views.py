@@ -1,0 +1,198 @@
+"""The staff catalogue: list, create, edit, withdraw and return to sale, adjust stock, covers.
+
+Nested under the staff blueprint (``staff.catalogue.*``, ``/staff/catalogue``), so the staff
+sign-in guard and ``no-store`` header apply to every page here. Thin views: validate, call one
+service, commit once, redirect."""
+
+from collections.abc import Callable
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from shop import isbn as isbns
+from shop.catalogue import admin, covers
+from shop.catalogue.services import get_by_isbn
+from shop.errors import InvalidISBN, NotFound, ShopError
+from shop.extensions import db
+from shop.staff.catalogue_forms import (
+    CatalogueSearchForm,
+    CoverForm,
+    NewPublicationForm,
+    PublicationForm,
+    RemoveCoverForm,
+    SaleForm,
+    StockForm,
+)
+
+bp = Blueprint("catalogue", __name__, url_prefix="/catalogue")
+
+MAX_PAGE = 100_000  # keeps OFFSET inside a 64-bit integer
+
+
+@bp.get("")
+def index():
+    form = CatalogueSearchForm(request.args)
+    form.validate()
+    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+    result = admin.list_publications(
+        form.q.data if not form.q.errors else "",
+        form.sort.data if not form.sort.errors else "title",
+        page,
+        current_app.config["STAFF_CATALOGUE_PER_PAGE"],
+    )
+    return render_template(
+        "staff/catalogue/index.html",
+        form=form,
+        result=result,
+        low_stock=current_app.config["LOW_STOCK_THRESHOLD"],
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def create():
+    form = NewPublicationForm()
+    if form.validate_on_submit():
+        try:
+            publication = admin.create_publication(
+                form.isbn.isbn13, form.details(), form.stock.data, current_user.email
+            )
+        except ShopError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash(f"“{publication.title}” is in the catalogue and on sale.", "success")
+            return redirect(url_for(".edit", isbn=publication.isbn), code=303)
+    status = 422 if form.is_submitted() else 200
+    return render_template("staff/catalogue/new.html", form=form), status
+
+
+def _publication_or_404(isbn: str):
+    try:
+        return get_by_isbn(isbns.normalise(isbn))
+    except (InvalidISBN, NotFound) as error:
+        abort(404, description=error.message)
+
+
+def _edit_page(publication, form: PublicationForm, status: int = 200):
+    return render_template(
+        "staff/catalogue/edit.html",
+        pub=publication,
+        form=form,
+        stock_form=StockForm(formdata=None),
+        sale_form=SaleForm(formdata=None),
+        cover_form=CoverForm(formdata=None),
+        remove_cover_form=RemoveCoverForm(formdata=None),
+        has_cover=covers.cover_file(publication, current_app.config["COVERS_DIR"]) is not None,
+        changes=admin.history(publication),
+        cover_max_size=covers.describe_size(current_app.config["COVER_MAX_BYTES"]),
+        action_labels=admin.ACTION_LABELS,
+        field_labels=admin.FIELD_LABELS,
+        stock_reasons=admin.STOCK_REASONS,
+    ), status
+
+
+@bp.get("/<isbn>")
+def edit(isbn: str):
+    publication = _publication_or_404(isbn)
+    return _edit_page(publication, PublicationForm.for_publication(publication))
+
+
+def _back_to(publication):
+    return redirect(url_for(".edit", isbn=publication.isbn), code=303)
+
+
+def _run(publication, form, action: Callable[[], str | None], done: str):
+    """Validate ``form``, run ``action()``, commit once; flash ``action``'s message (or
+    ``done``), or the error, and go back to the publication's page."""
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            flash(str(errors[0]), "error")
+            break
+        return _back_to(publication)
+    try:
+        message = action()
+    except ShopError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _back_to(publication)
+    db.session.commit()
+    flash(message or done, "success")
+    return _back_to(publication)
+
+
+@bp.post("/<isbn>")
+def save(isbn: str):
+    publication = _publication_or_404(isbn)
+    form = PublicationForm()
+    if not form.validate_on_submit():
+        return _edit_page(publication, form, 422)  # the form again, with each field's message
+    if admin.update_publication(publication, form.details(), current_user.email):
+        db.session.commit()
+        flash(f"Changes to “{publication.title}” saved.", "success")
+    else:
+        flash("Nothing had changed, so nothing was saved.", "info")
+    return _back_to(publication)
+
+
+@bp.post("/<isbn>/withdraw")
+def withdraw(isbn: str):
+    publication = _publication_or_404(isbn)
+    form = SaleForm()
+    return _run(
+        publication,
+        form,
+        lambda: admin.withdraw(publication, current_user.email, form.reason.data),
+        f"“{publication.title}” is withdrawn from sale: it is no longer listed or sold.",
+    )
+
+
+@bp.post("/<isbn>/return")
+def return_to_sale(isbn: str):
+    publication = _publication_or_404(isbn)
+    form = SaleForm()
+    return _run(
+        publication,
+        form,
+        lambda: admin.return_to_sale(publication, current_user.email, form.reason.data),
+        f"“{publication.title}” is back on sale.",
+    )
+
+
+@bp.post("/<isbn>/stock")
+def adjust_stock(isbn: str):
+    publication = _publication_or_404(isbn)
+    form = StockForm()
+
+    def action() -> str:
+        before, after = admin.adjust_stock(
+            publication, form.reason.data, form.quantity.data, current_user.email
+        )
+        label = admin.STOCK_REASONS[form.reason.data]
+        return f"{label}: stock of “{publication.title}” went from {before} to {after}."
+
+    return _run(publication, form, action, "Stock changed.")
+
+
+@bp.post("/<isbn>/cover")
+def upload_cover(isbn: str):
+    publication = _publication_or_404(isbn)
+    form = CoverForm()
+    config = current_app.config
+
+    def action():
+        data = covers.read_upload(form.cover.data.stream, config["COVER_MAX_BYTES"])
+        covers.save_cover(publication, data, config["COVERS_DIR"], current_user.email)
+
+    return _run(publication, form, action, f"New cover for “{publication.title}” saved.")
+
+
+@bp.post("/<isbn>/cover/remove")
+def remove_cover(isbn: str):
+    publication = _publication_or_404(isbn)
+    return _run(
+        publication,
+        RemoveCoverForm(),
+        lambda: covers.remove_cover(publication, current_user.email),
+        f"“{publication.title}” now shows the plain placeholder cover.",
+    )
