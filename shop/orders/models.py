@@ -195,7 +195,7 @@ class OrderLine(db.Model):
         ForeignKey("publication.id", ondelete="SET NULL"), index=True
     )
     isbn: Mapped[str] = mapped_column(String(13), index=True)
-    title: Mapped[str] = mapped_column(String(300))
+    title: Mapped[str] = mapped_column(String(610))  # title: subtitle, each up to 300
     unit_price_pence: Mapped[int]
     quantity: Mapped[int]
 

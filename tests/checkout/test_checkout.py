@@ -135,3 +135,14 @@ def test_one_address_cannot_hold_the_stock_with_endless_checkouts(app, shopper, 
     codes = [shopper.checkout().status_code for _ in range(4)]
     assert codes == [303, 303, 303, 429]
     assert len(sandbox.requests_to("/v1/checkout/sessions")) == 3
+
+
+def test_a_long_title_and_subtitle_fit_in_the_order(shopper, sandbox, db):
+    make_publication(title="T" * 300, subtitle="S" * 300)
+    start_checkout(shopper, sandbox, quantity=1)
+    assert only_order(db).lines[0].title == "T" * 300 + ": " + "S" * 300
+
+
+def test_an_oversized_request_is_refused_before_it_is_read(client, publication):
+    response = client.post("/basket/add", data={"isbn": ISBN, "quantity": "1", "pad": "x" * (5 * 1024 * 1024)})
+    assert response.status_code == 413
