@@ -99,4 +99,4 @@ def test_basket_quantities_are_whole_numbers_in_range_or_refused(text):
             assert not 1 <= quantity <= 50
             assert "from 1 to 50" in error.message
         else:
-            assert 1 <= quantity <= 50 and quantity == int(text)
+            assert 1 <= quantity <= 50 and quantity == int(text.strip())
