@@ -108,25 +108,27 @@ def filtered_orders(filters: OrderFilters) -> Select:
 
 
 def search_orders(filters: OrderFilters, page: int, per_page: int) -> OrderPage:
-    """Newest first, one page; the total comes from a window function over the same scan."""
+    """Newest first, one page, and how many match.
+
+    Two statements, each cheap at 100,000 orders: the page walks ``ix_shop_order_created_at``
+    backwards and stops after ``per_page`` rows; the total is a bare ``count(*)`` under the same
+    filters, which the status/created index answers without visiting the table. (A window
+    ``count(*) OVER ()`` on the page query would instead read and sort every matching row.)
+    """
     page = max(page, 1)
-    total_column = func.count().over().label("total")
-    rows = db.session.execute(
-        filtered_orders(filters)
-        .add_columns(total_column)
-        .order_by(Order.created_at.desc(), Order.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    if rows:
-        total = rows[0].total
-    elif page > 1:  # past the end: count, so the page can say how many pages there are
-        total = db.session.scalar(
-            select(func.count()).select_from(filtered_orders(filters).subquery())
+    filtered = filtered_orders(filters)
+    orders = list(
+        db.session.scalars(
+            filtered.order_by(Order.created_at.desc(), Order.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
         )
+    )
+    if page == 1 and len(orders) < per_page:
+        total = len(orders)  # everything is on this page: no need to count
     else:
-        total = 0
-    return OrderPage([row[0] for row in rows], total, page, per_page, filters)
+        total = db.session.scalar(filtered.with_only_columns(func.count()).order_by(None))
+    return OrderPage(orders, total, page, per_page, filters)
 
 
 def get_order(reference: str) -> Order:

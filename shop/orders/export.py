@@ -41,35 +41,46 @@ def _when(moment) -> str:
     return local(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
+COLUMNS = (
+    Order.reference, Order.created_at, Order.paid_at, Order.dispatched_at, Order.status,
+    Order.customer_name, Order.customer_email, Order.ship_name, Order.ship_line1, Order.ship_line2,
+    Order.ship_city, Order.ship_state, Order.ship_postal_code, Order.ship_country, OrderLine.isbn,
+    OrderLine.title, OrderLine.quantity, OrderLine.unit_price_pence, Order.postage_pence,
+    Order.total_pence, Order.refunded_pence,
+)
+
+
 def order_lines_csv(filters: OrderFilters) -> Iterator[str]:
-    """Yield the CSV text in chunks: the header, then a chunk per batch of rows."""
+    """Yield the CSV text in chunks: the header, then a chunk per batch of rows.
+
+    Plain column tuples, not ORM objects, so nothing accumulates in the session's identity map;
+    the database cursor streams (server-side on PostgreSQL) in batches of ``BATCH``.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(HEADER)
-    matching = filtered_orders(filters).with_only_columns(Order.id).subquery()
+    matching = filtered_orders(filters).with_only_columns(Order.id)
     statement = (
-        select(Order, OrderLine)
+        select(*COLUMNS)
         .join(OrderLine, OrderLine.order_id == Order.id)
-        .where(Order.id.in_(select(matching.c.id)))
+        .where(Order.id.in_(matching))
         .order_by(Order.created_at.desc(), Order.id.desc(), OrderLine.id)
         .execution_options(yield_per=BATCH, stream_results=True)
     )
-    for count, (order, line) in enumerate(db.session.execute(statement), start=1):
+    for count, row in enumerate(db.session.execute(statement), start=1):
+        (reference, created, paid, dispatched, status, name, email, ship_name, line1, line2, city,
+         state, postcode, country, isbn, title, quantity, unit_price, postage, total, refunded) = row
         writer.writerow(
             safe_cell(value)
             for value in (
-                order.reference, _when(order.created_at), _when(order.paid_at),
-                _when(order.dispatched_at), order.status, order.customer_name, order.customer_email,
-                order.ship_name, order.ship_line1, order.ship_line2, order.ship_city,
-                order.ship_state, order.ship_postal_code, order.ship_country, line.isbn, line.title,
-                line.quantity, _pounds(line.unit_price_pence), _pounds(line.line_total_pence),
-                _pounds(order.postage_pence), _pounds(order.total_pence),
-                _pounds(order.refunded_pence),
+                reference, _when(created), _when(paid), _when(dispatched), status, name, email,
+                ship_name, line1, line2, city, state, postcode, country, isbn, title, quantity,
+                _pounds(unit_price), _pounds(unit_price * quantity), _pounds(postage),
+                _pounds(total), _pounds(refunded),
             )
         )
         if count % BATCH == 0:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
-            db.session.expunge_all()  # yield_per keeps no rows; the identity map would
     yield buffer.getvalue()
