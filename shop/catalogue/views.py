@@ -12,7 +12,6 @@ from flask import (
 )
 
 from shop import isbn as isbns
-from shop.basket.forms import AddToBasketForm
 from shop.catalogue import services
 from shop.errors import InvalidISBN, NotFound
 from shop.timeutil import local
@@ -43,14 +42,12 @@ def publication(isbn_text: str):
         pub = services.get_by_isbn(isbn13)
     except NotFound as error:
         abort(404, description=error.message)
-    form = AddToBasketForm(isbn=pub.isbn, quantity=1)
     page_url = services.public_url(
         url_for(".publication", isbn_text=pub.isbn), current_app.config["SHOP_BASE_URL"]
     )
     return render_template(
         "catalogue/publication.html",
         pub=pub,
-        form=form,
         page_url=page_url,
         structured_data=services.book_structured_data(pub, page_url),
         max_copies=current_app.config["MAX_COPIES_PER_LINE"],
