@@ -1,5 +1,7 @@
 """ISBN parsing and display, done by python-stdnum's registration-group ranges."""
 
+from functools import lru_cache
+
 from stdnum import isbn as stdnum_isbn
 from stdnum.exceptions import InvalidChecksum, ValidationError
 
@@ -30,6 +32,7 @@ def looks_like_isbn(text: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=65536)
 def hyphenate(isbn13: str) -> str:
     """``'9781857176407'`` -> ``'978-1-85717-640-7'``."""
     return stdnum_isbn.format(isbn13)

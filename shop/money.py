@@ -2,6 +2,7 @@
 
 import re
 from decimal import Decimal
+from functools import lru_cache
 
 from babel.numbers import format_currency
 
@@ -13,7 +14,13 @@ def format_pence(pence: int, currency: str = CURRENCY) -> str:
     """Format minor units for display: ``850`` -> ``'£8.50'``."""
     if isinstance(pence, bool) or not isinstance(pence, int):
         raise TypeError(f"money must be integer minor units, got {pence!r}")
-    return format_currency(Decimal(pence).scaleb(-2), currency.upper(), locale=LOCALE)
+    return _format(pence, currency.upper())
+
+
+@lru_cache(maxsize=8192)
+def _format(pence: int, currency: str) -> str:
+    # Babel's pattern formatting costs tens of microseconds; a page repeats the same few amounts.
+    return format_currency(Decimal(pence).scaleb(-2), currency, locale=LOCALE)
 
 
 class InvalidAmount(ValueError):

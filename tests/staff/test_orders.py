@@ -417,3 +417,15 @@ def test_csv_streams_more_rows_than_one_batch(staff_client, db):
         export.BATCH = original
     rows = list(csv.DictReader(io.StringIO(body)))
     assert len(rows) == 10 and len({r["order_reference"] for r in rows}) == 5
+
+
+def test_counting_stops_at_the_cap(app, staff_client, db, monkeypatch):
+    from shop.orders import desk
+
+    monkeypatch.setattr(desk, "COUNT_CAP", 20)
+    app.config["STAFF_ORDERS_PER_PAGE"] = 10
+    orders = [make_order(created_at=datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=n)) for n in range(25)]
+    first = staff_client.get("/staff/orders").get_data(as_text=True)
+    assert "More than 20 orders" in first and "Page 1 of 2+" in first and 'rel="next"' in first
+    last = staff_client.get("/staff/orders?page=3").get_data(as_text=True)
+    assert orders[0].reference in last and 'rel="next"' not in last
