@@ -63,7 +63,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def _tune_sqlite(engine) -> None:
-    """Enforce foreign keys and wait for the write lock instead of failing at once."""
+    """Enforce foreign keys, wait for the write lock instead of failing at once, and use the
+    write-ahead log so readers never wait for a writer (webhooks and pages at the same time)."""
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
@@ -71,6 +72,9 @@ def _tune_sqlite(engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=15000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
 

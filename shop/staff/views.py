@@ -52,8 +52,10 @@ def require_staff():
     if current_user.is_authenticated:
         idle_limit = current_app.config["STAFF_IDLE_MINUTES"] * 60
         last_seen = session.get("staff_seen", 0)
-        if time.time() - last_seen <= idle_limit:
-            session["staff_seen"] = int(time.time())
+        now = int(time.time())
+        if now - last_seen <= idle_limit:
+            if now - last_seen >= 60:  # re-signing the cookie on every request costs; a minute is precise enough
+                session["staff_seen"] = now
             return None
         logout_user()
         flash("You were signed out after a period of inactivity. Please sign in again.", "info")
