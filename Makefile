@@ -54,3 +54,10 @@ test-browser: install
 	$(PY) -m pip install --quiet --disable-pip-version-check -r tests/browser/requirements.txt
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 	BROWSER_TESTS=1 $(PY) -m pytest -q tests/browser $(PYTEST_ARGS)
+
+# Known-vulnerability check of the pinned requirements (needs the vulnerability service that
+# pip-audit queries; this project's CI machines cannot reach it, so CI does not run it).
+.PHONY: audit
+audit: install
+	$(PY) -m pip install --quiet --disable-pip-version-check pip-audit
+	$(PY) -m pip_audit --strict -r requirements.txt
