@@ -1,0 +1,124 @@
+"""Profile one shop page in-process (Flask test client, same database as the benchmark).
+
+    .venv/bin/pip install pyinstrument     # not in requirements.txt: a benchmarking tool only
+    .venv/bin/python -m bench.profile --db sqlite:///artifacts/bench.sqlite3 --staff /staff/orders
+    .venv/bin/python -m bench.profile --db postgresql+psycopg://postgres@127.0.0.1:5432/bench /?page=200
+
+Prints the mean time per request without a profiler, SQL time per request, pyinstrument's call
+tree, and cProfile's functions by own time; writes the pyinstrument HTML to artifacts/profile-*.html.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import logging
+import os
+import pstats
+import re
+import time
+
+from sqlalchemy import event
+
+from bench.browser import CSRF_RE
+from bench.settings import ARTIFACTS, STAFF_EMAIL, STAFF_PASSWORD
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("path")
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--staff", action="store_true", help="sign in as the benchmark's staff user first")
+    parser.add_argument("--basket", type=int, default=0, help="put this many titles in the basket first")
+    parser.add_argument("-n", type=int, default=100)
+    parser.add_argument("--method", default="GET")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    os.environ["SHOP_ENV"] = "development"
+    from bench.datagen import isbn13
+    from bench.inprocess import make_app
+    from shop.extensions import db
+
+    url = args.db
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        url = "sqlite:///" + os.path.abspath(url[len("sqlite:///"):])  # Flask-SQLAlchemy would use instance/
+    app = make_app(url)
+    client = app.test_client()
+
+    def token(page: str) -> str:
+        match = CSRF_RE.search(client.get(page).get_data(as_text=True))
+        return match.group(1) or match.group(2)
+
+    if args.staff:
+        answer = client.post("/staff/login", data={"csrf_token": token("/staff/login"), "email": STAFF_EMAIL,
+                                                   "password": STAFF_PASSWORD})
+        assert answer.status_code == 303, answer.status_code
+    for n in range(1, args.basket + 1):
+        client.post("/basket/add", data={"csrf_token": token(f"/publications/{isbn13(n)}"), "isbn": isbn13(n),
+                                         "quantity": "1"})
+    client.get("/basket")
+    data = None
+    if args.method == "POST":
+        data = {"csrf_token": token("/basket"), "isbn": isbn13(args.basket + 1), "quantity": "1"}
+
+    def hit():
+        response = client.open(args.path, method=args.method, data=data)
+        response.get_data()
+        return response
+
+    status = hit().status_code
+    for _ in range(5):
+        hit()
+    with app.app_context():
+        engine = db.engine
+    sql_time = [0.0]
+    starts: dict[int, float] = {}
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        starts[id(cursor)] = time.perf_counter()
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        sql_time[0] += time.perf_counter() - starts.pop(id(cursor), time.perf_counter())
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    started = time.perf_counter()
+    for _ in range(args.n):
+        hit()
+    plain = (time.perf_counter() - started) / args.n
+    event.remove(engine, "before_cursor_execute", before)
+    event.remove(engine, "after_cursor_execute", after)
+    print(f"{args.method} {args.path} -> {status}: {plain * 1000:.2f} ms a request in-process "
+          f"(of which {sql_time[0] / args.n * 1000:.2f} ms executing SQL, cursor.execute only), n={args.n}")
+
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        Profiler = None
+        print("(pyinstrument is not installed: .venv/bin/pip install pyinstrument)")
+    if Profiler is not None:
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        for _ in range(args.n):
+            hit()
+        profiler.stop()
+        print(profiler.output_text(unicode=True, color=False, show_all=False))
+        slug = re.sub(r"[^a-z0-9]+", "-", f"{args.method} {args.path}".lower()).strip("-")
+        out = ARTIFACTS / f"profile-{slug}.html"
+        out.write_text(profiler.output_html())
+        print(f"(HTML: {out})")
+
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(args.n):
+        hit()
+    profile.disable()
+    stream = io.StringIO()
+    stats = pstats.Stats(profile, stream=stream)
+    stats.sort_stats("tottime").print_stats(25)
+    print("\n".join(line for line in stream.getvalue().splitlines() if line.strip()))
+
+
+if __name__ == "__main__":
+    main()
