@@ -11,13 +11,13 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, select, update
 
 from shop import isbn as isbns
 from shop.catalogue.imports import MAX_STOCK
 from shop.catalogue.models import CatalogueChange, Publication
-from shop.catalogue.services import ISBN_SHAPE, MAX_SEARCH_WORDS
-from shop.errors import InvalidISBN, ShopError
+from shop.catalogue.services import match_query, title_word
+from shop.errors import ShopError
 from shop.extensions import db
 
 # Why stock changes; the key is stored as the change's ``reason``.
@@ -92,14 +92,10 @@ class StaffCatalogue:
 
 def _word(word: str):
     """A search word matches the title or subtitle, or (three or more digits) part of the ISBN."""
-    conditions = [
-        Publication.title.icontains(word, autoescape=True),
-        Publication.subtitle.icontains(word, autoescape=True),
-    ]
     digits = word.replace("-", "")
     if digits.isascii() and digits.isdigit() and len(digits) >= 3:
-        conditions.append(Publication.isbn.contains(digits, autoescape=True))
-    return or_(*conditions)
+        return or_(title_word(word), Publication.isbn.contains(digits, autoescape=True))
+    return title_word(word)
 
 
 def list_publications(query: str, sort: str, page: int, per_page: int) -> StaffCatalogue:
@@ -108,16 +104,7 @@ def list_publications(query: str, sort: str, page: int, per_page: int) -> StaffC
     Two queries whatever the page size: the page and its count."""
     query = (query or "").strip()[:200]
     sort = sort if sort in SORTS else "title"
-    statement = select(Publication)
-    message = None
-    if ISBN_SHAPE.match(query):
-        try:
-            statement = statement.where(Publication.isbn == isbns.normalise(query))
-        except InvalidISBN as error:
-            message = error.message
-            statement = statement.where(False)
-    elif query:
-        statement = statement.where(and_(*(_word(w) for w in query.split()[:MAX_SEARCH_WORDS])))
+    statement, message = match_query(select(Publication), query, word_clause=_word)
     statement = statement.order_by(*SORTS[sort])
     pagination = db.paginate(statement, page=page, per_page=per_page, error_out=False)
     return StaffCatalogue(query=query, sort=sort, page=pagination, message=message)

@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 
 from shop import isbn as isbns
 from shop.catalogue.models import Publication
@@ -23,30 +23,32 @@ class CatalogueSearch:
     message: str | None = None  # shown above the results, e.g. a wrong check digit
 
 
+def title_word(word: str):
+    """A search word matches the title or the subtitle, in any case."""
+    return or_(
+        Publication.title.icontains(word, autoescape=True),
+        Publication.subtitle.icontains(word, autoescape=True),
+    )
+
+
+def match_query(statement: Select, query: str, word_clause=title_word) -> tuple[Select, str | None]:
+    """Narrow ``statement`` to ``query``: an ISBN in any form (exact match; a wrong check digit
+    matches nothing and comes back as the message), else every word through ``word_clause``."""
+    if ISBN_SHAPE.match(query):
+        try:
+            return statement.where(Publication.isbn == isbns.normalise(query)), None
+        except InvalidISBN as error:
+            return statement.where(False), error.message
+    if query:
+        words = query.split()[:MAX_SEARCH_WORDS]
+        statement = statement.where(and_(*(word_clause(word) for word in words)))
+    return statement, None
+
+
 def search_catalogue(query: str, page: int, per_page: int) -> CatalogueSearch:
     """Publications on sale, by title, matching ``query``: an ISBN in any form, or title words."""
     query = (query or "").strip()[:200]
-    statement = select(Publication).where(Publication.on_sale.is_(True))
-    message = None
-    if ISBN_SHAPE.match(query):
-        try:
-            statement = statement.where(Publication.isbn == isbns.normalise(query))
-        except InvalidISBN as error:
-            message = error.message
-            statement = statement.where(False)
-    elif query:
-        words = query.split()[:MAX_SEARCH_WORDS]
-        statement = statement.where(
-            and_(
-                *(
-                    or_(
-                        Publication.title.icontains(word, autoescape=True),
-                        Publication.subtitle.icontains(word, autoescape=True),
-                    )
-                    for word in words
-                )
-            )
-        )
+    statement, message = match_query(select(Publication).where(Publication.on_sale.is_(True)), query)
     statement = statement.order_by(Publication.title, Publication.id)
     pagination = db.paginate(statement, page=page, per_page=per_page, error_out=False)
     return CatalogueSearch(query=query, page=pagination, message=message)
