@@ -23,15 +23,6 @@ def normalise(raw: str) -> str:
         raise InvalidISBN(f"'{shown}' is not an ISBN.") from None
 
 
-def looks_like_isbn(text: str) -> bool:
-    """True when ``text`` is a valid ISBN in any form (used to route a search box query)."""
-    try:
-        normalise(text)
-    except InvalidISBN:
-        return False
-    return True
-
-
 @lru_cache(maxsize=65536)
 def hyphenate(isbn13: str) -> str:
     """``'9781857176407'`` -> ``'978-1-85717-640-7'``."""

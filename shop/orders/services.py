@@ -1,6 +1,7 @@
 """Creating orders from a priced basket and moving them through checkout. Flush, never commit."""
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
 from shop.basket.services import PricedBasket
 from shop.catalogue import stock
@@ -100,8 +101,6 @@ def get_by_session(session_id: str) -> Order:
 
 def recent_orders(limit: int) -> list[Order]:
     """Newest first, with lines loaded in one extra query."""
-    from sqlalchemy.orm import selectinload
-
     return list(
         db.session.scalars(
             select(Order).options(selectinload(Order.lines)).order_by(Order.id.desc()).limit(limit)

@@ -14,6 +14,7 @@ from shop.catalogue import admin, covers
 from shop.catalogue.services import get_by_isbn
 from shop.errors import InvalidISBN, NotFound, ShopError
 from shop.extensions import db
+from shop.staff.actions import run_action
 from shop.staff.catalogue_forms import (
     CatalogueSearchForm,
     CoverForm,
@@ -103,22 +104,7 @@ def _back_to(publication):
 
 
 def _run(publication, form, action: Callable[[], str | None], done: str):
-    """Validate ``form``, run ``action()``, commit once; flash ``action``'s message (or
-    ``done``), or the error, and go back to the publication's page."""
-    if not form.validate_on_submit():
-        for errors in form.errors.values():
-            flash(str(errors[0]), "error")
-            break
-        return _back_to(publication)
-    try:
-        message = action()
-    except ShopError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return _back_to(publication)
-    db.session.commit()
-    flash(message or done, "success")
-    return _back_to(publication)
+    return run_action(form, action, done, _back_to(publication))
 
 
 @bp.post("/<isbn>")

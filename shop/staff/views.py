@@ -27,6 +27,7 @@ from shop.orders import desk, refunds
 from shop.orders.desk import STATUS_FILTERS, OrderFilters
 from shop.orders.export import order_lines_csv
 from shop.staff import auth
+from shop.staff.actions import run_action
 from shop.emails import outbox
 from shop.staff.forms import (
     DispatchForm,
@@ -210,21 +211,7 @@ def _back_to(order):
 
 
 def _run(order, form, action, done: str):
-    """Validate ``form``, run ``action()``, commit once; flash the outcome either way."""
-    if not form.validate_on_submit():
-        for errors in form.errors.values():
-            flash(str(errors[0]), "error")
-            break
-        return _back_to(order)
-    try:
-        action()
-    except ShopError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return _back_to(order)
-    db.session.commit()
-    flash(done, "success")
-    return _back_to(order)
+    return run_action(form, action, done, _back_to(order))
 
 
 @bp.post("/orders/<reference>/dispatch")
