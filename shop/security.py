@@ -1,8 +1,37 @@
 """Request guards that apply to every route, so no single view can forget them."""
 
+from urllib.parse import urlsplit
+
 from flask import Flask, abort, request
 
 NUL = "\x00"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CROSS_ORIGIN_MESSAGE = (
+    "That form was sent from another website, so nothing was changed. "
+    "Please use the form on our own pages."
+)
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def is_cross_origin_request(shop_origins: frozenset[str]) -> bool:
+    """True when a browser says this request comes from another site.
+
+    Fetch Metadata first (``Sec-Fetch-Site``, sent by every current browser), then ``Origin``;
+    a request with neither is not from a browser's cross-site form, so it passes. This is the
+    same rule as Go's ``http.CrossOriginProtection``; it needs no session, so it is what guards
+    the add-to-basket form on public pages, which carry no per-visitor token.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False
+    return origin.lower() not in shop_origins | {origin_of(request.host_url)}
 
 
 def register_input_guards(app: Flask) -> None:
@@ -15,6 +44,16 @@ def register_input_guards(app: Flask) -> None:
             values += request.form.values()
         if any(NUL in value for value in values) or NUL in request.path:
             abort(400, description="Part of that request contains a character we cannot accept.")
+
+    base_url = app.config.get("SHOP_BASE_URL")
+    shop_origins = frozenset({origin_of(base_url)} if base_url else ())
+
+    @app.before_request
+    def refuse_cross_origin_writes():
+        # Checked before any token: every form, with or without a CSRF token, is refused when a
+        # browser says another site sent it. Stripe's webhook is server to server (no headers).
+        if request.method in UNSAFE_METHODS and is_cross_origin_request(shop_origins):
+            abort(403, description=CROSS_ORIGIN_MESSAGE)
 
 
 def content_security_policy(stripe_api_base: str | None) -> str:
@@ -53,8 +92,13 @@ def register_security_headers(app: Flask) -> None:
     if app.config.get("SHOP_ENV") == "production":
         headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
 
+    lowered = [(name.lower(), name, value) for name, value in headers.items()]
+
     @app.after_request
     def add_security_headers(response):
-        for name, value in headers.items():
-            response.headers.setdefault(name, value)
+        # A view may set its own; Headers.setdefault would raise and catch a KeyError per name.
+        present = {name.lower() for name in response.headers.keys()}
+        for lower, name, value in lowered:
+            if lower not in present:
+                response.headers.add(name, value)
         return response

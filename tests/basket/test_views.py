@@ -137,12 +137,71 @@ def test_a_tampered_cookie_basket_is_ignored(client, app, publication):
     assert "Your basket is empty" in client.get("/basket").get_data(as_text=True)
 
 
-def test_forms_without_csrf_token_are_refused(client, publication):
-    response = client.post("/basket/add", data={"isbn": ISBN, "quantity": 1})
-    assert response.status_code == 400
-    assert "nothing was changed" in response.get_data(as_text=True)
+def test_basket_forms_without_csrf_token_are_refused(shopper, client, publication):
+    shopper.add(quantity=2)
+    for path, data in [
+        ("/basket/update", {"isbn": ISBN, "quantity": 5}),
+        ("/basket/remove", {"isbn": ISBN}),
+        ("/basket/region", {"region": "europe"}),
+        ("/checkout", {}),
+    ]:
+        response = client.post(path, data=data)
+        assert response.status_code == 400, path
+        assert "nothing was changed" in response.get_data(as_text=True)
+    assert shopper.basket() == {ISBN: 2}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},  # a sibling subdomain is another origin too
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},  # sandboxed iframes and some redirects
+    ],
+)
+def test_cross_site_add_to_basket_is_refused_and_changes_nothing(client, publication, headers):
+    response = client.post("/basket/add", data={"isbn": ISBN, "quantity": 3}, headers=headers)
+    assert response.status_code == 403
+    assert "sent from another website, so nothing was changed" in response.get_data(as_text=True)
+    assert "Set-Cookie" not in response.headers
     with client.session_transaction() as session:
         assert "basket" not in session
+
+
+def test_cross_site_requests_are_refused_even_with_a_valid_token(shopper, publication):
+    shopper.add(quantity=1)
+    token = shopper.token()
+    response = shopper.client.post(
+        "/basket/update", data={"csrf_token": token, "isbn": ISBN, "quantity": 9},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert response.status_code == 403
+    assert shopper.basket() == {ISBN: 1}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "same-origin"},
+        {"Origin": "http://localhost"},  # the test client's host: a browser without Fetch Metadata
+        {},  # no browser headers at all: not a cross-site form
+    ],
+)
+def test_same_origin_add_to_basket_needs_no_token(client, publication, headers):
+    response = client.post("/basket/add", data={"isbn": ISBN, "quantity": 2}, headers=headers)
+    assert response.status_code == 303
+    with client.session_transaction() as session:
+        assert session["basket"] == {ISBN: 2}
+
+
+def test_a_new_reader_gets_no_cookie_from_public_pages(client, publication):
+    # No session, no token signing: public pages are the same for every new reader.
+    for path in ("/", f"/publications/{ISBN}", "/?q=leadership", "/?page=2"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "Set-Cookie" not in response.headers, path
+    assert 'name="csrf_token"' not in client.get(f"/publications/{ISBN}").get_data(as_text=True)
 
 
 def test_basket_page_queries_do_not_grow_with_lines(shopper, db):
