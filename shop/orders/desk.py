@@ -23,6 +23,7 @@ from shop.orders.models import (
     OrderLine,
 )
 from shop.timeutil import period_starts, start_of_local_day, utcnow
+from shop.textsearch import contains_text
 
 MAX_NOTE = 2000
 REFERENCE_SHAPE = re.compile(r"^[A-Z]{1,6}-\d{4}-\d{1,9}$")
@@ -110,10 +111,10 @@ def filtered_orders(filters: OrderFilters) -> Select:
             postcode = text.upper().replace(" ", "")
             statement = statement.where(
                 or_(
-                    Order.reference.icontains(text, autoescape=True),
-                    Order.customer_email.icontains(text, autoescape=True),
-                    Order.customer_name.icontains(text, autoescape=True),
-                    Order.ship_name.icontains(text, autoescape=True),
+                    contains_text(Order.reference, text),
+                    contains_text(Order.customer_email, text),
+                    contains_text(Order.customer_name, text),
+                    contains_text(Order.ship_name, text),
                     func.replace(func.upper(Order.ship_postal_code), " ", "") == postcode,
                 )
             )
