@@ -73,9 +73,12 @@ def run_migrations_offline():
 
 
 def include_object(obj, name, type_, reflected, compare_to):
-    """Leave PostgreSQL-only search indexes (migration 0006) out of autogenerate's comparison:
-    the models cannot describe them without creating them on SQLite too."""
-    return not (type_ == "index" and reflected and (name or "").endswith("_trgm"))
+    """Leave the search indexes out of autogenerate's comparison: PostgreSQL's trigram indexes
+    (migrations 0006, 0007) and SQLite's FTS5 table and its shadow tables (0008). The models
+    cannot describe them without creating them on the other database too."""
+    from shop.catalogue.services import is_search_index
+
+    return not (reflected and is_search_index(type_, name or ""))
 
 
 def run_migrations_online():

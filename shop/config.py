@@ -76,6 +76,12 @@ def load_config() -> dict[str, Any]:
         "CHECKOUT_EXPIRY_MINUTES": _int("CHECKOUT_EXPIRY_MINUTES", 30),
         "ORDER_REFERENCE_PREFIX": os.environ.get("ORDER_REFERENCE_PREFIX", "KF"),
         "CATALOGUE_PAGE_SIZE": _int("CATALOGUE_PAGE_SIZE", 20),
+        # Rendered catalogue and publication pages kept per worker for readers without a session
+        # (about 6 KB each; 0 turns the cache off). See shop.pagecache.
+        "PUBLIC_PAGE_CACHE_SIZE": _int("PUBLIC_PAGE_CACHE_SIZE", 2000),
+        # How long a worker reuses a catalogue total ("485 pages") before counting again; the
+        # worker that changes the catalogue forgets its totals at once.
+        "CATALOGUE_COUNT_SECONDS": _int("CATALOGUE_COUNT_SECONDS", 30),
         "POSTAGE_REGIONS": POSTAGE_REGIONS,
         "DEFAULT_REGION": "uk",
         # The basket lives in the signed session cookie; permanent, so it outlives the browser.

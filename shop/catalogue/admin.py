@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from shop import isbn as isbns
 from shop.catalogue.imports import MAX_STOCK
@@ -104,7 +104,9 @@ def list_publications(query: str, sort: str, page: int, per_page: int) -> StaffC
     Two queries whatever the page size: the page and its count."""
     query = (query or "").strip()[:200]
     sort = sort if sort in SORTS else "title"
-    statement, message = match_query(select(Publication), query, word_clause=_word)
+    statement, message = match_query(
+        select(Publication), query, words_clause=lambda words: and_(*(_word(word) for word in words))
+    )
     statement = statement.order_by(*SORTS[sort])
     pagination = db.paginate(statement, page=page, per_page=per_page, error_out=False)
     return StaffCatalogue(query=query, sort=sort, page=pagination, message=message)

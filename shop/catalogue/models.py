@@ -16,6 +16,8 @@ class Publication(db.Model):
         CheckConstraint("price_pence > 0", name="price_positive"),
         CheckConstraint("pages > 0", name="pages_positive"),
         CheckConstraint("stock >= 0", name="stock_not_negative"),
+        # The public catalogue's order: a page's ids come from this index alone (migration 0008).
+        Index("ix_publication_on_sale_title", "on_sale", "title", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -30,7 +32,7 @@ class Publication(db.Model):
     summary: Mapped[str] = mapped_column(Text, default="")
     pdf_url: Mapped[str | None] = mapped_column(String(500))
     cover_path: Mapped[str | None] = mapped_column(String(500))  # under the covers folder
-    on_sale: Mapped[bool] = mapped_column(default=True, index=True)
+    on_sale: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow

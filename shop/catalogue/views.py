@@ -14,6 +14,7 @@ from flask import (
 from shop import isbn as isbns
 from shop.catalogue import services
 from shop.errors import InvalidISBN, NotFound
+from shop.pagecache import render_public_page, row_key
 from shop.timeutil import local
 
 bp = Blueprint("catalogue", __name__)
@@ -27,7 +28,10 @@ def index():
     search = services.search_catalogue(
         request.args.get("q", ""), page, current_app.config["CATALOGUE_PAGE_SIZE"]
     )
-    return render_template("catalogue/index.html", search=search)
+    results = search.page
+    shown = (search.query, search.message, results.page, results.per_page, results.total,
+             tuple(results.items))
+    return render_public_page("catalogue/index.html", shown, search=search)
 
 
 @bp.get("/publications/<path:isbn_text>")
@@ -42,11 +46,13 @@ def publication(isbn_text: str):
         pub = services.get_by_isbn(isbn13)
     except NotFound as error:
         abort(404, description=error.message)
+    shown = row_key(pub)
     page_url = services.public_url(
         url_for(".publication", isbn_text=pub.isbn), current_app.config["SHOP_BASE_URL"]
     )
-    return render_template(
+    return render_public_page(
         "catalogue/publication.html",
+        shown,
         pub=pub,
         page_url=page_url,
         structured_data=services.book_structured_data(pub, page_url),

@@ -65,6 +65,11 @@ def require_staff():
     abort(401, description="Please sign in as staff to do that.")
 
 
+@bp.context_processor
+def signed_in_user():
+    return {"current_user": current_user._get_current_object()}
+
+
 @bp.after_request
 def no_store(response: Response) -> Response:
     # Customer data must not linger in shared caches or the browser's back button history.
