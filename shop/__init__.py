@@ -21,6 +21,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(config)
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY must be set in the environment")
+    from shop.sessions import CookieSessionInterface
+
+    app.session_interface = CookieSessionInterface()
     INSTANCE_DIR.mkdir(exist_ok=True)
     logging.basicConfig(
         level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -16,11 +16,17 @@ def normalise(raw: str) -> str:
     text = (raw or "").strip()
     shown = text if len(text) <= 40 else text[:40] + "…"
     try:
-        return stdnum_isbn.validate(text, convert=True)
+        return _validated(text)
     except InvalidChecksum:
         raise InvalidISBN(f"'{shown}' is not an ISBN: its check digit is wrong.") from None
     except ValidationError:
         raise InvalidISBN(f"'{shown}' is not an ISBN.") from None
+
+
+@lru_cache(maxsize=65536)
+def _validated(text: str) -> str:
+    # Every publication page validates its ISBN; a refused one raises and is not cached.
+    return stdnum_isbn.validate(text, convert=True)
 
 
 @lru_cache(maxsize=65536)

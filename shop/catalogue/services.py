@@ -215,7 +215,8 @@ def search_catalogue(query: str, page: int, per_page: int) -> CatalogueSearch:
         counts.put(query, total)
     else:
         total = counts.get(query)
-        if total is None or total < offset + len(items) or (not items and total > offset):
+        # Stale when the page shows more than it claims, or nothing where it claims rows.
+        if total is None or (total < offset + len(items) if items else total > offset):
             total = db.session.scalar(count_statement)
             counts.put(query, total)
     return CatalogueSearch(query=query, page=CataloguePage(items, total, page, per_page), message=message)
