@@ -23,9 +23,12 @@ RSS_LIMIT_MB = 200.0
 
 def ratio(pages: dict, key: str, base: str) -> float:
     """Median over rounds of this round's rate / the base's rate in the same round: the base ran
-    seconds before the target, so a machine that speeds up or slows down between rounds cancels
-    out. (The ratio of the medians, when rounds are missing.)"""
+    seconds before the target (the realistic ceiling is measured again right before each page),
+    so a machine that speeds up or slows down cancels out. (The ratio of the medians, when rounds
+    are missing.)"""
     mine, theirs = pages[key].get("rounds_rps"), pages[base].get("rounds_rps")
+    if base == "realistic" and pages[key].get("paired_realistic_rps"):
+        theirs = pages[key]["paired_realistic_rps"]  # measured just before this page, each round
     if mine and theirs and len(mine) == len(theirs):
         return statistics.median(a / b for a, b in zip(mine, theirs) if b)
     return pages[key]["rps"] / pages[base]["rps"]

@@ -87,19 +87,28 @@ def measure_rounds(s: Settings, name: str, items, latency_items) -> tuple[dict, 
         load.run(base, request, s.warmup, s.connections, f"{name}-{key}")
     runs = {key: [] for key, _, _ in items}
     latency = {key: [] for key, _, _ in latency_items}
+    # The realistic ceiling again right before each page, so that each page's ratio compares two
+    # measurements seconds apart: this machine's speed drifts within a round.
+    realistic = next((base, request) for key, base, request in items if key == "realistic")
+    paired = {key: [] for key, _, _ in items if key not in ("ceiling", "realistic")}
     for round_ in range(1, s.rounds + 1):
         line = []
         for key, base, request in items:
+            if key in paired:
+                before = load.run(*realistic, s.duration, s.connections, f"{name}-realistic-before-{key}")
+                paired[key].append(before.rps)
             result = load.run(base, request, s.duration, s.connections, f"{name}-{key}")
             runs[key].append(result)
-            line.append(f"{key} {result.rps:.0f}")
+            line.append(f"{key} {result.rps:.0f}" + (f" (/{paired[key][-1]:.0f})" if key in paired else ""))
         for key, base, request in latency_items:
             result = load.run(base, request, s.duration, s.latency_connections, f"{name}-{key}-c1")
             latency[key].append(result)
             line.append(f"{key}@c1 p99 {result.p99_ms:.1f}ms")
         log(f"  round {round_}/{s.rounds} req/s: " + ", ".join(line))
-    return ({key: summarise(value) for key, value in runs.items()},
-            {key: summarise(value) for key, value in latency.items()})
+    pages = {key: summarise(value) for key, value in runs.items()}
+    for key, rates in paired.items():
+        pages[key]["paired_realistic_rps"] = [round(rate, 1) for rate in rates]
+    return pages, {key: summarise(value) for key, value in latency.items()}
 
 
 def shop_version() -> str:
