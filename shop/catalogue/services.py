@@ -131,20 +131,38 @@ def is_search_index(kind: str, name: str) -> bool:
     return (kind == "index" and name.endswith("_trgm")) or (kind == "table" and name.startswith(SEARCH_TABLE))
 
 
-def _has_search_index() -> bool:
+def _search_index() -> str | None:
+    """Which title index this database has: "fts5" (SQLite, migration 0008), "pg_trgm"
+    (PostgreSQL, migrations 0006 and 0009) or None."""
     known = current_app.extensions.get(SEARCH_INDEX)
     if known is None:
         engine = db.engine
-        known = engine.dialect.name == "sqlite" and inspect(engine).has_table(SEARCH_TABLE)
+        if engine.dialect.name == "postgresql":
+            known = "pg_trgm"
+        elif engine.dialect.name == "sqlite" and inspect(engine).has_table(SEARCH_TABLE):
+            known = "fts5"
+        else:
+            known = ""
         current_app.extensions[SEARCH_INDEX] = known
-    return known
+    return known or None
+
+
+# Title and subtitle as one text, written exactly as migration 0009's trigram index is, so that
+# PostgreSQL answers every word of a search from one index. A word has no space in it, so it
+# matches this text exactly when it matches the title or the subtitle.
+TITLE_TEXT = Publication.title.concat(literal_column("' '")).concat(
+    func.coalesce(Publication.subtitle, literal_column("''"))
+)
 
 
 def title_words(words: list[str]):
     """Every word matches the title or the subtitle, in any case (``title_word`` for each), from
     the trigram index where there is one."""
+    index = _search_index()
+    if index == "pg_trgm":
+        return and_(*(contains_text(TITLE_TEXT, word) for word in words))
     long_words = [word for word in words if len(word) >= TRIGRAM]
-    if not long_words or not _has_search_index():
+    if not long_words or index != "fts5":
         return and_(*(title_word(word) for word in words))
     # Each word a quoted FTS5 string: no operator or syntax in a query reaches the index.
     match = " ".join('"' + word.replace('"', '""') + '"' for word in long_words)

@@ -198,3 +198,22 @@ def test_a_reader_with_a_basket_gets_their_own_page(shopper, client, app, public
     assert "copies)" not in anonymous.get_data(as_text=True) and "Set-Cookie" not in anonymous.headers
     assert "Cookie" in anonymous.headers["Vary"]
     assert len(app.extensions[EXTENSION]) == 1
+
+
+def test_postgresql_answers_a_search_from_one_trigram_index(app, db, publication):
+    # The query's expression must be the index's (migration 0009) to the character, or the
+    # planner reads every title. With sequential scans off, only a matching index can serve it.
+    import pytest
+    from sqlalchemy import select, text
+
+    from shop.catalogue.models import Publication
+    from shop.catalogue.services import title_words
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's trigram index; SQLite's FTS5 index is exercised by the search tests")
+    statement = select(Publication.id).where(title_words(["leadership", "together"]))
+    compiled = statement.compile(db.engine)
+    db.session.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(db.session.connection().exec_driver_sql(f"EXPLAIN {compiled}", compiled.params).scalars())
+    assert "ix_publication_title_text_trgm" in plan, plan
+    assert db.session.scalars(statement).all() == [publication.id]
