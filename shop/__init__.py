@@ -49,7 +49,8 @@ def register_extensions(app: Flask) -> None:
 
     from shop.extensions import csrf, db, limiter, login_manager, migrate
 
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+    on_sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+    if on_sqlite:
         # A file on this machine: no connection can go stale, so no ping before each checkout
         # (it was one statement more on every page).
         options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
@@ -74,7 +75,7 @@ def register_extensions(app: Flask) -> None:
 
     pagecache.init_app(app)
     catalogue_services.init_app(app)
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+    if on_sqlite:
         with app.app_context():
             _tune_sqlite(db.engine)
 

@@ -8,7 +8,7 @@ Anyone with a session (a basket, a message, staff) gets a fresh render.
 """
 
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from operator import itemgetter
 from threading import Lock
 
@@ -65,18 +65,19 @@ def row_key(obj) -> tuple:
         return tuple(getattr(obj, name) for name in names)
 
 
-def render_public_page(template: str, key: Hashable, **context):
-    """``render_template(template, **context)``, from the cache when the reader has no session.
+def render_public_page(template: str, key: Hashable, context: Callable[[], dict]):
+    """``render_template(template, **context())``, from the cache when the reader has no session.
 
     ``key`` must determine everything the template shows apart from the session (use row_key).
+    ``context`` is called only when the page is rendered, so a cached page costs none of it.
     """
     pages: RenderedPages | None = current_app.extensions.get(EXTENSION)
     if pages is None or current_app.config["SESSION_COOKIE_NAME"] in request.cookies:
-        return render_template(template, **context)
+        return render_template(template, **context())
     full_key = (template, key)
     html = pages.get(full_key)
     if html is None:
-        html = render_template(template, **context)
+        html = render_template(template, **context())
         if session.modified:  # the page started a session (a token?): it is this reader's own
             return html
         pages.put(full_key, html)

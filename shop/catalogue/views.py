@@ -31,7 +31,7 @@ def index():
     results = search.page
     shown = (search.query, search.message, results.page, results.per_page, results.total,
              tuple(results.items))
-    return render_public_page("catalogue/index.html", shown, search=search)
+    return render_public_page("catalogue/index.html", shown, lambda: {"search": search})
 
 
 @bp.get("/publications/<path:isbn_text>")
@@ -46,18 +46,19 @@ def publication(isbn_text: str):
         pub = services.get_by_isbn(isbn13)
     except NotFound as error:
         abort(404, description=error.message)
-    shown = row_key(pub)
-    page_url = services.public_url(
-        url_for(".publication", isbn_text=pub.isbn), current_app.config["SHOP_BASE_URL"]
-    )
-    return render_public_page(
-        "catalogue/publication.html",
-        shown,
-        pub=pub,
-        page_url=page_url,
-        structured_data=services.book_structured_data(pub, page_url),
-        max_copies=current_app.config["MAX_COPIES_PER_LINE"],
-    )
+
+    def context() -> dict:  # only for a render: a cached page needs none of this
+        page_url = services.public_url(
+            url_for(".publication", isbn_text=pub.isbn), current_app.config["SHOP_BASE_URL"]
+        )
+        return {
+            "pub": pub,
+            "page_url": page_url,
+            "structured_data": services.book_structured_data(pub, page_url),
+            "max_copies": current_app.config["MAX_COPIES_PER_LINE"],
+        }
+
+    return render_public_page("catalogue/publication.html", row_key(pub), context)
 
 
 @bp.get("/sitemap.xml")
