@@ -73,12 +73,12 @@ def run_migrations_offline():
 
 
 def include_object(obj, name, type_, reflected, compare_to):
-    """Leave the search indexes out of autogenerate's comparison: PostgreSQL's trigram indexes
-    (migrations 0006, 0007) and SQLite's FTS5 table and its shadow tables (0008). The models
-    cannot describe them without creating them on the other database too."""
-    from shop.catalogue.services import is_search_index
+    """Leave out of autogenerate's comparison what the models do not describe: PostgreSQL's
+    trigram indexes (migrations 0006, 0007, 0009), SQLite's FTS5 table and its shadow tables
+    (0008), and the trigger-kept catalogue_version table (0010)."""
+    from shop.catalogue.services import is_outside_models
 
-    return not (reflected and is_search_index(type_, name or ""))
+    return not (reflected and is_outside_models(type_, name or ""))
 
 
 def run_migrations_online():

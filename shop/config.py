@@ -79,9 +79,8 @@ def load_config() -> dict[str, Any]:
         # Rendered catalogue and publication pages kept per worker for readers without a session
         # (about 6 KB each; 0 turns the cache off). See shop.pagecache.
         "PUBLIC_PAGE_CACHE_SIZE": _int("PUBLIC_PAGE_CACHE_SIZE", 2000),
-        # How long a worker reuses a catalogue total ("485 pages") before counting again; the
-        # worker that changes the catalogue forgets its totals at once.
-        "CATALOGUE_COUNT_SECONDS": _int("CATALOGUE_COUNT_SECONDS", 30),
+        # How many publication ids a worker keeps of recent catalogue listings (8 bytes each).
+        "CATALOGUE_LISTING_IDS": _int("CATALOGUE_LISTING_IDS", 500_000),
         "POSTAGE_REGIONS": POSTAGE_REGIONS,
         "DEFAULT_REGION": "uk",
         # The basket lives in the signed session cookie; permanent, so it outlives the browser.

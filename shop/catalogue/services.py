@@ -1,15 +1,29 @@
 """Finding publications. Every function takes plain arguments and only reads or flushes."""
 
 import re
-import time
+from array import array
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from math import ceil
 from threading import Lock
 
-from flask import Flask, current_app, has_app_context
-from sqlalchemy import Select, and_, bindparam, event, func, inspect, literal_column, or_, select, text
-from sqlalchemy.orm import Session
+from flask import Flask, current_app
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    column,
+    func,
+    inspect,
+    literal_column,
+    null,
+    or_,
+    select,
+    table,
+    text,
+    union_all,
+)
 
 from shop import isbn as isbns
 from shop.catalogue.models import Publication
@@ -24,8 +38,13 @@ ISBN_SHAPE = re.compile(r"^[\d\s-]{9,}[\dXx]$")
 # same ILIKE '%word%' from its pg_trgm indexes instead (migration 0006).
 SEARCH_TABLE = "publication_search"
 TRIGRAM = 3  # the index cannot answer a word shorter than this: those go through LIKE
-COUNTS = "shop.catalogue_counts"
+LISTINGS = "shop.catalogue_listings"
 SEARCH_INDEX = "shop.catalogue_search_index"
+
+# One row, bumped by triggers whenever the listing can change (migration 0010); not a model,
+# like the search indexes.
+VERSION_TABLE = "catalogue_version"
+_version = table(VERSION_TABLE, column("version"))
 
 
 # What a catalogue card shows: plain Core rows (tuples), not ORM objects, which cost a fifth of
@@ -75,46 +94,55 @@ class CatalogueSearch:
     message: str | None = None  # shown above the results, e.g. a wrong check digit
 
 
-class CatalogueCounts:
-    """Totals of the public catalogue by search, reused for a few seconds.
+@dataclass(frozen=True)
+class Listing:
+    """The ids of a search's matches on sale, in title order, as of catalogue ``version``."""
 
-    Counting 10,000 titles costs more than rendering the page, and a total moves only when staff
-    add, withdraw or retitle a publication: this worker forgets its totals when it flushes such
-    a change (see ``_forget_counts``); other workers recount within ``seconds``.
+    version: int
+    ids: array
+    message: str | None  # e.g. a wrong check digit
+
+
+class Listings:
+    """Recent listings by query, for as long as the catalogue version they were read at holds.
+
+    A page is then its slice of ids, read by primary key together with the current version: one
+    statement, as cheap for page 200 as for page 1, and a total that is never stale (a changed
+    version means the listing is read again). Bounded by the number of ids held, least recently
+    used first out.
     """
 
-    def __init__(self, seconds: int):
-        self.seconds = seconds
-        self._totals: dict[str, tuple[float, int]] = {}
+    def __init__(self, max_ids: int):
+        self.max_ids = max_ids
+        self._entries: OrderedDict[str, Listing] = OrderedDict()
+        self._held = 0
         self._lock = Lock()
 
-    def get(self, query: str) -> int | None:
-        entry = self._totals.get(query)
-        if entry is None or time.monotonic() - entry[0] > self.seconds:
-            return None
-        return entry[1]
-
-    def put(self, query: str, total: int) -> None:
+    def get(self, query: str) -> Listing | None:
         with self._lock:
-            if len(self._totals) > 10_000:  # searches are unbounded; keep the memory bounded
-                self._totals.clear()
-            self._totals[query] = (time.monotonic(), total)
+            listing = self._entries.get(query)
+            if listing is not None:
+                self._entries.move_to_end(query)
+            return listing
 
-    def clear(self) -> None:
+    def put(self, query: str, listing: Listing) -> None:
         with self._lock:
-            self._totals.clear()
+            old = self._entries.pop(query, None)
+            self._held -= len(old.ids) if old else 0
+            if len(listing.ids) > self.max_ids:
+                return
+            self._entries[query] = listing
+            self._held += len(listing.ids)
+            while self._held > self.max_ids:
+                _, evicted = self._entries.popitem(last=False)
+                self._held -= len(evicted.ids)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[COUNTS] = CatalogueCounts(app.config["CATALOGUE_COUNT_SECONDS"])
-
-
-@event.listens_for(Session, "after_flush")
-def _forget_counts(session, _flush_context) -> None:
-    if not has_app_context() or COUNTS not in current_app.extensions:
-        return
-    if any(isinstance(obj, Publication) for obj in (*session.new, *session.dirty, *session.deleted)):
-        current_app.extensions[COUNTS].clear()
+    app.extensions[LISTINGS] = Listings(app.config["CATALOGUE_LISTING_IDS"])
 
 
 def title_word(word: str):
@@ -125,10 +153,12 @@ def title_word(word: str):
     )
 
 
-def is_search_index(kind: str, name: str) -> bool:
-    """A database object of the search indexes, which the models do not describe (for
-    Alembic's comparison of models and schema)."""
-    return (kind == "index" and name.endswith("_trgm")) or (kind == "table" and name.startswith(SEARCH_TABLE))
+def is_outside_models(kind: str, name: str) -> bool:
+    """A database object the models do not describe (for Alembic's comparison of models and
+    schema): the search indexes, and the catalogue version table their triggers keep."""
+    if kind == "index":
+        return name.endswith("_trgm")
+    return kind == "table" and (name.startswith(SEARCH_TABLE) or name == VERSION_TABLE)
 
 
 def _search_index() -> str | None:
@@ -189,55 +219,58 @@ def match_query(
     return statement, None
 
 
-def _cards(page_ids: Select) -> Select:
-    return (
-        select(*CARD_COLUMNS)
-        .where(_publication.c.id.in_(page_ids.scalar_subquery()))
-        .order_by(_publication.c.title, _publication.c.id)
-    )
-
-
 ON_SALE = select(Publication.id).where(Publication.on_sale.is_(True))
-# The whole catalogue, one page: built once, since it is the page most often asked for.
-_CATALOGUE_PAGE = _cards(
-    ON_SALE.order_by(Publication.title, Publication.id)
-    .limit(bindparam("page_size"))
-    .offset(bindparam("skip"))
+# A page of cards by id, and the catalogue version in the same statement (a row of its own, with
+# no id): the rows are fresh, and the version says whether the listing the ids came from still
+# holds. A UNION rather than a join, so that neither planner can take the one-row table for a big
+# one (SQLite, without statistics for it, built an index on every call). Built once.
+_PAGE_OF_CARDS = union_all(
+    select(*CARD_COLUMNS, null().label("version")).where(
+        _publication.c.id.in_(bindparam("ids", expanding=True)), _publication.c.on_sale.is_(True)
+    ),
+    select(*(null().label(column.name) for column in CARD_COLUMNS), _version.c.version),
 )
-_CATALOGUE_COUNT = select(func.count()).select_from(ON_SALE.subquery())
+_PAGE_OF_CARDS = _PAGE_OF_CARDS.order_by(_PAGE_OF_CARDS.selected_columns.title, _PAGE_OF_CARDS.selected_columns.id)
+
+
+_CURRENT_VERSION = select(_version.c.version).scalar_subquery()
+
+
+def _read_listing(query: str) -> Listing:
+    matching, message = match_query(ON_SALE, query)
+    rows = db.session.execute(
+        matching.add_columns(_CURRENT_VERSION).order_by(Publication.title, Publication.id)
+    ).all()
+    # The version read with the ids (one snapshot); with no ids, on its own.
+    version = rows[0][1] if rows else db.session.scalar(_CURRENT_VERSION.element)
+    return Listing(version=version, ids=array("q", (row[0] for row in rows)), message=message)
 
 
 def search_catalogue(query: str, page: int, per_page: int) -> CatalogueSearch:
     """Publications on sale, by title, matching ``query``: an ISBN in any form, or title words.
 
-    The page is rows of ``CARD_COLUMNS``. Its ids are read from the (on_sale, title, id) index
-    alone, so a deep OFFSET skips index entries rather than rows, then those rows are loaded. A
-    page that is not full is the last one, which gives the total; otherwise it comes from
-    ``CatalogueCounts``, recounted when it contradicts the page.
+    The page is rows of ``CARD_COLUMNS``, cut from the query's ``Listing``: one statement when
+    this worker holds the listing at the current catalogue version, else one more to read it.
     """
     query = (query or "").strip()[:200]
     offset = (page - 1) * per_page
-    if query:
-        matching, message = match_query(ON_SALE, query)
-        rows_statement = _cards(
-            matching.order_by(Publication.title, Publication.id).limit(per_page).offset(offset)
-        )
-        count_statement = select(func.count()).select_from(matching.subquery())
-        items = list(db.session.execute(rows_statement))
-    else:
-        message, count_statement = None, _CATALOGUE_COUNT
-        items = list(db.session.execute(_CATALOGUE_PAGE, {"page_size": per_page, "skip": offset}))
-    counts: CatalogueCounts = current_app.extensions[COUNTS]
-    if len(items) < per_page and (items or page == 1):
-        total = offset + len(items)
-        counts.put(query, total)
-    else:
-        total = counts.get(query)
-        # Stale when the page shows more than it claims, or nothing where it claims rows.
-        if total is None or (total < offset + len(items) if items else total > offset):
-            total = db.session.scalar(count_statement)
-            counts.put(query, total)
-    return CatalogueSearch(query=query, page=CataloguePage(items, total, page, per_page), message=message)
+    listings: Listings = current_app.extensions[LISTINGS]
+    listing = listings.get(query)
+    for attempt in range(3):  # a listing the catalogue changed under is read again
+        if listing is None:
+            listing = _read_listing(query)
+            listings.put(query, listing)
+        page_ids = listing.ids[offset:offset + per_page].tolist()
+        rows = db.session.execute(_PAGE_OF_CARDS, {"ids": page_ids}).all()
+        version = next(row.version for row in rows if row.id is None)
+        # After three changes in a row, show this page: its rows are fresh, its order and
+        # total a moment old.
+        if version == listing.version or attempt == 2:
+            break
+        listing = None
+    items = [row for row in rows if row.id is not None]
+    page_of = CataloguePage(items, len(listing.ids), page, per_page)
+    return CatalogueSearch(query=query, page=page_of, message=listing.message)
 
 
 _BY_ISBN = select(Publication).where(Publication.isbn == bindparam("isbn13"))  # built once
