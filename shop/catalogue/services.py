@@ -10,8 +10,12 @@ from threading import Lock
 
 from flask import Flask, current_app
 from sqlalchemy import (
+    ARRAY,
+    CompoundSelect,
+    Integer,
     Select,
     and_,
+    any_,
     bindparam,
     column,
     func,
@@ -219,31 +223,43 @@ def match_query(
     return statement, None
 
 
-ON_SALE = select(Publication.id).where(Publication.on_sale.is_(True))
-# A page of cards by id, and the catalogue version in the same statement (a row of its own, with
-# no id): the rows are fresh, and the version says whether the listing the ids came from still
-# holds. A UNION rather than a join, so that neither planner can take the one-row table for a big
-# one (SQLite, without statistics for it, built an index on every call). Built once.
-_PAGE_OF_CARDS = union_all(
-    select(*CARD_COLUMNS, null().label("version")).where(
-        _publication.c.id.in_(bindparam("ids", expanding=True)), _publication.c.on_sale.is_(True)
-    ),
-    select(*(null().label(column.name) for column in CARD_COLUMNS), _version.c.version),
-)
-_PAGE_OF_CARDS = _PAGE_OF_CARDS.order_by(_PAGE_OF_CARDS.selected_columns.title, _PAGE_OF_CARDS.selected_columns.id)
+ON_SALE = select(Publication.id, Publication.title).where(Publication.on_sale.is_(True))
 
 
-_CURRENT_VERSION = select(_version.c.version).scalar_subquery()
+def _and_version(statement: Select) -> CompoundSelect:
+    """``statement``'s rows by title, and one more: the catalogue version, every other column NULL.
+
+    One statement, so one snapshot: the version says whether the rows are still current. A UNION
+    rather than a join, so that neither planner can take the one-row table for a big one (SQLite,
+    without statistics for it, built an index on every call).
+    """
+    nulls = (null().label(selected.name) for selected in statement.selected_columns)
+    union = union_all(statement.add_columns(null().label("version")), select(*nulls, _version.c.version))
+    return union.order_by(union.selected_columns.title, union.selected_columns.id)
+
+
+def _page_of_cards(ids_clause) -> CompoundSelect:
+    return _and_version(select(*CARD_COLUMNS).where(ids_clause, _publication.c.on_sale.is_(True)))
+
+
+# A page of cards by id, built once per database. PostgreSQL takes the ids as one array: the
+# statement stays the same text, prepared once, where IN (...) is rendered again for each call.
+_PAGES_OF_CARDS = {
+    "postgresql": _page_of_cards(_publication.c.id == any_(bindparam("ids", type_=ARRAY(Integer)))),
+    "sqlite": _page_of_cards(_publication.c.id.in_(bindparam("ids", expanding=True))),
+}
+
+
+def _split(rows) -> tuple[list, int]:
+    """The rows of ``_and_version``'s statement, and the version."""
+    items = [row for row in rows if row.id is not None]
+    return items, next(row.version for row in rows if row.id is None)
 
 
 def _read_listing(query: str) -> Listing:
     matching, message = match_query(ON_SALE, query)
-    rows = db.session.execute(
-        matching.add_columns(_CURRENT_VERSION).order_by(Publication.title, Publication.id)
-    ).all()
-    # The version read with the ids (one snapshot); with no ids, on its own.
-    version = rows[0][1] if rows else db.session.scalar(_CURRENT_VERSION.element)
-    return Listing(version=version, ids=array("q", (row[0] for row in rows)), message=message)
+    rows, version = _split(db.session.execute(_and_version(matching)).all())
+    return Listing(version=version, ids=array("q", (row.id for row in rows)), message=message)
 
 
 def search_catalogue(query: str, page: int, per_page: int) -> CatalogueSearch:
@@ -256,19 +272,18 @@ def search_catalogue(query: str, page: int, per_page: int) -> CatalogueSearch:
     offset = (page - 1) * per_page
     listings: Listings = current_app.extensions[LISTINGS]
     listing = listings.get(query)
+    page_of_cards = _PAGES_OF_CARDS.get(db.engine.dialect.name, _PAGES_OF_CARDS["sqlite"])
     for attempt in range(3):  # a listing the catalogue changed under is read again
         if listing is None:
             listing = _read_listing(query)
             listings.put(query, listing)
         page_ids = listing.ids[offset:offset + per_page].tolist()
-        rows = db.session.execute(_PAGE_OF_CARDS, {"ids": page_ids}).all()
-        version = next(row.version for row in rows if row.id is None)
+        items, version = _split(db.session.execute(page_of_cards, {"ids": page_ids}).all())
         # After three changes in a row, show this page: its rows are fresh, its order and
         # total a moment old.
         if version == listing.version or attempt == 2:
             break
         listing = None
-    items = [row for row in rows if row.id is not None]
     page_of = CataloguePage(items, len(listing.ids), page, per_page)
     return CatalogueSearch(query=query, page=page_of, message=listing.message)
 

@@ -30,7 +30,7 @@ def index():
     )
     results = search.page
     shown = (search.query, search.message, results.page, results.per_page, results.total,
-             tuple(results.items))
+             tuple(map(tuple, results.items)))
     return render_public_page("catalogue/index.html", shown, lambda: {"search": search})
 
 
