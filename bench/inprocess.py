@@ -56,10 +56,11 @@ class QueryCounter:
             for part in cookie.split("; "):
                 name, _, value = part.partition("=")
                 client.set_cookie(name, value)
-        return client.open(request.path, method=request.method, data=request.body, headers=headers)
+        return client.open(request.sample_path(), method=request.method, data=request.body, headers=headers)
 
     def count(self, request: Request) -> Counted:
-        """The second of two identical requests (the first warms caches and the pool)."""
+        """The second of two identical requests (the first warms caches and the pool); with
+        ``varied_case``, the second of two spellings of the same search."""
         self._send(request)
         self._statements = []
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import queue
+import random
 import shutil
 import statistics
 import subprocess
@@ -29,6 +30,18 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None
     expect: int = 200
+    # Appended to ``path`` with each letter's case drawn at random, request by request: the same
+    # search, but a query text the shop has not seen (its listings are keyed by the text as typed).
+    varied_case: str = ""
+
+    @property
+    def full_path(self) -> str:
+        return self.path + self.varied_case
+
+    def sample_path(self) -> str:
+        return self.path + "".join(
+            (letter.upper() if random.getrandbits(1) else letter.lower()) for letter in self.varied_case
+        )
 
     def all_headers(self) -> dict[str, str]:
         headers = {"User-Agent": USER_AGENT, **self.headers}
@@ -81,6 +94,18 @@ def _wrk_script(request: Request, name: str) -> Path:
         lines.append(f"wrk.headers[ {_lua_string(key)} ] = {_lua_string(value)}")
     if request.body is not None:
         lines.append(f"wrk.body = {_lua_string(request.body)}")
+    if request.varied_case:
+        lines += [
+            f"local fixed, varied = {_lua_string(request.path)}, {_lua_string(request.varied_case)}",
+            "math.randomseed(os.time())",
+            "request = function()",
+            "  local text = varied:gsub('%a', function(c)",
+            "    if math.random(2) == 1 then return c:upper() end",
+            "    return c:lower()",
+            "  end)",
+            "  return wrk.format(nil, fixed .. text)",
+            "end",
+        ]
     path = ARTIFACTS / "wrk" / f"{name}.lua"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n" + _DONE)
@@ -106,7 +131,7 @@ def drain(result: LoadResult) -> None:
 def run_wrk(base_url: str, request: Request, duration: float, connections: int, name: str) -> LoadResult:
     script = _wrk_script(request, name)
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--timeout", "10s",
-               "-s", str(script), base_url + request.path]
+               "-s", str(script), base_url + request.full_path]
     done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
     for line in done.stdout.splitlines():
         if line.startswith("BENCH-JSON "):
@@ -159,7 +184,7 @@ def run_python(base_url: str, requests_: list[Request], duration: float | None, 
             started = time.perf_counter()
             try:
                 body = item.body.encode("utf-8") if isinstance(item.body, str) else item.body
-                conn.request(item.method, item.path, body=body, headers=item.all_headers())
+                conn.request(item.method, item.sample_path(), body=body, headers=item.all_headers())
                 response = conn.getresponse()
                 answer = response.read()
                 status = response.status

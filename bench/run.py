@@ -146,7 +146,7 @@ def run_backend(s: Settings, name: str, url: str, small_url: str, csv_url: str, 
         realistic.start()
         target_list = prepare(shop.url)
         out["labels"] = {t.key: t.label for t in target_list}
-        out["paths"] = {t.key: f"{t.request.method} {t.request.path}" for t in target_list}
+        out["paths"] = {t.key: f"{t.request.method} {t.request.full_path}" for t in target_list}
         out["queries"], statements, out["errors"] = count_queries(url, target_list)
         log("  queries per request: " + ", ".join(f"{k} {v}" for k, v in out["queries"].items()))
         out["explain"] = {}

@@ -86,6 +86,9 @@ def prepare(shop_url: str) -> list[Target]:
         Target("catalogue_1", "catalogue page 1", Request(path="/")),
         Target("catalogue_200", "catalogue page 200", Request(path="/?page=200")),
         Target("search", f"catalogue search “{SEARCH}”", Request(path="/?" + urlencode({"q": SEARCH}))),
+        # The same search typed in a new way each time (case varied): the shop reads its
+        # listing afresh, as for the first reader of a search.
+        Target("search_new", "the same search, first reading", Request(path="/?q=", varied_case=urlencode({"q": SEARCH})[2:])),
         Target("basket", "basket page, 5 lines", Request(path="/basket", headers=basket_cookie)),
         Target("add", "add to basket (POST)", Request("POST", "/basket/add", headers=basket_cookie,
                                                       body=add_body, expect=303)),
@@ -101,9 +104,9 @@ def prepare(shop_url: str) -> list[Target]:
 
 def check(base_url: str, request: Request) -> requests.Response:
     """Send one request as the load generator will; refuse to measure an error or a redirect."""
-    answer = _http.request(request.method, base_url + request.path, data=request.body,
+    answer = _http.request(request.method, base_url + request.sample_path(), data=request.body,
                               headers=request.all_headers(), allow_redirects=False, timeout=60)
     if answer.status_code != request.expect:
-        raise RuntimeError(f"{request.method} {request.path} answered {answer.status_code}, "
+        raise RuntimeError(f"{request.method} {request.full_path} answered {answer.status_code}, "
                            f"not {request.expect}")
     return answer
