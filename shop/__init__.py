@@ -87,7 +87,9 @@ def _limit_decorated_views_only(app: Flask, limiter) -> None:
     counts failed sign-ins, stays."""
     if app.config.get("RATELIMIT_DEFAULT") or app.config.get("RATELIMIT_APPLICATION"):
         return  # someone configured app-wide limits: keep the check that enforces them
-    app.before_request_funcs[None].remove(limiter._check_request_limit)
+    hooks = app.before_request_funcs.get(None, [])
+    if limiter._check_request_limit in hooks:  # not there when RATELIMIT_ENABLED is False
+        hooks.remove(limiter._check_request_limit)
 
 
 def _tune_sqlite(engine) -> None:

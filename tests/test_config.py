@@ -53,3 +53,9 @@ def test_a_malformed_number_names_its_setting(monkeypatch):
     monkeypatch.setenv("MAX_COPIES_PER_LINE", "fifty")
     with pytest.raises(RuntimeError, match="MAX_COPIES_PER_LINE"):
         load_config()
+
+
+def test_the_shop_starts_with_rate_limits_switched_off(database_url):
+    # Flask-Limiter then registers no request hook for the shop to remove.
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True, "RATELIMIT_ENABLED": False})
+    assert app.test_client().get("/staff/login").status_code == 200
