@@ -6,8 +6,8 @@ the benchmark's pages, as the shop is and with each change simulated in this pro
 Nothing under shop/ is edited: each variant patches a function or a setting here, for sizing a
 recommendation in BENCHMARKS.md, not as the fix itself. Public pages are requested as a new visitor
 each time (no cookie), as the load generator does. (The shop has since adopted some of these: the
-staff list's separate count in 82c79b9, cached ISBN and money formatting in 6201821; their rows
-now show little difference.)
+staff list's separate count in 82c79b9 (its variant is gone from here), cached ISBN and money
+formatting in 6201821; their rows now show little difference.)
 """
 
 from __future__ import annotations
@@ -51,24 +51,6 @@ def fast_pence(pence: int, currency: str = "GBP") -> str:
     return f"{sign}£{abs(pence) // 100:,}.{abs(pence) % 100:02d}"
 
 
-def search_orders_two_queries(filters, page: int, per_page: int):
-    """The list with its total from a separate COUNT (no window function), and the page from an
-    ORDER BY … LIMIT the created_at index can serve."""
-    from sqlalchemy import func, select
-
-    from shop.extensions import db
-    from shop.orders import desk
-    from shop.orders.models import Order
-
-    page = max(page, 1)
-    statement = desk.filtered_orders(filters)
-    total = db.session.scalar(select(func.count()).select_from(statement.with_only_columns(Order.id).subquery()))
-    orders = list(db.session.scalars(
-        statement.order_by(Order.created_at.desc(), Order.id.desc()).limit(per_page).offset((page - 1) * per_page)
-    ))
-    return desk.OrderPage(orders, total, page, per_page, filters)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", required=True)
@@ -89,7 +71,6 @@ def main() -> None:
     from bench.apps.realistic import app as realistic_app
     from bench.datagen import isbn13
     from shop import create_app
-    from shop.orders import desk
 
     public = {
         "publication": f"/publications/{isbn13(targets.PUBLICATION_ID)}",
@@ -142,10 +123,8 @@ def main() -> None:
         measure("both")
     measure("Flask-Limiter off (RATELIMIT_ENABLED=False)", {"RATELIMIT_ENABLED": False})
     measure("no CSRF token (WTF_CSRF_ENABLED=False)", {"WTF_CSRF_ENABLED": False})
-    with patched(desk, "search_orders", search_orders_two_queries):
-        measure("staff list: COUNT + LIMIT, no window")
     with patched(shop.isbn, "hyphenate", cached), patched(shop.catalogue.models, "hyphenate", cached), \
-            patched(shop.money, "format_pence", fast_pence), patched(desk, "search_orders", search_orders_two_queries):
+            patched(shop.money, "format_pence", fast_pence):
         measure("all of the above but limiter/CSRF", {})
         measure("all of the above", {"RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False})
 

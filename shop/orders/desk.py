@@ -5,6 +5,7 @@ Functions take explicit arguments (the acting staff member's email included) and
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Select, and_, exists, func, or_, select, update
 
@@ -18,10 +19,13 @@ from shop.orders.models import (
     PAID,
     PARTIALLY_REFUNDED,
     PLACED,
+    REFUNDED,
     STATUS_LABELS,
     Order,
     OrderLine,
+    days_awaiting_dispatch,
 )
+from shop.money import format_pence
 from shop.timeutil import period_starts, start_of_local_day, utcnow
 from shop.textsearch import contains_text
 
@@ -62,6 +66,44 @@ class OrderFilters:
         return {key: value for key, value in args.items() if value}
 
 
+class Flag(NamedTuple):
+    text: str
+    css_class: str = "flag"
+
+
+def order_flags(order, now: datetime, overdue_days: int) -> list[Flag]:
+    """What staff should look at: an ``Order``, or a row with the same columns."""
+    flags = []
+    if order.amount_mismatch:
+        flags.append(Flag("Amount mismatch"))
+    waited = days_awaiting_dispatch(order.status, order.paid_at, order.dispatched_at, now)
+    if waited is not None and waited > overdue_days:
+        flags.append(Flag(f"Waiting {waited} days"))
+    if order.refunded_pence and order.status != REFUNDED:
+        flags.append(Flag(f"Refunded {format_pence(order.refunded_pence)}", "flag flag-info"))
+    return flags
+
+
+class ListedOrder(NamedTuple):
+    """One line of the order list: plain values, no ORM object (a fifth of the page's time)."""
+
+    reference: str
+    created_at: datetime
+    customer_name: str | None
+    customer_email: str | None
+    copies: int
+    total_pence: int
+    status_label: str
+    flags: list[Flag]
+
+
+_LISTED_COLUMNS = (
+    Order.reference, Order.created_at, Order.customer_name, Order.customer_email, Order.copies,
+    Order.total_pence, Order.status, Order.amount_mismatch, Order.refunded_pence, Order.paid_at,
+    Order.dispatched_at,
+)
+
+
 # Counting stops here: past it the page says "more than 10,000", and its cost stays flat however
 # large the order table grows.
 COUNT_CAP = 10_000
@@ -69,7 +111,7 @@ COUNT_CAP = 10_000
 
 @dataclass
 class OrderPage:
-    orders: list[Order]
+    orders: list[ListedOrder]
     total: int  # at most COUNT_CAP + 1
     page: int
     per_page: int
@@ -121,7 +163,7 @@ def filtered_orders(filters: OrderFilters) -> Select:
     return statement
 
 
-def search_orders(filters: OrderFilters, page: int, per_page: int) -> OrderPage:
+def search_orders(filters: OrderFilters, page: int, per_page: int, now: datetime, overdue_days: int) -> OrderPage:
     """Newest first, one page, and how many match (counted up to ``COUNT_CAP``).
 
     Two statements, each cheap at 100,000 orders: the page walks ``ix_shop_order_created_at``
@@ -131,13 +173,18 @@ def search_orders(filters: OrderFilters, page: int, per_page: int) -> OrderPage:
     """
     page = max(page, 1)
     filtered = filtered_orders(filters)
-    orders = list(
-        db.session.scalars(
-            filtered.order_by(Order.created_at.desc(), Order.id.desc())
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
+    rows = db.session.execute(
+        filtered.with_only_columns(*_LISTED_COLUMNS)
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
     )
+    orders = [
+        ListedOrder(row.reference, row.created_at, row.customer_name, row.customer_email, row.copies,
+                    row.total_pence, STATUS_LABELS.get(row.status, row.status),
+                    order_flags(row, now, overdue_days))
+        for row in rows
+    ]
     capped = filtered.with_only_columns(Order.id).order_by(None).limit(COUNT_CAP + 1).subquery()
     total = db.session.scalar(select(func.count()).select_from(capped))
     return OrderPage(orders, total, page, per_page, filters)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from shop.addresses import country_name
 from shop.errors import ShopError
 from shop.extensions import db
-from shop.timeutil import utcnow
+from shop.timeutil import as_utc, utcnow
 
 PENDING_PAYMENT = "pending_payment"
 FAILED_TO_START = "failed_to_start"
@@ -58,6 +58,15 @@ def statuses_that_may_become(target: str) -> list[str]:
 
 class InvalidTransition(ShopError):
     pass
+
+
+def days_awaiting_dispatch(
+    status: str, paid_at: datetime | None, dispatched_at: datetime | None, now: datetime
+) -> int | None:
+    """Whole days since payment for a paid order not yet dispatched; otherwise None."""
+    if status not in (PAID, PARTIALLY_REFUNDED) or dispatched_at is not None or paid_at is None:
+        return None
+    return (now - as_utc(paid_at)).days
 
 
 class Order(db.Model):
@@ -159,11 +168,7 @@ class Order(db.Model):
         return ["amount mismatch"] if self.amount_mismatch else []
 
     def awaiting_dispatch_days(self, now: datetime) -> int | None:
-        """Whole days since payment for a paid order not yet dispatched; otherwise None."""
-        if not self.can_dispatch or self.paid_at is None:
-            return None
-        paid_at = self.paid_at if self.paid_at.tzinfo else self.paid_at.replace(tzinfo=now.tzinfo)
-        return (now - paid_at).days
+        return days_awaiting_dispatch(self.status, self.paid_at, self.dispatched_at, now)
 
     def set_status(self, new_status: str, actor: str, **detail: Any) -> None:
         """Move along ``ALLOWED`` and record it in the timeline; anything else raises."""

@@ -166,13 +166,14 @@ def _filters_from_request() -> tuple[OrderFilterForm, OrderFilters]:
 def orders():
     form, filters = _filters_from_request()
     page = min(max(request.args.get("page", 1, type=int), 1), 100_000)
-    result = desk.search_orders(filters, page, current_app.config["STAFF_ORDERS_PER_PAGE"])
+    config = current_app.config
+    result = desk.search_orders(
+        filters, page, config["STAFF_ORDERS_PER_PAGE"], utcnow(), config["DISPATCH_WARNING_DAYS"]
+    )
     return render_template(
         "staff/orders.html",
         form=form,
         result=result,
-        now=utcnow(),
-        overdue_days=current_app.config["DISPATCH_WARNING_DAYS"],
     )
 
 
@@ -206,8 +207,7 @@ def order(reference: str):
         emails=outbox.emails_for(order),
         resend_form=ResendForm(),
         stripe_url=dashboard_url(order.payment_intent_id) if order.payment_intent_id else None,
-        now=utcnow(),
-        overdue_days=current_app.config["DISPATCH_WARNING_DAYS"],
+        flags=desk.order_flags(order, utcnow(), current_app.config["DISPATCH_WARNING_DAYS"]),
     )
 
 
