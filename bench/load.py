@@ -66,6 +66,17 @@ class LoadResult:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
+def merge(parts: list[LoadResult]) -> LoadResult:
+    """Consecutive runs of one request as one: rates from the totals; the median run's p50, the
+    worst run's p99 and maximum."""
+    return LoadResult(
+        requests=sum(part.requests for part in parts), seconds=sum(part.seconds for part in parts),
+        p50_ms=statistics.median(part.p50_ms for part in parts), p99_ms=max(part.p99_ms for part in parts),
+        mean_ms=statistics.fmean(part.mean_ms for part in parts), errors=sum(part.errors for part in parts),
+        tool=parts[0].tool, max_ms=max(part.max_ms for part in parts),
+    )
+
+
 def have_wrk() -> bool:
     return shutil.which("wrk") is not None
 
@@ -130,7 +141,8 @@ def drain(result: LoadResult) -> None:
 
 def run_wrk(base_url: str, request: Request, duration: float, connections: int, name: str) -> LoadResult:
     script = _wrk_script(request, name)
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--timeout", "10s",
+    seconds = max(1, round(duration))  # wrk takes whole seconds
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
                "-s", str(script), base_url + request.full_path]
     done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
     for line in done.stdout.splitlines():

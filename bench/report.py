@@ -22,10 +22,12 @@ RSS_LIMIT_MB = 200.0
 
 
 def ratio(pages: dict, key: str, base: str) -> float:
-    """Median over rounds of this round's rate / the base's rate in the same round: the base ran
-    seconds before the target (the realistic ceiling is measured again right before each page),
-    so a machine that speeds up or slows down cancels out. (The ratio of the medians, when rounds
-    are missing.)"""
+    """Against the realistic ceiling: the median over rounds of each round's median of paired
+    one-second slices (page, and the ceiling right before it). Otherwise the median over rounds of
+    this round's rate / the base's rate in the same round. (The ratio of the medians, when rounds
+    are missing; results of runs before 2026-11-26 evening have one realistic run per page.)"""
+    if base == "realistic" and pages[key].get("paired_ratios"):
+        return statistics.median(pages[key]["paired_ratios"])
     mine, theirs = pages[key].get("rounds_rps"), pages[base].get("rounds_rps")
     if base == "realistic" and pages[key].get("paired_realistic_rps"):
         theirs = pages[key]["paired_realistic_rps"]  # measured just before this page, each round

@@ -87,27 +87,38 @@ def measure_rounds(s: Settings, name: str, items, latency_items) -> tuple[dict, 
         load.run(base, request, s.warmup, s.connections, f"{name}-{key}")
     runs = {key: [] for key, _, _ in items}
     latency = {key: [] for key, _, _ in latency_items}
-    # The realistic ceiling again right before each page, so that each page's ratio compares two
-    # measurements seconds apart: this machine's speed drifts within a round.
+    # Each page's time is cut into one-second slices, each right after a slice of the realistic
+    # ceiling; the page's ratio is the median of those pairs. This machine's speed swings by 2-4x
+    # for seconds at a time (the same app measured 411 and 1,704 req/s seconds apart), which one
+    # pair of 5 s runs per round could not tell from the page's own speed.
     realistic = next((base, request) for key, base, request in items if key == "realistic")
     paired = {key: [] for key, _, _ in items if key not in ("ceiling", "realistic")}
+    slices = max(1, round(s.duration))
     for round_ in range(1, s.rounds + 1):
         line = []
         for key, base, request in items:
-            if key in paired:
-                before = load.run(*realistic, s.duration, s.connections, f"{name}-realistic-before-{key}")
-                paired[key].append(before.rps)
-            result = load.run(base, request, s.duration, s.connections, f"{name}-{key}")
+            if key not in paired:
+                result = load.run(base, request, s.duration, s.connections, f"{name}-{key}")
+                runs[key].append(result)
+                line.append(f"{key} {result.rps:.0f}")
+                continue
+            parts, ratios = [], []
+            for _ in range(slices):
+                before = load.run(*realistic, s.duration / slices, s.connections, f"{name}-realistic-before-{key}")
+                parts.append(load.run(base, request, s.duration / slices, s.connections, f"{name}-{key}"))
+                ratios.append(parts[-1].rps / before.rps if before.rps else 0.0)
+            result = load.merge(parts)
             runs[key].append(result)
-            line.append(f"{key} {result.rps:.0f}" + (f" (/{paired[key][-1]:.0f})" if key in paired else ""))
+            paired[key].append(statistics.median(ratios))
+            line.append(f"{key} {result.rps:.0f} ({paired[key][-1]:.0%})")
         for key, base, request in latency_items:
             result = load.run(base, request, s.duration, s.latency_connections, f"{name}-{key}-c1")
             latency[key].append(result)
             line.append(f"{key}@c1 p99 {result.p99_ms:.1f}ms")
         log(f"  round {round_}/{s.rounds} req/s: " + ", ".join(line))
     pages = {key: summarise(value) for key, value in runs.items()}
-    for key, rates in paired.items():
-        pages[key]["paired_realistic_rps"] = [round(rate, 1) for rate in rates]
+    for key, ratios in paired.items():
+        pages[key]["paired_ratios"] = [round(ratio, 3) for ratio in ratios]
     return pages, {key: summarise(value) for key, value in latency.items()}
 
 
