@@ -82,7 +82,7 @@ def prepare(shop_url: str) -> list[targets.Target]:
     raise AssertionError
 
 
-def measure_rounds(s: Settings, name: str, items, latency_items) -> tuple[dict, dict]:
+def measure_rounds(s: Settings, name: str, items, latency_items, whole: set[str]) -> tuple[dict, dict]:
     for key, base, request in items + latency_items:
         load.run(base, request, s.warmup, s.connections, f"{name}-{key}")
     runs = {key: [] for key, _, _ in items}
@@ -90,10 +90,10 @@ def measure_rounds(s: Settings, name: str, items, latency_items) -> tuple[dict, 
     # Each page's time is cut into one-second slices, each right after a slice of the realistic
     # ceiling; the page's ratio is the median of those pairs. This machine's speed swings by 2-4x
     # for seconds at a time (the same app measured 411 and 1,704 req/s seconds apart), which one
-    # pair of 5 s runs per round could not tell from the page's own speed.
+    # pair of 5 s runs per round could not tell from the page's own speed. Pages in ``whole`` (slow
+    # ones) get one pair of full-length runs instead.
     realistic = next((base, request) for key, base, request in items if key == "realistic")
     paired = {key: [] for key, _, _ in items if key not in ("ceiling", "realistic")}
-    slices = max(1, round(s.duration))
     for round_ in range(1, s.rounds + 1):
         line = []
         for key, base, request in items:
@@ -103,6 +103,7 @@ def measure_rounds(s: Settings, name: str, items, latency_items) -> tuple[dict, 
                 line.append(f"{key} {result.rps:.0f}")
                 continue
             parts, ratios = [], []
+            slices = 1 if key in whole else max(1, round(s.duration))
             for _ in range(slices):
                 before = load.run(*realistic, s.duration / slices, s.connections, f"{name}-realistic-before-{key}")
                 parts.append(load.run(base, request, s.duration / slices, s.connections, f"{name}-{key}"))
@@ -190,7 +191,8 @@ def run_backend(s: Settings, name: str, url: str, small_url: str, csv_url: str, 
         log(f"  load: {s.rounds} round(s) x {len(items)} targets x {s.duration:g} s at {s.connections} "
             f"connections, then {len(latency_items)} at {s.latency_connections} "
             f"({'wrk' if load.have_wrk() else 'Python load generator'})")
-        out["pages"], out["latency"] = measure_rounds(s, name, items, latency_items)
+        whole = {t.key for t in target_list if not t.sliced}
+        out["pages"], out["latency"] = measure_rounds(s, name, items, latency_items, whole)
         for key, base, request in items:  # the cookies still work: nothing was measured signed out
             try:
                 targets.check(base, request)
