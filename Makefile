@@ -38,7 +38,7 @@ load: install
 	$(PY) -m pip install --quiet --disable-pip-version-check -r loadtest/requirements.txt
 	$(PY) -m loadtest.run
 
-# Benchmarks: prints a table and writes BENCHMARKS.md (about 22 min with PostgreSQL; BENCH_QUICK=1 for a smoke run).
+# Benchmarks: prints a table and writes BENCHMARKS.md (about 25 min with PostgreSQL; BENCH_QUICK=1 for a smoke run).
 # PostgreSQL too when DATABASE_URL names a database called *bench* (its schema is dropped and refilled).
 .PHONY: bench
 bench: install
