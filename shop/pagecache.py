@@ -7,46 +7,20 @@ change of price, stock or title is a different key. What is saved is the templat
 Anyone with a session (a basket, a message, staff) gets a fresh render.
 """
 
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from operator import itemgetter
-from threading import Lock
 
 from flask import Flask, current_app, make_response, render_template, request, session
 from sqlalchemy import inspect
 
+from shop.lru import BoundedLRU
+
 EXTENSION = "shop.page_cache"
-
-
-class RenderedPages:
-    """A bounded least-recently-used map of page keys to HTML, safe across threads."""
-
-    def __init__(self, max_entries: int):
-        self.max_entries = max_entries
-        self._pages: OrderedDict[Hashable, str] = OrderedDict()
-        self._lock = Lock()
-
-    def get(self, key: Hashable) -> str | None:
-        with self._lock:
-            html = self._pages.get(key)
-            if html is not None:
-                self._pages.move_to_end(key)
-            return html
-
-    def put(self, key: Hashable, html: str) -> None:
-        with self._lock:
-            self._pages[key] = html
-            self._pages.move_to_end(key)
-            while len(self._pages) > self.max_entries:
-                self._pages.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._pages)
 
 
 def init_app(app: Flask) -> None:
     size = app.config["PUBLIC_PAGE_CACHE_SIZE"]
-    app.extensions[EXTENSION] = RenderedPages(size) if size > 0 else None
+    app.extensions[EXTENSION] = BoundedLRU(size) if size > 0 else None
 
 
 _columns: dict[type, tuple[tuple[str, ...], itemgetter]] = {}
@@ -71,7 +45,7 @@ def render_public_page(template: str, key: Hashable, context: Callable[[], dict]
     ``key`` must determine everything the template shows apart from the session (use row_key).
     ``context`` is called only when the page is rendered, so a cached page costs none of it.
     """
-    pages: RenderedPages | None = current_app.extensions.get(EXTENSION)
+    pages: BoundedLRU[Hashable, str] | None = current_app.extensions.get(EXTENSION)
     if pages is None or current_app.config["SESSION_COOKIE_NAME"] in request.cookies:
         return render_template(template, **context())
     full_key = (template, key)

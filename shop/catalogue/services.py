@@ -2,11 +2,9 @@
 
 import re
 from array import array
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from math import ceil
-from threading import Lock
 
 from flask import Flask, current_app
 from sqlalchemy import (
@@ -33,6 +31,7 @@ from shop import isbn as isbns
 from shop.catalogue.models import Publication
 from shop.errors import InvalidISBN, NotFound
 from shop.extensions import db
+from shop.lru import BoundedLRU
 from shop.textsearch import contains_text
 
 MAX_SEARCH_WORDS = 8
@@ -107,42 +106,16 @@ class Listing:
     message: str | None  # e.g. a wrong check digit
 
 
-class Listings:
+class Listings(BoundedLRU[str, Listing]):
     """Recent listings by query, for as long as the catalogue version they were read at holds.
 
     A page is then its slice of ids, read by primary key together with the current version: one
     statement, as cheap for page 200 as for page 1, and a total that is never stale (a changed
-    version means the listing is read again). Bounded by the number of ids held, least recently
-    used first out.
+    version means the listing is read again). Bounded by the number of ids held.
     """
 
     def __init__(self, max_ids: int):
-        self.max_ids = max_ids
-        self._entries: OrderedDict[str, Listing] = OrderedDict()
-        self._held = 0
-        self._lock = Lock()
-
-    def get(self, query: str) -> Listing | None:
-        with self._lock:
-            listing = self._entries.get(query)
-            if listing is not None:
-                self._entries.move_to_end(query)
-            return listing
-
-    def put(self, query: str, listing: Listing) -> None:
-        with self._lock:
-            old = self._entries.pop(query, None)
-            self._held -= len(old.ids) if old else 0
-            if len(listing.ids) > self.max_ids:
-                return
-            self._entries[query] = listing
-            self._held += len(listing.ids)
-            while self._held > self.max_ids:
-                _, evicted = self._entries.popitem(last=False)
-                self._held -= len(evicted.ids)
-
-    def __len__(self) -> int:
-        return len(self._entries)
+        super().__init__(max_ids, weight=lambda listing: len(listing.ids))
 
 
 def init_app(app: Flask) -> None:
