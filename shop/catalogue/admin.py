@@ -12,6 +12,7 @@ from typing import Any
 
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from shop import isbn as isbns
 from shop.catalogue.imports import MAX_STOCK
@@ -162,7 +163,17 @@ def create_publication(
         raise CatalogueError(f"Stock must be from 0 to {MAX_STOCK:,} copies.")
     publication = Publication(isbn=isbn13, stock=stock, on_sale=True, **asdict(details))
     db.session.add(publication)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError as error:
+        if "isbn" not in str(error.orig):  # SQLite and PostgreSQL both name the column or index
+            raise
+        # Someone else added the same ISBN between the check above and this insert; the caller
+        # rolls back, and the unique index keeps one copy.
+        raise CatalogueError(
+            f"ISBN {isbns.hyphenate(isbn13)} was added to the catalogue by someone else a moment"
+            " ago, so nothing was saved. Search the catalogue for it to edit it."
+        ) from None
     record_change(publication, actor, "created", None, _snapshot(publication))
     db.session.flush()
     return publication

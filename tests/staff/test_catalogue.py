@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
-from sqlalchemy import select, update
+from sqlalchemy import create_engine, event, insert, select, update
 
 from shop.catalogue.models import CatalogueChange, Publication
 from shop.orders.models import Order
@@ -231,6 +231,36 @@ def test_an_isbn_already_in_the_catalogue_is_refused(staff_client, db, publicati
     assert response.status_code == 422
     assert "ISBN 978-1-85717-640-7 is already in the catalogue, as “Leadership and engagement" in text_of(response)
     assert db.session.scalar(select(Publication).filter_by(title="A copy")) is None
+
+
+def test_the_same_isbn_added_by_someone_else_meanwhile_gets_a_message_not_a_500(staff_client, db, database_url):
+    """Two members of staff add one ISBN at the same moment: the other's row is committed over a
+    connection of its own just after this request checked, so only the unique index can tell."""
+    rival = create_engine(database_url)
+    inserted = []
+
+    def add_it_elsewhere(conn, cursor, statement, parameters, context, executemany):
+        if not inserted and statement.lstrip().startswith("SELECT") and "publication.isbn =" in statement:
+            with rival.begin() as other:
+                other.execute(insert(Publication).values(
+                    isbn=ISBN, title="Added elsewhere", publisher="The King's Fund", year=2012,
+                    pages=48, price_pence=850, stock=5, on_sale=True))
+            inserted.append(True)
+
+    event.listen(db.engine, "after_cursor_execute", add_it_elsewhere)
+    try:
+        response = post(staff_client, "/staff/catalogue/new", **NEW)
+    finally:
+        event.remove(db.engine, "after_cursor_execute", add_it_elsewhere)
+        rival.dispose()
+    assert inserted
+    assert response.status_code == 422
+    page = text_of(response)
+    assert "ISBN 978-1-85717-640-7 was added to the catalogue by someone else a moment ago" in page
+    assert 'value="Leadership and engagement for improvement in the NHS"' in page  # what was typed stays
+    db.session.expire_all()
+    assert db.session.scalars(select(Publication.title).filter_by(isbn=ISBN)).all() == ["Added elsewhere"]
+    assert db.session.scalar(select(CatalogueChange)) is None
 
 
 # --- edit -----------------------------------------------------------------------------------
