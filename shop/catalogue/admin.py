@@ -7,6 +7,7 @@ commits once. Stock moves only through ``adjust_stock``'s conditional UPDATEs, n
 edit form, so a form opened before a checkout reserved copies cannot write the old number back.
 """
 
+import hashlib
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -179,15 +180,67 @@ def create_publication(
     return publication
 
 
-def update_publication(publication: Publication, details: PublicationDetails, actor: str) -> bool:
-    """Apply ``details``; records the fields that changed, before and after. Returns False (and
-    records nothing) when nothing changed. Only changed columns are written, never the stock."""
+def details_of(publication: Publication) -> PublicationDetails:
+    return PublicationDetails(**{f.name: getattr(publication, f.name) for f in fields(PublicationDetails)})
+
+
+def _field_digests(details: PublicationDetails) -> list[str]:
+    # As the form sends a value back (stripped, LF line ends, blank for none), so an untouched
+    # field whose stored text differs only in that way is not taken for an edit.
+    texts = (
+        str(getattr(details, f.name) or "").replace("\r\n", "\n").strip()
+        for f in fields(PublicationDetails)
+    )
+    return [hashlib.blake2s(text.encode(), digest_size=4).hexdigest() for text in texts]
+
+
+def fingerprint(details: PublicationDetails) -> str:
+    """A digest of each field, for the edit form to carry: what its user started from, so a save
+    can tell the fields they changed from those someone else changed meanwhile."""
+    return "-".join(_field_digests(details))
+
+
+class EditConflict(CatalogueError):
+    """Since the form was opened, someone else changed fields that this save changes too."""
+
+    def __init__(self, current: PublicationDetails, names: list[str]):
+        super().__init__(
+            "Someone else changed this publication while you were editing it, so nothing was saved."
+        )
+        self.current = current
+        self.names = names
+
+
+def update_publication(
+    publication: Publication, details: PublicationDetails, actor: str, started_from: str | None = None
+) -> bool:
+    """Apply the fields of ``details`` that its editor changed; records them, before and after.
+    Returns False (and records nothing) when nothing changed. Never writes the stock.
+
+    ``started_from`` is the ``fingerprint`` of what the editor saw. Fields they left alone keep
+    whatever someone else saved meanwhile (an old form does not put back an old price); a field
+    both changed raises ``EditConflict``. Without it, every field that differs is written."""
+    # Locked until commit on PostgreSQL, so two saves at the same instant are compared in turn.
+    db.session.refresh(publication, with_for_update=True)
+    current = details_of(publication)
+    now = _field_digests(current)
+    seen = (started_from or "").split("-")
+    if [len(part) for part in seen] != [len(part) for part in now]:
+        seen = now  # no fingerprint, or not one of ours: compare with the publication as it is
+    names = [f.name for f in fields(PublicationDetails)]
+    edited = {name for name, mine, was in zip(names, _field_digests(details), seen) if mine != was}
+    clashes = [
+        name for name, was, is_ in zip(names, seen, now)
+        if was != is_ and name in edited and getattr(details, name) != getattr(current, name)
+    ]
+    if clashes:
+        raise EditConflict(current, clashes)
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
-    for name, value in asdict(details).items():
-        current = getattr(publication, name)
-        if current != value:
-            before[name], after[name] = current, value
+    for name in sorted(edited, key=names.index):
+        value, was = getattr(details, name), getattr(current, name)
+        if value != was:
+            before[name], after[name] = was, value
             setattr(publication, name, value)
     if not after:
         return False

@@ -7,11 +7,11 @@ from urllib.parse import urlsplit
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import IntegerField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation, ValidationError
 
 from shop import isbn as isbns
-from shop.catalogue.admin import STOCK_REASONS, PublicationDetails
+from shop.catalogue.admin import STOCK_REASONS, PublicationDetails, details_of, fingerprint
 from shop.catalogue.imports import MAX_PAGES, MAX_PENCE, MAX_STOCK, MIN_YEAR
 from shop.catalogue.models import Publication
 from shop.errors import InvalidISBN
@@ -104,11 +104,14 @@ class PublicationForm(FlaskForm):
     pdf_url = StringField(
         "Free PDF link (optional)", filters=[_strip], validators=[Optional(), Length(max=500)]
     )
+    # The edit page's fingerprint of the details it showed (admin.fingerprint); not on the new page.
+    started_from = HiddenField()
 
     @classmethod
     def for_publication(cls, publication: Publication) -> "PublicationForm":
         return cls(
             data={
+                "started_from": fingerprint(details_of(publication)),
                 "title": publication.title,
                 "subtitle": publication.subtitle or "",
                 "publisher": publication.publisher,

@@ -14,6 +14,7 @@ from shop.catalogue import admin, covers
 from shop.catalogue.services import get_by_isbn
 from shop.errors import InvalidISBN, NotFound, ShopError
 from shop.extensions import db
+from shop.money import format_pence
 from shop.staff.actions import run_action
 from shop.staff.catalogue_forms import (
     CatalogueSearchForm,
@@ -107,13 +108,41 @@ def _run(publication, form, action: Callable[[], str | None], done: str):
     return run_action(form, action, done, _back_to(publication))
 
 
+FORM_FIELDS = {"price_pence": "price"}  # PublicationDetails name -> form field, where they differ
+
+
+def _changed_meanwhile(name: str, current: admin.PublicationDetails) -> str:
+    value = getattr(current, name)
+    if name == "summary":
+        now = "a new text"
+    elif not value:
+        now = "blank"
+    else:
+        now = f"“{format_pence(value) if name == 'price_pence' else value}”"
+    return (
+        f"Someone else changed this to {now} while you were editing."
+        " Save again to replace it with yours."
+    )
+
+
 @bp.post("/<isbn>")
 def save(isbn: str):
     publication = _publication_or_404(isbn)
     form = PublicationForm()
     if not form.validate_on_submit():
         return _edit_page(publication, form, 422)  # the form again, with each field's message
-    if admin.update_publication(publication, form.details(), current_user.email):
+    try:
+        changed = admin.update_publication(
+            publication, form.details(), current_user.email, form.started_from.data
+        )
+    except admin.EditConflict as conflict:
+        flash(conflict.message, "error")
+        for name in conflict.names:
+            form[FORM_FIELDS.get(name, name)].errors.append(_changed_meanwhile(name, conflict.current))
+        # From theirs: a second save is a deliberate overwrite.
+        form.started_from.data = admin.fingerprint(conflict.current)
+        return _edit_page(publication, form, 409)
+    if changed:
         db.session.commit()
         flash(f"Changes to “{publication.title}” saved.", "success")
     else:

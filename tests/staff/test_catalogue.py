@@ -322,6 +322,72 @@ def test_the_edit_form_cannot_overwrite_stock_a_checkout_reserved(staff_client, 
     assert (publication.title, publication.stock, publication.isbn) == ("New title", 97, ISBN)
 
 
+def opened(client, url: str) -> dict:
+    """What an edit form carries from the moment it was opened: its token and fingerprint."""
+    return {"csrf_token": page_token(client, url), "started_from": started_from(client.get(url).get_data(as_text=True))}
+
+
+def started_from(page: str) -> str:
+    tag = re.search(r'<input[^>]*name="started_from"[^>]*>', page).group(0)
+    return re.search(r'value="([^"]+)"', tag).group(1)
+
+
+def test_an_edit_keeps_what_someone_else_saved_meanwhile_in_the_fields_it_left_alone(staff_client, db, publication):
+    url = f"/staff/catalogue/{ISBN}"
+    as_opened = edit_data(publication)
+    mine, theirs = opened(staff_client, url), opened(staff_client, url)  # two screens, one title
+    assert post(staff_client, url, **theirs, **{**as_opened, "price": "9.00"}).status_code == 303
+    page = followed(staff_client, post(staff_client, url, **mine, **{**as_opened, "title": "Typo fixed"}))
+    assert "Changes to “Typo fixed” saved." in page
+    publication = reload(db, publication)
+    assert (publication.title, publication.price_pence) == ("Typo fixed", 900)  # not back to £8.50
+    newest = changes(db, publication)[-1]
+    assert (newest.before, newest.after) == ({"title": "Leadership and engagement for improvement in the NHS"}, {"title": "Typo fixed"})
+
+
+def test_an_edit_of_a_field_someone_else_changed_meanwhile_saves_nothing_and_says_so(staff_client, db, publication):
+    url = f"/staff/catalogue/{ISBN}"
+    as_opened = edit_data(publication)
+    mine, theirs = opened(staff_client, url), opened(staff_client, url)
+    assert post(staff_client, url, **theirs, **{**as_opened, "price": "9.00"}).status_code == 303
+    response = post(staff_client, url, **mine, **{**as_opened, "price": "8.75", "title": "Typo fixed"})
+    assert response.status_code == 409
+    page = text_of(response)
+    assert "Someone else changed this publication while you were editing it, so nothing was saved." in page
+    assert "Someone else changed this to “£9.00” while you were editing." in page
+    assert 'href="#price"' in page and 'aria-invalid="true"' in page  # linked from the summary, marked
+    assert 'value="8.75"' in page and 'value="Typo fixed"' in page  # what was typed stays in the form
+    publication = reload(db, publication)
+    assert (publication.title, publication.price_pence) == ("Leadership and engagement for improvement in the NHS", 900)
+    assert len(changes(db, publication)) == 1
+
+    # The form now starts from their save: sending it again is a deliberate overwrite.
+    again = {"csrf_token": mine["csrf_token"], "started_from": started_from(page)}
+    assert again["started_from"] != mine["started_from"]
+    assert post(staff_client, url, **again, **{**as_opened, "price": "8.75", "title": "Typo fixed"}).status_code == 303
+    publication = reload(db, publication)
+    assert (publication.title, publication.price_pence) == ("Typo fixed", 875)
+
+
+def test_both_making_the_same_change_is_no_conflict(staff_client, db, publication):
+    url = f"/staff/catalogue/{ISBN}"
+    as_opened = edit_data(publication)
+    mine, theirs = opened(staff_client, url), opened(staff_client, url)
+    assert post(staff_client, url, **theirs, **{**as_opened, "price": "9.00"}).status_code == 303
+    assert "Nothing had changed" in followed(staff_client, post(staff_client, url, **mine, **{**as_opened, "price": "9.00"}))
+
+
+@pytest.mark.parametrize("fingerprint", ["", "not-one-of-ours", "-" * 7])
+def test_a_form_without_a_good_fingerprint_writes_every_field_that_differs(staff_client, db, publication, fingerprint):
+    url = f"/staff/catalogue/{ISBN}"
+    data = edit_data(publication, title="New title")
+    db.session.execute(update(Publication).where(Publication.id == publication.id).values(price_pence=900))
+    db.session.commit()
+    assert post(staff_client, url, started_from=fingerprint, **data).status_code == 303
+    publication = reload(db, publication)
+    assert (publication.title, publication.price_pence) == ("New title", 850)
+
+
 # --- withdraw and return --------------------------------------------------------------------
 
 
