@@ -46,6 +46,9 @@ def show():
     if basket.dropped:
         save_items({isbn: qty for isbn, qty in items.items() if isbn not in basket.dropped})
         flash("A title in your basket is no longer in our catalogue, so we removed it.", "error")
+    if basket.is_empty:
+        # No forms, so no CSRF token: building one would start a session for a new reader.
+        return render_template("basket/basket.html", basket=basket)
     region_form = RegionForm(region=region.key)
     region_form.region.choices = [
         (r.key, r.label) for r in regions(current_app.config["POSTAGE_REGIONS"])

@@ -197,7 +197,7 @@ def test_same_origin_add_to_basket_needs_no_token(client, publication, headers):
 
 def test_a_new_reader_gets_no_cookie_from_public_pages(client, publication):
     # No session, no token signing: public pages are the same for every new reader.
-    for path in ("/", f"/publications/{ISBN}", "/?q=leadership", "/?page=2"):
+    for path in ("/", f"/publications/{ISBN}", "/?q=leadership", "/?page=2", "/basket"):
         response = client.get(path)
         assert response.status_code == 200, path
         assert "Set-Cookie" not in response.headers, path
