@@ -181,7 +181,8 @@ def create_publication(
 
 
 def details_of(publication: Publication) -> PublicationDetails:
-    return PublicationDetails(**{f.name: getattr(publication, f.name) for f in fields(PublicationDetails)})
+    names = (f.name for f in fields(PublicationDetails))
+    return PublicationDetails(**{name: getattr(publication, name) for name in names})
 
 
 def _field_digests(details: PublicationDetails) -> list[str]:
@@ -212,7 +213,10 @@ class EditConflict(CatalogueError):
 
 
 def update_publication(
-    publication: Publication, details: PublicationDetails, actor: str, started_from: str | None = None
+    publication: Publication,
+    details: PublicationDetails,
+    actor: str,
+    started_from: str | None = None,
 ) -> bool:
     """Apply the fields of ``details`` that its editor changed; records them, before and after.
     Returns False (and records nothing) when nothing changed. Never writes the stock.

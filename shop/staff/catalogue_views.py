@@ -138,8 +138,9 @@ def save(isbn: str):
     except admin.EditConflict as conflict:
         flash(conflict.message, "error")
         for name in conflict.names:
-            form[FORM_FIELDS.get(name, name)].errors.append(_changed_meanwhile(name, conflict.current))
-        # From theirs: a second save is a deliberate overwrite.
+            message = _changed_meanwhile(name, conflict.current)
+            form[FORM_FIELDS.get(name, name)].errors.append(message)
+        # The form now starts from their version, so saving it again overwrites it on purpose.
         form.started_from.data = admin.fingerprint(conflict.current)
         return _edit_page(publication, form, 409)
     if changed:
