@@ -167,17 +167,24 @@ def create_publication(
     try:
         db.session.flush()
     except IntegrityError as error:
-        if "isbn" not in str(error.orig):  # SQLite and PostgreSQL both name the column or index
+        if not _is_isbn_clash(error):
             raise
-        # Someone else added the same ISBN between the check above and this insert; the caller
-        # rolls back, and the unique index keeps one copy.
+        # Added between the check above and this insert; the caller rolls back, and the unique
+        # index keeps one copy.
         raise CatalogueError(
-            f"ISBN {isbns.hyphenate(isbn13)} was added to the catalogue by someone else a moment"
-            " ago, so nothing was saved. Search the catalogue for it to edit it."
+            f"ISBN {isbns.hyphenate(isbn13)} was added to the catalogue a moment ago (by someone"
+            " else, or by a second click), so nothing was saved. Search the catalogue to edit it."
         ) from None
     record_change(publication, actor, "created", None, _snapshot(publication))
     db.session.flush()
     return publication
+
+
+def _is_isbn_clash(error: IntegrityError) -> bool:
+    diagnosis = getattr(error.orig, "diag", None)  # psycopg names the constraint
+    if diagnosis is not None:
+        return diagnosis.constraint_name == "uq_publication_isbn"
+    return "UNIQUE constraint failed: publication.isbn" in str(error.orig)  # SQLite
 
 
 def details_of(publication: Publication) -> PublicationDetails:
@@ -204,12 +211,16 @@ def fingerprint(details: PublicationDetails) -> str:
 class EditConflict(CatalogueError):
     """Since the form was opened, someone else changed fields that this save changes too."""
 
-    def __init__(self, current: PublicationDetails, names: list[str]):
+    def __init__(self, current: PublicationDetails, clashes: list[str], edited: set[str]):
         super().__init__(
             "Someone else changed this publication while you were editing it, so nothing was saved."
         )
-        self.current = current
-        self.names = names
+        self.current = current  # as it is now
+        self.clashes = clashes  # changed by both
+        self.edited = edited  # changed by this editor
+
+
+SAVE_ATTEMPTS = 3
 
 
 def update_publication(
@@ -224,33 +235,46 @@ def update_publication(
     ``started_from`` is the ``fingerprint`` of what the editor saw. Fields they left alone keep
     whatever someone else saved meanwhile (an old form does not put back an old price); a field
     both changed raises ``EditConflict``. Without it, every field that differs is written."""
-    # Locked until commit on PostgreSQL, so two saves at the same instant are compared in turn.
-    db.session.refresh(publication, with_for_update=True)
-    current = details_of(publication)
-    now = _field_digests(current)
-    seen = (started_from or "").split("-")
-    if [len(part) for part in seen] != [len(part) for part in now]:
-        seen = now  # no fingerprint, or not one of ours: compare with the publication as it is
     names = [f.name for f in fields(PublicationDetails)]
-    edited = {name for name, mine, was in zip(names, _field_digests(details), seen) if mine != was}
-    clashes = [
-        name for name, was, is_ in zip(names, seen, now)
-        if was != is_ and name in edited and getattr(details, name) != getattr(current, name)
-    ]
-    if clashes:
-        raise EditConflict(current, clashes)
-    before: dict[str, Any] = {}
-    after: dict[str, Any] = {}
-    for name in sorted(edited, key=names.index):
-        value, was = getattr(details, name), getattr(current, name)
-        if value != was:
-            before[name], after[name] = was, value
-            setattr(publication, name, value)
-    if not after:
-        return False
-    record_change(publication, actor, "edited", before, after)
-    db.session.flush()
-    return True
+    mine = _field_digests(details)
+    for _ in range(SAVE_ATTEMPTS):
+        current = details_of(publication)
+        now = _field_digests(current)
+        seen = (started_from or "").split("-")
+        if [len(part) for part in seen] != [len(part) for part in now]:
+            seen = now  # no fingerprint, or not one of ours: compare with the publication as it is
+        edited = {name for name, digest, was in zip(names, mine, seen) if digest != was}
+        clashes = [
+            name for name, was, is_ in zip(names, seen, now)
+            if was != is_ and name in edited and getattr(details, name) != getattr(current, name)
+        ]
+        if clashes:
+            raise EditConflict(current, clashes, edited)
+        after = {
+            name: getattr(details, name) for name in names
+            if name in edited and getattr(details, name) != getattr(current, name)
+        }
+        if not after:
+            return False
+        # Written only while those fields still hold what was compared: a save that lands between
+        # the read and this write (SQLite takes no row lock on reading) sends us round again.
+        columns = Publication.__table__.c
+        written = db.session.execute(
+            update(Publication)
+            .where(Publication.id == publication.id)
+            .where(*(columns[name] == getattr(current, name) for name in after))
+            .values(**after)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.expire(publication)
+        if written:
+            before = {name: getattr(current, name) for name in after}
+            record_change(publication, actor, "edited", before, after)
+            db.session.flush()
+            return True
+    raise CatalogueError(
+        "This publication kept changing while saving, so nothing was saved. Please try again."
+    )
 
 
 def _set_on_sale(publication: Publication, on_sale: bool, actor: str, reason: str | None) -> None:

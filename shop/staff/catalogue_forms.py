@@ -74,6 +74,23 @@ class CatalogueSearchForm(FlaskForm):
     sort = SelectField("Sort by", choices=[SelectChoice(k, v) for k, v in SORT_LABELS.items()], default="title")
 
 
+FIELD_OF_DETAIL = {"price_pence": "price"}  # where a PublicationDetails name is not the field's
+
+
+def _form_data(details: PublicationDetails) -> dict:
+    return {
+        "started_from": fingerprint(details),
+        "title": details.title,
+        "subtitle": details.subtitle or "",
+        "publisher": details.publisher,
+        "year": details.year,
+        "pages": details.pages,
+        "price": pounds_text(details.price_pence),
+        "summary": details.summary or "",
+        "pdf_url": details.pdf_url or "",
+    }
+
+
 class PublicationForm(FlaskForm):
     """The details staff may edit. Not the ISBN (fixed once created) nor the stock (changed only
     by a stock adjustment, so an old form cannot undo a checkout's reservation)."""
@@ -109,19 +126,16 @@ class PublicationForm(FlaskForm):
 
     @classmethod
     def for_publication(cls, publication: Publication) -> "PublicationForm":
-        return cls(
-            data={
-                "started_from": fingerprint(details_of(publication)),
-                "title": publication.title,
-                "subtitle": publication.subtitle or "",
-                "publisher": publication.publisher,
-                "year": publication.year,
-                "pages": publication.pages,
-                "price": pounds_text(publication.price_pence),
-                "summary": publication.summary or "",
-                "pdf_url": publication.pdf_url or "",
-            }
-        )
+        return cls(data=_form_data(details_of(publication)))
+
+    def start_again_from(self, current: PublicationDetails, edited: set[str]) -> None:
+        """After an edit conflict: the fields this editor changed keep what they typed, the rest
+        show the publication as it is now, and the form starts from now."""
+        kept = {FIELD_OF_DETAIL.get(name, name) for name in edited}
+        for name, value in _form_data(current).items():
+            if name not in kept:
+                self[name].data = value
+                self[name].raw_data = None  # number fields show raw_data first
 
     def validate_year(self, field) -> None:
         latest = date.today().year + 2  # forthcoming titles are announced ahead

@@ -17,6 +17,7 @@ from shop.extensions import db
 from shop.money import format_pence
 from shop.staff.actions import run_action
 from shop.staff.catalogue_forms import (
+    FIELD_OF_DETAIL,
     CatalogueSearchForm,
     CoverForm,
     NewPublicationForm,
@@ -76,11 +77,12 @@ def _publication_or_404(isbn: str):
         abort(404, description=error.message)
 
 
-def _edit_page(publication, form: PublicationForm, status: int = 200):
+def _edit_page(publication, form: PublicationForm, status: int = 200, errors_heading=None):
     return render_template(
         "staff/catalogue/edit.html",
         pub=publication,
         form=form,
+        errors_heading=errors_heading,
         stock_form=StockForm(formdata=None),
         sale_form=SaleForm(formdata=None),
         cover_form=CoverForm(formdata=None),
@@ -108,21 +110,15 @@ def _run(publication, form, action: Callable[[], str | None], done: str):
     return run_action(form, action, done, _back_to(publication))
 
 
-FORM_FIELDS = {"price_pence": "price"}  # PublicationDetails name -> form field, where they differ
-
-
 def _changed_meanwhile(name: str, current: admin.PublicationDetails) -> str:
     value = getattr(current, name)
     if name == "summary":
-        now = "a new text"
+        change = "changed the summary (the history below shows it)"
     elif not value:
-        now = "blank"
+        change = "cleared this"
     else:
-        now = f"“{format_pence(value) if name == 'price_pence' else value}”"
-    return (
-        f"Someone else changed this to {now} while you were editing."
-        " Save again to replace it with yours."
-    )
+        change = f"changed this to “{format_pence(value) if name == 'price_pence' else value}”"
+    return f"Someone else {change} while you were editing. Save again to replace it with yours."
 
 
 @bp.post("/<isbn>")
@@ -136,13 +132,14 @@ def save(isbn: str):
             publication, form.details(), current_user.email, form.started_from.data
         )
     except admin.EditConflict as conflict:
-        flash(conflict.message, "error")
-        for name in conflict.names:
+        db.session.rollback()
+        # Saving this form again writes the editor's fields over theirs, on purpose, and no other.
+        form.start_again_from(conflict.current, conflict.edited)
+        for name in conflict.clashes:
             message = _changed_meanwhile(name, conflict.current)
-            form[FORM_FIELDS.get(name, name)].errors.append(message)
-        # The form now starts from their version, so saving it again overwrites it on purpose.
-        form.started_from.data = admin.fingerprint(conflict.current)
-        return _edit_page(publication, form, 409)
+            form[FIELD_OF_DETAIL.get(name, name)].errors.append(message)
+        flash(conflict.message, "error")
+        return _edit_page(publication, form, 409, "Changed by someone else while you were editing:")
     if changed:
         db.session.commit()
         flash(f"Changes to “{publication.title}” saved.", "success")

@@ -256,7 +256,7 @@ def test_the_same_isbn_added_by_someone_else_meanwhile_gets_a_message_not_a_500(
     assert inserted
     assert response.status_code == 422
     page = text_of(response)
-    assert "ISBN 978-1-85717-640-7 was added to the catalogue by someone else a moment ago" in page
+    assert "ISBN 978-1-85717-640-7 was added to the catalogue a moment ago (by someone else, or by a second click)" in page
     assert 'value="Leadership and engagement for improvement in the NHS"' in page  # what was typed stays
     db.session.expire_all()
     assert db.session.scalars(select(Publication.title).filter_by(isbn=ISBN)).all() == ["Added elsewhere"]
@@ -302,9 +302,11 @@ def test_edit_saves_and_records_only_what_changed(staff_client, db, publication)
 
 
 def test_edit_refuses_bad_input_and_changes_nothing(staff_client, db, publication):
-    response = post(staff_client, f"/staff/catalogue/{ISBN}", **edit_data(publication, title="", price="0"))
+    url = f"/staff/catalogue/{ISBN}"
+    response = post(staff_client, url, **opened(staff_client, url), **edit_data(publication, title="", price="0"))
     assert response.status_code == 422
     page = text_of(response)
+    assert started_from(page) == opened(staff_client, url)["started_from"]  # still what was first shown
     assert "Enter the title." in page and "The price must be above £0.00." in page
     assert "History" in page  # the rest of the page is still there
     assert reload(db, publication).price_pence == 850 and changes(db, publication) == []
@@ -367,6 +369,49 @@ def test_an_edit_of_a_field_someone_else_changed_meanwhile_saves_nothing_and_say
     assert post(staff_client, url, **again, **{**as_opened, "price": "8.75", "title": "Typo fixed"}).status_code == 303
     publication = reload(db, publication)
     assert (publication.title, publication.price_pence) == ("Typo fixed", 875)
+
+
+def test_saving_again_after_a_conflict_keeps_their_changes_to_the_other_fields(staff_client, db, publication):
+    url = f"/staff/catalogue/{ISBN}"
+    as_opened = edit_data(publication)
+    mine, theirs = opened(staff_client, url), opened(staff_client, url)
+    assert post(staff_client, url, **theirs, **{**as_opened, "title": "Their title", "price": "9.00"}).status_code == 303
+    response = post(staff_client, url, **mine, **{**as_opened, "title": "My title"})
+    assert response.status_code == 409
+    page = text_of(response)
+    assert "Changed by someone else while you were editing:" in page and "Please correct" not in page
+    assert 'value="My title"' in page and 'value="9.00"' in page  # mine where I typed, theirs elsewhere
+    again = {"csrf_token": mine["csrf_token"], "started_from": started_from(page)}
+    as_shown = {**as_opened, "title": "My title", "price": "9.00"}  # the form as the 409 page shows it
+    assert post(staff_client, url, **again, **as_shown).status_code == 303
+    publication = reload(db, publication)
+    assert (publication.title, publication.price_pence) == ("My title", 900)
+
+
+def test_a_save_landing_between_the_comparison_and_the_write_is_not_overwritten(staff_client, db, database_url, publication):
+    """Another save commits over its own connection just before this one writes (SQLite takes
+    no lock on reading): the write is conditional on what was compared, so it goes round again
+    and finds the clash."""
+    url = f"/staff/catalogue/{ISBN}"
+    mine = opened(staff_client, url)
+    rival = create_engine(database_url)
+    landed = []
+
+    def save_elsewhere(conn, cursor, statement, parameters, context, executemany):
+        if not landed and statement.lstrip().startswith("UPDATE publication SET"):
+            with rival.begin() as other:
+                other.execute(update(Publication).where(Publication.isbn == ISBN).values(price_pence=900))
+            landed.append(True)
+
+    event.listen(db.engine, "before_cursor_execute", save_elsewhere)
+    try:
+        response = post(staff_client, url, **mine, **edit_data(publication, price="8.75"))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", save_elsewhere)
+        rival.dispose()
+    assert landed and response.status_code == 409
+    assert "Someone else changed this to “£9.00” while you were editing." in text_of(response)
+    assert reload(db, publication).price_pence == 900 and changes(db, publication) == []
 
 
 def test_both_making_the_same_change_is_no_conflict(staff_client, db, publication):
