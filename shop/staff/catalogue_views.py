@@ -140,6 +140,10 @@ def save(isbn: str):
             form[FIELD_OF_DETAIL.get(name, name)].errors.append(message)
         flash(conflict.message, "error")
         return _edit_page(publication, form, 409, "Changed by someone else while you were editing:")
+    except ShopError as error:  # it kept changing under us
+        db.session.rollback()
+        flash(error.message, "error")
+        return _edit_page(publication, form, 409)
     if changed:
         db.session.commit()
         flash(f"Changes to “{publication.title}” saved.", "success")

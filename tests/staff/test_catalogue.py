@@ -414,6 +414,29 @@ def test_a_save_landing_between_the_comparison_and_the_write_is_not_overwritten(
     assert reload(db, publication).price_pence == 900 and changes(db, publication) == []
 
 
+def test_a_publication_that_keeps_changing_under_a_save_gets_a_message_not_a_500(staff_client, db, database_url, publication):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("on SQLite the first conditional UPDATE takes the write lock: nobody can change it again")
+    url = f"/staff/catalogue/{ISBN}"
+    rival = create_engine(database_url)
+    prices = iter(range(901, 999))
+
+    def save_elsewhere_every_time(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith("UPDATE publication SET"):
+            with rival.begin() as other:
+                other.execute(update(Publication).where(Publication.isbn == ISBN).values(price_pence=next(prices)))
+
+    event.listen(db.engine, "before_cursor_execute", save_elsewhere_every_time)
+    try:  # no fingerprint: every field that differs is written, so only the write's condition stops it
+        response = post(staff_client, url, **edit_data(publication, price="8.75"))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", save_elsewhere_every_time)
+        rival.dispose()
+    assert response.status_code == 409
+    assert "This publication kept changing while saving, so nothing was saved." in text_of(response)
+    assert reload(db, publication).price_pence == 903 and changes(db, publication) == []
+
+
 def test_both_making_the_same_change_is_no_conflict(staff_client, db, publication):
     url = f"/staff/catalogue/{ISBN}"
     as_opened = edit_data(publication)
