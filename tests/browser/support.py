@@ -159,12 +159,16 @@ class Tab:
         url = path_or_url if "://" in path_or_url else self.shop_url + path_or_url
         self.page.goto(url)
 
-    def step(self, name: str, *, ours: bool = True) -> StepReport:
+    def step(self, name: str, *, ours: bool = True, status: int | None = None) -> StepReport:
         """Check the page now shown: screenshot it, run axe, measure it at 375 px, and fail on
         what went wrong since the last step. ``ours=False`` (the sandbox's payment page): check
-        and report, but never fail."""
+        and report, but never fail. ``status``: the page itself was meant to be answered with
+        this error status (a form sent back with 409 or 422), so that answer is no failure."""
         page = self.page
         page.wait_for_load_state("load")
+        if status is not None:
+            meant = (f"HTTP {status} for POST {page.url}", f"status of {status} (")
+            self._pending = [p for p in self._pending if not (page.url in p and any(m in p for m in meant))]
         report = StepReport(next(self.numbers), name, page.url, ours)
         self.steps.append(report)
         page.screenshot(path=self.folder / f"{report.number:02d}-{name}.png", full_page=True)
