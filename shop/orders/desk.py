@@ -14,10 +14,9 @@ from shop.emails.outbox import queue_dispatch_notice
 from shop.errors import NotFound, ShopError
 from shop.extensions import db
 from shop.orders.models import (
+    AWAITING_DISPATCH,
     CLOSED,
     DISPATCHED,
-    PAID,
-    PARTIALLY_REFUNDED,
     PLACED,
     REFUNDED,
     STATUS_LABELS,
@@ -35,7 +34,7 @@ REFERENCE_SHAPE = re.compile(r"^[A-Z]{1,6}-\d{4}-\d{1,9}$")
 # The status filter: groups first, then each status.
 STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "placed": ("All paid orders", PLACED),
-    "awaiting": ("Awaiting dispatch", (PAID, PARTIALLY_REFUNDED)),
+    "awaiting": ("Awaiting dispatch", AWAITING_DISPATCH),
     "all": ("Everything, unpaid too", ()),
     "unpaid": ("Not paid (closed checkouts)", CLOSED),
     **{status: (label, (status,)) for status, label in STATUS_LABELS.items()},
@@ -215,7 +214,7 @@ def dispatch_order(order: Order, carrier: str, tracking_number: str, actor: str)
         .where(
             Order.id == order.id,
             Order.dispatched_at.is_(None),
-            Order.status.in_((PAID, PARTIALLY_REFUNDED)),
+            Order.status.in_(AWAITING_DISPATCH),
         )
         .values(
             status=DISPATCHED,
@@ -280,15 +279,14 @@ def dashboard(now: datetime, low_stock_threshold: int, overdue_days: int) -> Das
             ).where(Order.status.in_(PLACED), Order.paid_at >= start)
         ).one()
         periods[name] = PeriodFigures(int(row[0]), int(row[1]), int(row[2]))
-    awaiting_statuses = (PAID, PARTIALLY_REFUNDED)
     awaiting = db.session.scalar(
         select(func.count(Order.id)).where(
-            Order.status.in_(awaiting_statuses), Order.dispatched_at.is_(None)
+            Order.status.in_(AWAITING_DISPATCH), Order.dispatched_at.is_(None)
         )
     )
     overdue = db.session.scalar(
         select(func.count(Order.id)).where(
-            Order.status.in_(awaiting_statuses),
+            Order.status.in_(AWAITING_DISPATCH),
             Order.dispatched_at.is_(None),
             Order.paid_at < now - timedelta(days=overdue_days),
         )

@@ -39,6 +39,8 @@ ALLOWED: dict[str, set[str]] = {
 PLACED = (PAID, DISPATCHED, PARTIALLY_REFUNDED, REFUNDED)
 # Orders that never got paid.
 CLOSED = (FAILED_TO_START, CANCELLED, EXPIRED, PAYMENT_FAILED)
+# Paid orders that can still be dispatched (when not dispatched yet).
+AWAITING_DISPATCH = (PAID, PARTIALLY_REFUNDED)
 STATUS_LABELS = {
     PENDING_PAYMENT: "Awaiting payment",
     FAILED_TO_START: "Checkout failed to start",
@@ -64,7 +66,7 @@ def days_awaiting_dispatch(
     status: str, paid_at: datetime | None, dispatched_at: datetime | None, now: datetime
 ) -> int | None:
     """Whole days since payment for a paid order not yet dispatched; otherwise None."""
-    if status not in (PAID, PARTIALLY_REFUNDED) or dispatched_at is not None or paid_at is None:
+    if status not in AWAITING_DISPATCH or dispatched_at is not None or paid_at is None:
         return None
     return (now - as_utc(paid_at)).days
 
@@ -139,7 +141,7 @@ class Order(db.Model):
 
     @property
     def can_dispatch(self) -> bool:
-        return self.status in (PAID, PARTIALLY_REFUNDED) and self.dispatched_at is None
+        return self.status in AWAITING_DISPATCH and self.dispatched_at is None
 
     @property
     def status_label(self) -> str:
@@ -166,9 +168,6 @@ class Order(db.Model):
     @property
     def flags(self) -> list[str]:
         return ["amount mismatch"] if self.amount_mismatch else []
-
-    def awaiting_dispatch_days(self, now: datetime) -> int | None:
-        return days_awaiting_dispatch(self.status, self.paid_at, self.dispatched_at, now)
 
     def set_status(self, new_status: str, actor: str, **detail: Any) -> None:
         """Move along ``ALLOWED`` and record it in the timeline; anything else raises."""
