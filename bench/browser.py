@@ -7,13 +7,11 @@ loopback a browser would not send it back, so this one clears the flag after eac
 
 from __future__ import annotations
 
-import re
-
 import requests
 
 from bench.settings import USER_AGENT
+from tests.support import csrf_token
 
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
 
 class Browser:
@@ -37,10 +35,10 @@ class Browser:
         return self._after(self.session.post(self.base + path, data=data, timeout=60, **kwargs))
 
     def token(self, path: str) -> str:
-        match = CSRF_RE.search(self.get(path).text)
-        if not match:
+        token = csrf_token(self.get(path).text)
+        if not token:
             raise RuntimeError(f"no CSRF token on {path}")
-        return match.group(1) or match.group(2)
+        return token
 
     def cookie_header(self) -> str:
         return "; ".join(f"{c.name}={c.value}" for c in self.session.cookies)

@@ -20,6 +20,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import Engine, make_url
 
+from tests.support import isbn13
+
 CHUNK = 10_000
 
 TOPICS = [
@@ -87,13 +89,6 @@ POSTAGE = {"uk": [(1, 250), (3, 395), (10, 695), (None, 1195)],
            "europe": [(1, 650), (3, 1050), (10, 1950), (None, 3450)],
            "world": [(1, 950), (3, 1550), (10, 2950), (None, 4950)]}
 _ALNUM = string.ascii_letters + string.digits
-
-
-def isbn13(n: int) -> str:
-    """The n-th valid ISBN-13 in the 978-0 range (the test suite's scheme)."""
-    body = f"9780{n:08d}"
-    total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(body))
-    return body + str((10 - total % 10) % 10)
 
 
 def postage(region: str, copies: int) -> int:

@@ -21,7 +21,7 @@ import time
 
 from sqlalchemy import event
 
-from bench.browser import CSRF_RE
+from tests.support import csrf_token
 from bench.settings import ARTIFACTS, STAFF_EMAIL, STAFF_PASSWORD
 
 
@@ -47,8 +47,7 @@ def main() -> None:
     client = app.test_client()
 
     def token(page: str) -> str:
-        match = CSRF_RE.search(client.get(page).get_data(as_text=True))
-        return match.group(1) or match.group(2)
+        return csrf_token(client.get(page).get_data(as_text=True)) or ""
 
     if args.staff:
         answer = client.post("/staff/login", data={"csrf_token": token("/staff/login"), "email": STAFF_EMAIL,

@@ -27,12 +27,12 @@ def measure(database_url: str, shop_url: str, events: int, concurrency: int, see
     from shop.basket.postage import find_region
     from shop.basket.services import price_basket
     from shop.catalogue.models import Publication
-    from shop.checkout.gateway import CheckoutUrls
+    from shop.payments.gateway import CheckoutUrls
     from shop.checkout.services import open_payment
     from shop.extensions import db
     from shop.orders.models import Order
-    from shop.orders.services import place_order
-    from tests.stripe_sandbox import SandboxServer, sign_payload
+    from shop.checkout.services import place_order
+    from sandbox import SandboxServer, sign_payload
 
     rng = random.Random(seed)
     sandbox = SandboxServer(webhook_secret=WEBHOOK_SECRET)
@@ -61,7 +61,7 @@ def measure(database_url: str, shop_url: str, events: int, concurrency: int, see
                 basket = price_basket(items, find_region(table, rng.choice(("uk",) * 8 + ("europe", "world"))))
                 order = place_order(basket, "KF")
                 db.session.commit()
-                session_ids.append(open_payment(order, urls, basket).session_id)
+                session_ids.append(open_payment(order, urls, basket, 30).session_id)
                 db.session.commit()
             db.engine.dispose()
         setup_orders = time.perf_counter() - started

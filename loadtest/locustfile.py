@@ -3,12 +3,12 @@ Stripe sandbox's hosted page, confirmation. Run by loadtest/run.py (``make load`
 
 import os
 import random
-import re
 
 from locust import HttpUser, between, task
 
+from tests.support import csrf_token  # run with the project root on PYTHONPATH (loadtest/run.py)
+
 ISBNS = os.environ["LOAD_ISBNS"].split(",")
-TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 CARD = {
     "email": "load@example.org", "name": "Load Tester", "line1": "1 Test Street", "line2": "",
     "city": "Leeds", "postal_code": "LS1 1AA", "country": "GB",
@@ -28,10 +28,9 @@ class Customer(HttpUser):
         quantity = random.randint(1, 3)
         self.client.post("/basket/add", data={"isbn": isbn, "quantity": quantity},
                          allow_redirects=False, name="3 add to basket")
-        match = TOKEN.search(self.client.get("/basket", name="4 basket").text)
-        if match is None:
+        token = csrf_token(self.client.get("/basket", name="4 basket").text)
+        if token is None:
             return
-        token = match.group(1)
         checkout = self.client.post("/checkout", data={"csrf_token": token}, allow_redirects=False, name="5 checkout")
         pay_url = checkout.headers.get("Location", "")
         if "/pay/" not in pay_url:

@@ -17,6 +17,8 @@ import requests
 import stripe
 from sqlalchemy import create_engine, text
 
+from tests.support import isbn13
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "artifacts" / "load"
 USERS = int(os.environ.get("LOAD_USERS", "100"))
@@ -40,12 +42,6 @@ def fresh_database() -> None:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-
-
-def isbn13(n: int) -> str:
-    body = f"9780{n:08d}"
-    total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(body))
-    return body + str((10 - total % 10) % 10)
 
 
 def wait_for(url: str, seconds: float = 30) -> None:
@@ -82,7 +78,7 @@ def main() -> None:
     shop_url, sandbox_url = f"http://127.0.0.1:{shop_port}", f"http://127.0.0.1:{sandbox_port}"
     env.update(STRIPE_API_BASE=sandbox_url, SHOP_BASE_URL=shop_url)
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "tests.stripe_sandbox", "--port", str(sandbox_port),
+        [sys.executable, "-m", "sandbox", "--port", str(sandbox_port),
          "--webhook-url", f"{shop_url}/stripe/webhook", "--webhook-secret", WEBHOOK_SECRET, "--log-level", "WARNING"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     shop = subprocess.Popen(
@@ -98,7 +94,7 @@ def main() -> None:
             [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtest" / "locustfile.py"), "--headless",
              "-u", str(USERS), "-r", "25", "-t", f"{SECONDS}s", "--host", shop_url, "--csv", str(OUT / "locust"),
              "--only-summary", "--stop-timeout", "10", "--loglevel", "WARNING"],
-            cwd=ROOT, env={**env, "LOAD_ISBNS": ",".join(isbns)}, check=False,
+            cwd=ROOT, env={**env, "LOAD_ISBNS": ",".join(isbns), "PYTHONPATH": str(ROOT)}, check=False,
             stdout=subprocess.DEVNULL, stderr=open(OUT / "locust.log", "w"),
         )
         settle_webhooks(sandbox_url)

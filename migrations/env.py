@@ -76,7 +76,7 @@ def include_object(obj, name, type_, reflected, compare_to):
     """Leave out of autogenerate's comparison what the models do not describe: PostgreSQL's
     trigram indexes (migrations 0006, 0007, 0009), SQLite's FTS5 table and its shadow tables
     (0008), and the trigger-kept catalogue_version table (0010)."""
-    from shop.catalogue.services import is_outside_models
+    from shop.catalogue.search import is_outside_models
 
     return not (reflected and is_outside_models(type_, name or ""))
 

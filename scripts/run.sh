@@ -17,7 +17,7 @@ if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
   export STRIPE_WEBHOOK_SECRET=whsec_local_sandbox
   export STRIPE_API_BASE="http://127.0.0.1:${SANDBOX_PORT}"
   export SHOP_BASE_URL="${SHOP_BASE_URL:-http://127.0.0.1:${PORT}}"
-  "$VENV/bin/python" -m tests.stripe_sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" \
+  "$VENV/bin/python" -m sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" \
     --webhook-url "${SHOP_BASE_URL}/stripe/webhook" --webhook-secret "$STRIPE_WEBHOOK_SECRET" &
   sandbox_pid=$!
   echo "Stripe: LOCAL SANDBOX at $STRIPE_API_BASE (no real money). Pay with 4242 4242 4242 4242;"

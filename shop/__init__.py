@@ -21,7 +21,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(config)
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY must be set in the environment")
-    from shop.sessions import CookieSessionInterface
+    from shop.web.sessions import CookieSessionInterface
 
     app.session_interface = CookieSessionInterface()
     INSTANCE_DIR.mkdir(exist_ok=True)
@@ -37,7 +37,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from shop.errors import register_error_handlers
 
     register_error_handlers(app)
-    from shop.security import register_input_guards, register_security_headers
+    from shop.web.security import register_input_guards, register_security_headers
 
     register_input_guards(app)
     register_security_headers(app)
@@ -64,11 +64,11 @@ def register_extensions(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     csrf.init_app(app)
-    from shop import pagecache
-    from shop.catalogue import services as catalogue_services
+    from shop.web import pagecache
+    from shop.catalogue import search as catalogue_search
 
     pagecache.init_app(app)
-    catalogue_services.init_app(app)
+    catalogue_search.init_app(app)
     with app.app_context():
         if on_sqlite:
             _tune_sqlite(db.engine)  # a file on this machine: its connections cannot go stale
@@ -132,15 +132,25 @@ def _tune_sqlite(engine) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    """Every blueprint, nested ones too: staff.orders and staff.catalogue sit under staff, whose
+    sign-in guard covers them."""
     from shop.basket.views import bp as basket_bp
+    from shop.catalogue.covers import bp as covers_bp
     from shop.catalogue.views import bp as catalogue_bp
     from shop.checkout.views import bp as checkout_bp
-    from shop.health import bp as health_bp
+    from shop.staff.catalogue.views import bp as staff_catalogue_bp
+    from shop.staff.orders.views import bp as staff_orders_bp
     from shop.staff.views import bp as staff_bp
+    from shop.web.health import bp as health_bp
 
-    for bp in (catalogue_bp, basket_bp, checkout_bp, health_bp, staff_bp):
+    # Blueprints are module-level objects and the factory runs once per app (tests make many):
+    # nest the children the first time only.
+    nested = {child for child, _options in staff_bp._blueprints}
+    for child in (staff_orders_bp, staff_catalogue_bp):
+        if child not in nested:
+            staff_bp.register_blueprint(child)
+    for bp in (catalogue_bp, covers_bp, basket_bp, checkout_bp, health_bp, staff_bp):
         app.register_blueprint(bp)
-    from shop.catalogue.covers import bp as covers_bp; app.register_blueprint(covers_bp)  # noqa: E702
 
 
 def register_template_helpers(app: Flask) -> None:
@@ -149,9 +159,10 @@ def register_template_helpers(app: Flask) -> None:
     from shop.isbn import hyphenate
     from shop.orders.timeline import describe
     from shop.timeutil import local
-    from shop.money import format_pence
+    from shop.money import decimal_pounds, format_pence
 
     app.add_template_filter(format_pence, "money")
+    app.add_template_filter(decimal_pounds, "pounds")
     app.add_template_filter(hyphenate, "isbn")
     app.add_template_filter(describe, "describe_event")
     app.add_template_filter(lambda moment: local(moment).strftime("%-d %b %Y %H:%M") if moment else "", "localtime")

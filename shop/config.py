@@ -79,7 +79,7 @@ def load_config() -> dict[str, Any]:
         "ORDER_REFERENCE_PREFIX": os.environ.get("ORDER_REFERENCE_PREFIX", "KF"),
         "CATALOGUE_PAGE_SIZE": _int("CATALOGUE_PAGE_SIZE", 20),
         # Rendered catalogue and publication pages kept per worker for readers without a session
-        # (about 6 KB each; 0 turns the cache off). See shop.pagecache.
+        # (about 6 KB each; 0 turns the cache off). See shop.web.pagecache.
         "PUBLIC_PAGE_CACHE_SIZE": _int("PUBLIC_PAGE_CACHE_SIZE", 2000),
         # How many publication ids a worker keeps of recent catalogue listings (8 bytes each).
         "CATALOGUE_LISTING_IDS": _int("CATALOGUE_LISTING_IDS", 500_000),

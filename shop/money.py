@@ -23,6 +23,15 @@ def _format(pence: int, currency: str) -> str:
     return format_currency(Decimal(pence).scaleb(-2), currency, locale=LOCALE)
 
 
+def decimal_pounds(pence: int) -> str:
+    """Pounds with two decimals and no symbol, as forms, CSV files and schema.org want them:
+    ``850`` -> ``'8.50'``, ``-125`` -> ``'-1.25'``."""
+    if isinstance(pence, bool) or not isinstance(pence, int):
+        raise TypeError(f"money must be integer minor units, got {pence!r}")
+    sign = "-" if pence < 0 else ""
+    return f"{sign}{abs(pence) // 100}.{abs(pence) % 100:02d}"
+
+
 class InvalidAmount(ValueError):
     """An amount typed by a person that is not pounds and pence; the message says why."""
 

@@ -3,7 +3,6 @@ Stripe-compatible sandbox on loopback that the real SDK calls over HTTP, and a s
 the forms as a browser would, CSRF tokens included."""
 
 import os
-import re
 import secrets
 import threading
 from collections.abc import Iterator
@@ -19,7 +18,8 @@ from werkzeug.serving import make_server
 from shop import create_app
 from shop.catalogue.models import Publication
 from shop.extensions import db as _db
-from tests.stripe_sandbox import SandboxServer
+from sandbox import SandboxServer
+from tests.support import CSRF_RE, csrf_token, isbn13  # noqa: F401 (re-exported to tests)
 
 WEBHOOK_SECRET = "whsec_test_secret"
 STRIPE_KEY = "sk_test_shop_tests"
@@ -174,14 +174,6 @@ def publication(db) -> Publication:
     return make_publication()
 
 
-def isbn13(n: int) -> str:
-    """The n-th valid ISBN-13 in the 978-0 range (check digit computed), for bulk test data."""
-    body = f"9780{n:08d}"
-    total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(body))
-    return body + str((10 - total % 10) % 10)
-
-
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
 
 class Shopper:
@@ -193,9 +185,9 @@ class Shopper:
     def token(self) -> str:
         """The token a page would carry: from the basket page when it has a form, otherwise
         minted the way Flask-WTF does (a raw token in the session, signed with the app key)."""
-        match = CSRF_RE.search(self.client.get("/basket").get_data(as_text=True))
-        if match:
-            return match.group(1) or match.group(2)
+        token = csrf_token(self.client.get("/basket").get_data(as_text=True))
+        if token:
+            return token
         from itsdangerous import URLSafeTimedSerializer
 
         with self.client.session_transaction() as session:
@@ -271,7 +263,7 @@ def post_webhook(client, payload: str | bytes, signature: str | None):
 
 def deliver_event(client, sandbox: Sandbox, event_id: str):
     """Deliver one sandbox event to the shop, signed with the shop's webhook secret."""
-    from tests.stripe_sandbox import sign_payload
+    from sandbox import sign_payload
 
     payload = sandbox.event_payload(event_id)
     return post_webhook(client, payload, sign_payload(payload, WEBHOOK_SECRET))
@@ -314,9 +306,9 @@ def staff_user(db):
 
 
 def page_token(client: FlaskClient, url: str) -> str:
-    match = CSRF_RE.search(client.get(url).get_data(as_text=True))
-    assert match, f"no CSRF token on {url}"
-    return match.group(1) or match.group(2)
+    token = csrf_token(client.get(url).get_data(as_text=True))
+    assert token, f"no CSRF token on {url}"
+    return token
 
 
 def sign_in(client: FlaskClient, email: str = STAFF_EMAIL, password: str = STAFF_PASSWORD, next_url: str = ""):

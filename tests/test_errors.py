@@ -46,12 +46,12 @@ def test_malformed_basket_forms_get_a_message(shopper, publication, data):
 
 
 def test_an_unexpected_error_is_a_500_page_in_our_layout(app, client, publication, monkeypatch):
-    from shop.catalogue import services
+    from shop.catalogue import search
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(services, "search_catalogue", broken)
+    monkeypatch.setattr(search, "search_catalogue", broken)
     response = client.get("/")
     assert response.status_code == 500
     page = response.get_data(as_text=True)

@@ -5,7 +5,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from shop import create_app
-from shop.catalogue.services import is_outside_models
+from shop.catalogue.search import is_outside_models
 from shop.extensions import db
 
 

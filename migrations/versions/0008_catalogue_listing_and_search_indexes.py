@@ -20,7 +20,7 @@ down_revision = '0007'
 branch_labels = None
 depends_on = None
 
-SEARCH_TABLE = "publication_search"  # shop.catalogue.services.SEARCH_TABLE
+SEARCH_TABLE = "publication_search"  # shop.catalogue.search.SEARCH_TABLE
 REINDEX = (
     f"INSERT INTO {SEARCH_TABLE}(rowid, title, subtitle) VALUES (new.id, new.title, new.subtitle);"
 )

@@ -3,7 +3,7 @@
 A search of three words was six bitmap index scans (each word in the title or in the subtitle,
 migration 0006); over ``title || ' ' || coalesce(subtitle, '')`` it is one scan with every word
 as a condition (2.3 ms -> 1.2 ms with 10,000 titles). The expression must stay exactly as
-shop.catalogue.services.TITLE_TEXT writes it, or the planner will not use the index. The
+shop.catalogue.search.TITLE_TEXT writes it, or the planner will not use the index. The
 indexes of 0006 stay: the staff catalogue searches title and subtitle separately.
 
 Revision ID: 0009

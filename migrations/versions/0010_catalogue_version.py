@@ -4,7 +4,7 @@ Which titles are on sale, and in what order, changes only when a publication is 
 retitled or put on or off sale. Triggers count those changes in a one-row table, in the same
 transaction, so a worker can keep a search's ordered ids (and so its total and any page of it)
 for as long as the number it read with them is still the one the database shows: a page is then
-read by primary key, however deep, and is never stale (shop.catalogue.services.Listings).
+read by primary key, however deep, and is never stale (shop.catalogue.search.Listings).
 Price and stock are not part of a listing: pages read them fresh, and they change nothing here.
 
 Revision ID: 0010
@@ -17,7 +17,7 @@ down_revision = '0009'
 branch_labels = None
 depends_on = None
 
-TABLE = "catalogue_version"  # shop.catalogue.services.VERSION_TABLE
+TABLE = "catalogue_version"  # shop.catalogue.search.VERSION_TABLE
 LISTED_COLUMNS = "title, subtitle, on_sale"
 BUMP = f"UPDATE {TABLE} SET version = version + 1"
 

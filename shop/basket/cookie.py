@@ -34,4 +34,3 @@ def save_region(key: str) -> None:
 
 def empty_basket() -> None:
     session.pop("basket", None)
-    session.pop("pending_checkout", None)

@@ -28,7 +28,7 @@ class _IsbnForm(FlaskForm):
 class AddToBasketForm(_IsbnForm):
     """On every publication page, which a new visitor gets without a session: a per-session token
     would give each reader a cookie and make the page uncacheable. The app-wide cross-origin guard
-    (shop.security) is this form's CSRF defence; the view is exempt from the token check."""
+    (shop.web.security) is this form's CSRF defence; the view is exempt from the token check."""
 
     class Meta:
         csrf = False

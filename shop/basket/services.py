@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from shop.basket.postage import Region
 from shop.catalogue.models import Publication
-from shop.catalogue.services import publications_by_isbn
+from shop.catalogue.queries import publications_by_isbn
 from shop.errors import BasketError
 from shop.isbn import hyphenate
 

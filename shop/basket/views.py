@@ -1,6 +1,6 @@
 """The basket page and its forms. The basket itself lives in the signed session cookie."""
 
-from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 
 from shop import isbn as isbns
 from shop.basket import services
@@ -12,12 +12,11 @@ from shop.basket.forms import (
     RemoveForm,
     first_error,
 )
-from shop.basket.cookie import current_items, current_region, empty_basket, save_items, save_region
+from shop.basket.cookie import current_items, current_region, save_items, save_region
 from shop.basket.postage import regions
-from shop.catalogue.services import get_by_isbn
+from shop.catalogue.queries import get_by_isbn
 from shop.errors import ShopError
 from shop.extensions import csrf
-from shop.orders.services import find_by_session
 
 bp = Blueprint("basket", __name__, url_prefix="/basket")
 
@@ -26,20 +25,8 @@ def back_to_basket():
     return redirect(url_for("basket.show"), code=303)
 
 
-def _forget_paid_checkout() -> None:
-    """Empty the basket of a customer whose payment was recorded by the webhook meanwhile."""
-    session_id = session.get("pending_checkout")
-    if session_id:
-        order = find_by_session(session_id)
-        if order is None:
-            session.pop("pending_checkout")
-        elif order.is_paid:
-            empty_basket()
-
-
 @bp.get("")
 def show():
-    _forget_paid_checkout()
     region = current_region()
     items = current_items()
     basket = services.price_basket(items, region)
@@ -86,7 +73,7 @@ def _change_quantity(form, change) -> str | None:
 
 
 @bp.post("/add")
-@csrf.exempt  # guarded by shop.security's cross-origin check instead; see AddToBasketForm
+@csrf.exempt  # guarded by shop.web.security's cross-origin check instead; see AddToBasketForm
 def add():
     form = AddToBasketForm()
     title = _change_quantity(form, services.add_item)

@@ -1,6 +1,7 @@
-"""Staff changes to the catalogue: listing, creating, editing, withdrawing and returning titles
-to sale, and adjusting stock. Every change writes a ``CatalogueChange`` (who, when, what it was,
-what it became, why).
+"""The one writer of the catalogue's details: creating, editing (by staff or by an import),
+withdrawing and returning titles to sale, and adjusting stock; and listing them for staff.
+Every change is checked by ``catalogue.rules`` and writes a ``CatalogueChange`` (who, when, what
+it was, what it became, why).
 
 Functions take explicit arguments, the acting staff member's email included, and flush; the view
 commits once. Stock moves only through ``adjust_stock``'s conditional UPDATEs, never through the
@@ -8,7 +9,7 @@ edit form, so a form opened before a checkout reserved copies cannot write the o
 """
 
 import hashlib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from flask_sqlalchemy.pagination import Pagination
@@ -16,9 +17,16 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shop import isbn as isbns
-from shop.catalogue.imports import MAX_STOCK
 from shop.catalogue.models import CatalogueChange, Publication
-from shop.catalogue.services import match_query, title_word
+from shop.catalogue.rules import (
+    DETAIL_NAMES,
+    MAX_STOCK,
+    PublicationDetails,
+    RuleBroken,
+    check_details,
+    check_stock,
+)
+from shop.catalogue.search import match_query, title_word
 from shop.errors import ShopError
 from shop.extensions import db
 
@@ -62,21 +70,6 @@ HISTORY_LIMIT = 200
 
 class CatalogueError(ShopError):
     """A catalogue change that was refused; nothing was changed."""
-
-
-@dataclass(frozen=True)
-class PublicationDetails:
-    """What the edit form may change: everything but the ISBN (a publication's identity, which
-    baskets and order lines refer to) and the stock (which only adjustments change)."""
-
-    title: str
-    subtitle: str | None
-    publisher: str
-    year: int
-    pages: int
-    price_pence: int
-    summary: str
-    pdf_url: str | None
 
 
 @dataclass
@@ -147,22 +140,37 @@ def record_change(
 
 
 def _snapshot(publication: Publication) -> dict[str, Any]:
-    names = ["isbn", *(f.name for f in fields(PublicationDetails)), "stock", "on_sale"]
+    names = ["isbn", *DETAIL_NAMES, "stock", "on_sale"]
+    if publication.cover_path:
+        names.append("cover_path")
     return {name: getattr(publication, name) for name in names}
 
 
+def _refuse_broken(values) -> None:
+    """Raise ``CatalogueError`` with every rule ``values`` break (forms and imports check first;
+    this keeps any other caller honest)."""
+    problems = check_details(values)
+    if problems:
+        raise CatalogueError(" ".join(problems.values()))
+
+
 def create_publication(
-    isbn13: str, details: PublicationDetails, stock: int, actor: str
+    isbn13: str, details: PublicationDetails, stock: int, actor: str, **extra: Any
 ) -> Publication:
-    """Add a publication, on sale, with ``stock`` copies; refuses an ISBN already catalogued."""
+    """Add a publication, on sale, with ``stock`` copies (``extra``: other columns an import
+    sets, such as ``cover_path``); refuses an ISBN already catalogued."""
     existing = db.session.scalar(select(Publication).filter_by(isbn=isbn13))
     if existing is not None:
         raise CatalogueError(
             f"ISBN {isbns.hyphenate(isbn13)} is already in the catalogue, as “{existing.title}”."
         )
-    if not 0 <= stock <= MAX_STOCK:
-        raise CatalogueError(f"Stock must be from 0 to {MAX_STOCK:,} copies.")
-    publication = Publication(isbn=isbn13, stock=stock, on_sale=True, **asdict(details))
+    _refuse_broken(details)
+    _refuse_broken(extra)
+    try:
+        check_stock(stock)
+    except RuleBroken as broken:
+        raise CatalogueError(str(broken)) from None
+    publication = Publication(isbn=isbn13, stock=stock, on_sale=True, **asdict(details), **extra)
     db.session.add(publication)
     try:
         db.session.flush()
@@ -188,16 +196,14 @@ def _is_isbn_clash(error: IntegrityError) -> bool:
 
 
 def details_of(publication: Publication) -> PublicationDetails:
-    names = (f.name for f in fields(PublicationDetails))
-    return PublicationDetails(**{name: getattr(publication, name) for name in names})
+    return PublicationDetails(**{name: getattr(publication, name) for name in DETAIL_NAMES})
 
 
 def _field_digests(details: PublicationDetails) -> list[str]:
     # As the form sends a value back (stripped, LF line ends, blank for none), so an untouched
     # field whose stored text differs only in that way is not taken for an edit.
     texts = (
-        str(getattr(details, f.name) or "").replace("\r\n", "\n").strip()
-        for f in fields(PublicationDetails)
+        str(getattr(details, name) or "").replace("\r\n", "\n").strip() for name in DETAIL_NAMES
     )
     return [hashlib.blake2s(text.encode(), digest_size=4).hexdigest() for text in texts]
 
@@ -235,7 +241,8 @@ def update_publication(
     ``started_from`` is the ``fingerprint`` of what the editor saw. Fields they left alone keep
     whatever someone else saved meanwhile (an old form does not put back an old price); a field
     both changed raises ``EditConflict``. Without it, every field that differs is written."""
-    names = [f.name for f in fields(PublicationDetails)]
+    _refuse_broken(details)
+    names = list(DETAIL_NAMES)
     mine = _field_digests(details)
     for _ in range(SAVE_ATTEMPTS):
         current = details_of(publication)
@@ -256,25 +263,47 @@ def update_publication(
         }
         if not after:
             return False
-        # Written only while those fields still hold what was compared: a save that lands between
-        # the read and this write (SQLite takes no row lock on reading) sends us round again.
-        columns = Publication.__table__.c
-        written = db.session.execute(
-            update(Publication)
-            .where(Publication.id == publication.id)
-            .where(*(columns[name] == getattr(current, name) for name in after))
-            .values(**after)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        db.session.expire(publication)
-        if written:
-            before = {name: getattr(current, name) for name in after}
-            record_change(publication, actor, "edited", before, after)
-            db.session.flush()
+        # A save that lands between the read and this write sends us round again.
+        if _write_if_unchanged(publication, {name: getattr(current, name) for name in after}, after, actor):
             return True
     raise CatalogueError(
         "This publication kept changing while saving, so nothing was saved. Please try again."
     )
+
+
+def _write_if_unchanged(
+    publication: Publication, before: dict[str, Any], after: dict[str, Any], actor: str
+) -> bool:
+    """Write ``after`` only while those fields still hold ``before`` (a compare-and-set: SQLite
+    takes no row lock on reading), and record it; False when someone changed one meanwhile."""
+    columns = Publication.__table__.c
+    written = db.session.execute(
+        update(Publication)
+        .where(Publication.id == publication.id)
+        .where(*(columns[name].is_(None) if before[name] is None else columns[name] == before[name]
+                 for name in after))
+        .values(**after)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire(publication)
+    if written:
+        record_change(publication, actor, "edited", before, after)
+        db.session.flush()
+    return bool(written)
+
+
+def import_changes(
+    publication: Publication, before: dict[str, Any], after: dict[str, Any], actor: str
+) -> None:
+    """An import's update of one title, by the edit's rule: written only while the fields still
+    hold what the import compared (``before``); otherwise nothing is written and
+    ``CatalogueError`` says which title changed, for the caller to roll the import back."""
+    _refuse_broken(after)
+    if not _write_if_unchanged(publication, before, after, actor):
+        raise CatalogueError(
+            f"“{publication.title}” (ISBN {isbns.hyphenate(publication.isbn)}) "
+            "was changed by someone else while importing, so nothing was imported. Run it again."
+        )
 
 
 def _set_on_sale(publication: Publication, on_sale: bool, actor: str, reason: str | None) -> None:

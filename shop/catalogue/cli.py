@@ -61,11 +61,12 @@ def import_catalogue(path: Path, file_format: str | None, dry_run: bool) -> None
     """
     from sqlalchemy.exc import IntegrityError
 
-    from shop.catalogue import imports
+    from shop.catalogue.admin import CatalogueError
+    from shop.catalogue.imports import csv, onix, plan as plans
 
     if file_format is None:
         file_format = "onix" if path.suffix.lower() in (".xml", ".onx") else "csv"
-    plan = imports.read_onix(path) if file_format == "onix" else imports.read_csv(path)
+    plan = onix.read_onix(path) if file_format == "onix" else csv.read_csv(path)
     for message in plan.errors + plan.skipped:
         click.echo(message, err=True)
     if plan.errors:
@@ -73,11 +74,14 @@ def import_catalogue(path: Path, file_format: str | None, dry_run: bool) -> None
             f"{len(plan.errors)} problem(s) in {path.name}; nothing was imported."
         )
     if dry_run:
-        changes = imports.compare(plan)
+        changes = plans.compare(plan)
     else:
         try:
-            changes = imports.apply(plan)
+            changes = plans.apply(plan, actor=f"import: {path.name}")
             db.session.commit()
+        except CatalogueError as error:
+            db.session.rollback()
+            raise click.ClickException(error.message) from None
         except IntegrityError:
             db.session.rollback()
             raise click.ClickException(
@@ -106,7 +110,7 @@ def import_catalogue(path: Path, file_format: str | None, dry_run: bool) -> None
 @click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 def export_catalogue(path: Path) -> None:
     """Write every publication, ordered by title, as a CSV file that `import` reads back."""
-    from shop.catalogue.imports import write_csv
+    from shop.catalogue.export import write_csv
 
     try:
         count = write_csv(path)

@@ -25,7 +25,7 @@ from werkzeug.security import safe_join
 from shop import isbn as isbns
 from shop.catalogue.admin import record_change
 from shop.catalogue.models import Publication
-from shop.catalogue.services import get_by_isbn
+from shop.catalogue.queries import get_by_isbn
 from shop.errors import InvalidISBN, NotFound, ShopError
 from shop.extensions import db
 

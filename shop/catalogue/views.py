@@ -12,9 +12,9 @@ from flask import (
 )
 
 from shop import isbn as isbns
-from shop.catalogue import services
+from shop.catalogue import queries, search, seo
 from shop.errors import InvalidISBN, NotFound
-from shop.pagecache import render_public_page, row_key
+from shop.web.pagecache import render_public_page, row_key
 from shop.timeutil import local
 
 bp = Blueprint("catalogue", __name__)
@@ -25,13 +25,13 @@ MAX_PAGE = 100_000  # beyond any real catalogue; keeps OFFSET inside a 64-bit in
 @bp.get("/")
 def index():
     page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
-    search = services.search_catalogue(
+    found = search.search_catalogue(
         request.args.get("q", ""), page, current_app.config["CATALOGUE_PAGE_SIZE"]
     )
-    results = search.page
-    shown = (search.query, search.message, results.page, results.per_page, results.total,
+    results = found.page
+    shown = (found.query, found.message, results.page, results.per_page, results.total,
              tuple(map(tuple, results.items)))
-    return render_public_page("catalogue/index.html", shown, lambda: {"search": search})
+    return render_public_page("catalogue/index.html", shown, lambda: {"search": found})
 
 
 @bp.get("/publications/<path:isbn_text>")
@@ -43,18 +43,18 @@ def publication(isbn_text: str):
     if isbn_text != isbn13:
         return redirect(url_for(".publication", isbn_text=isbn13), code=301)
     try:
-        pub = services.get_by_isbn(isbn13)
+        pub = queries.get_by_isbn(isbn13)
     except NotFound as error:
         abort(404, description=error.message)
 
     def context() -> dict:  # only for a render: a cached page needs none of this
-        page_url = services.public_url(
+        page_url = seo.public_url(
             url_for(".publication", isbn_text=pub.isbn), current_app.config["SHOP_BASE_URL"]
         )
         return {
             "pub": pub,
             "page_url": page_url,
-            "structured_data": services.book_structured_data(pub, page_url),
+            "structured_data": seo.book_structured_data(pub, page_url),
             "max_copies": current_app.config["MAX_COPIES_PER_LINE"],
         }
 
@@ -66,10 +66,10 @@ def sitemap():
     base = current_app.config["SHOP_BASE_URL"]
     body = render_template(
         "catalogue/sitemap.xml",
-        home=services.public_url(url_for(".index"), base),
+        home=seo.public_url(url_for(".index"), base),
         entries=[
-            (services.public_url(url_for(".publication", isbn_text=isbn), base), local(updated))
-            for isbn, updated in services.sitemap_entries()
+            (seo.public_url(url_for(".publication", isbn_text=isbn), base), local(updated))
+            for isbn, updated in seo.sitemap_entries()
         ],
     )
     response = make_response(body)
@@ -86,7 +86,7 @@ def robots():
         "Disallow: /staff",
         "Disallow: /basket",
         "Disallow: /checkout",
-        f"Sitemap: {services.public_url(url_for('.sitemap'), base)}",
+        f"Sitemap: {seo.public_url(url_for('.sitemap'), base)}",
     ]
     response = make_response("\n".join(lines) + "\n")
     response.mimetype = "text/plain"

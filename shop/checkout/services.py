@@ -6,15 +6,22 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shop.basket.services import PricedBasket
-from shop.checkout import gateway
-from shop.checkout.gateway import CheckoutUrls, StartedCheckout, WebhookEvent
-from shop.errors import PaymentGatewayError, UnknownCheckout
+from shop.errors import CheckoutError, PaymentGatewayError, UnknownCheckout
 from shop.extensions import db
 from shop.orders import services as orders
 from shop.orders.fulfilment import fulfil_checkout
+from shop.orders.models import Order, StripeEvent
 from shop.orders.refunds import handle_refund_event
+from shop.orders.status import CANCELLED, EXPIRED, PAYMENT_FAILED
+from shop.payments import gateway
+from shop.payments.gateway import (
+    CheckoutLine,
+    CheckoutRequest,
+    CheckoutUrls,
+    StartedCheckout,
+    WebhookEvent,
+)
 from shop.timeutil import utcnow
-from shop.orders.models import CANCELLED, EXPIRED, PAYMENT_FAILED, Order, StripeEvent
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +34,53 @@ CLOSING_EVENTS = {
 }
 
 
-def open_payment(order: Order, urls: CheckoutUrls, basket: PricedBasket) -> StartedCheckout:
+def place_order(basket: PricedBasket, reference_prefix: str) -> Order:
+    """Record the basket as a ``pending_payment`` order (prices from the database, copies
+    reserved); ``CheckoutError`` says why not, and nothing is kept."""
+    if basket.is_empty:
+        raise CheckoutError("Your basket is empty.")
+    if basket.problems:
+        raise CheckoutError(" ".join(basket.problems))
+    return orders.place_order(
+        [(line.publication, line.quantity) for line in basket.lines],
+        basket.region.key,
+        basket.postage_pence,
+        reference_prefix,
+    )
+
+
+def checkout_request(
+    order: Order, urls: CheckoutUrls, basket: PricedBasket, expires_in_minutes: int
+) -> CheckoutRequest:
+    """What Stripe is asked for: every amount from the order's own lines and postage."""
+    return CheckoutRequest(
+        order_id=order.id,
+        reference=order.reference,
+        currency=order.currency,
+        lines=tuple(
+            CheckoutLine(line.title, line.isbn, line.unit_price_pence, line.quantity)
+            for line in order.lines
+        ),
+        shipping_label=f"Post to {basket.region.label}",
+        shipping_amount=order.postage_pence,
+        allowed_countries=basket.region.countries,
+        # Stable for one order, so a retried create can never open a second session for it.
+        idempotency_key=f"checkout-{order.reference}-{int(order.created_at.timestamp() * 1_000_000)}",
+        expires_in_minutes=expires_in_minutes,
+        urls=urls,
+    )
+
+
+def open_payment(
+    order: Order, urls: CheckoutUrls, basket: PricedBasket, expires_in_minutes: int
+) -> StartedCheckout:
     """Ask Stripe for a Checkout Session for a committed ``pending_payment`` order.
 
     On failure the order is marked ``failed_to_start`` and ``PaymentGatewayError`` propagates
     with the customer's message; the caller commits either way.
     """
     try:
-        started = gateway.create_session(order, urls, basket.region)
+        started = gateway.create_session(checkout_request(order, urls, basket, expires_in_minutes))
     except PaymentGatewayError as error:
         orders.record_checkout_failed(order, error.message)
         raise

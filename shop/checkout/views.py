@@ -11,26 +11,43 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from shop.basket.cookie import current_items, current_region
 from shop.basket.forms import CheckoutForm
 from shop.basket.services import price_basket
-from shop.basket.cookie import current_items, current_region, empty_basket
 from shop.basket.views import back_to_basket
-from shop.checkout import gateway, services
-from shop.checkout.gateway import CheckoutUrls, InvalidWebhook
+from shop.checkout import services
+from shop.checkout import session as pending_checkout
 from shop.errors import NotFound, PaymentGatewayError, ShopError
 from shop.extensions import csrf, db, limiter
 from shop.orders import services as orders
+from shop.payments import gateway
+from shop.payments.gateway import CheckoutUrls, InvalidWebhook
 
 log = logging.getLogger(__name__)
 bp = Blueprint("checkout", __name__)
 
 SESSION_ID_MAX = 255
+
+
+@bp.before_app_request
+def settle_paid_checkout():
+    """On the basket page, empty the basket of a buyer whose payment the webhook recorded while
+    they were away (they never came back to the success page). Only a browser with a pending
+    checkout pays the query."""
+    if request.blueprint != "basket" or request.method != "GET":
+        return
+    session_id = pending_checkout.pending()
+    if session_id:
+        order = orders.find_by_session(session_id)
+        if order is None:
+            pending_checkout.forget()
+        elif order.is_paid:
+            pending_checkout.paid()
 
 
 @bp.post("/checkout")
@@ -43,7 +60,7 @@ def start():
         abort(400)
     basket = price_basket(current_items(), current_region())
     try:
-        order = orders.place_order(basket, current_app.config["ORDER_REFERENCE_PREFIX"])
+        order = services.place_order(basket, current_app.config["ORDER_REFERENCE_PREFIX"])
     except ShopError as error:
         db.session.rollback()  # nothing reserved, nothing recorded
         flash(error.message, "error")
@@ -56,13 +73,15 @@ def start():
         cancel=base + url_for(".cancelled", order=_cancel_token().dumps(order.id)),
     )
     try:
-        started = services.open_payment(order, urls, basket)
+        started = services.open_payment(
+            order, urls, basket, current_app.config["CHECKOUT_EXPIRY_MINUTES"]
+        )
     except PaymentGatewayError as error:
         db.session.commit()  # the order is recorded as failed to start
         flash(error.message, "error")
         return back_to_basket()
     db.session.commit()
-    session["pending_checkout"] = started.session_id
+    pending_checkout.remember(started.session_id)
     return redirect(started.url, code=303)
 
 
@@ -79,8 +98,8 @@ def success():
         # Stripe is unreachable: the webhook will still record the payment.
         order = orders.get_by_session(session_id)
     db.session.commit()
-    if order.is_paid and session.get("pending_checkout") == session_id:
-        empty_basket()
+    if order.is_paid and pending_checkout.is_pending(session_id):
+        pending_checkout.paid()
     return render_template("checkout/success.html", order=order)
 
 
@@ -99,17 +118,17 @@ def _cancelled_order_id() -> int | None:
 def cancelled():
     """Stripe's "back" link. It closes the checkout only when the signed order in the link is
     this browser's pending checkout, so another site cannot cancel a customer's checkout."""
-    session_id = session.get("pending_checkout")
+    session_id = pending_checkout.pending()
     order = orders.find_by_session(session_id) if session_id else None
     if order is not None and order.id == _cancelled_order_id():
-        session.pop("pending_checkout", None)
+        pending_checkout.forget()
         try:
             order = services.cancel_checkout(session_id)
         except ShopError:
             order = None  # it will expire on its own at Stripe, and the webhook closes it
         db.session.commit()
         if order is not None and order.is_paid:
-            empty_basket()
+            pending_checkout.paid()
             return redirect(url_for(".success", session_id=session_id), code=303)
     flash("Payment cancelled. Your basket is just as you left it.", "info")
     return back_to_basket()

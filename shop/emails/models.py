@@ -7,7 +7,6 @@ from sqlalchemy import DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.extensions import db
-from shop.orders.models import Order
 from shop.timeutil import utcnow
 
 CONFIRMATION = "confirmation"
@@ -46,7 +45,8 @@ class OutboxEmail(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # gave up
 
-    order: Mapped[Order] = relationship()
+    # By name: emails know orders only through this key (orders import emails, not back).
+    order: Mapped["Order"] = relationship("Order")  # noqa: F821
 
     @property
     def state(self) -> str:

@@ -1,8 +1,12 @@
 """Writing emails into the outbox. Called inside the transaction that changes the order, so an
-email exists exactly when the change does. Rendering happens here, once; sending is elsewhere."""
+email exists exactly when the change does. Rendering happens here, once; sending is elsewhere.
+
+``order`` is an ``orders.models.Order``; this package does not import orders (orders import
+it), so it is typed loosely here."""
 
 import logging
 import re
+from typing import Any
 
 from flask import current_app, render_template
 from sqlalchemy import select
@@ -10,7 +14,6 @@ from sqlalchemy import select
 from shop.catalogue.models import Publication
 from shop.emails.models import CONFIRMATION, DISPATCH, OutboxEmail
 from shop.extensions import db
-from shop.orders.models import Order
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +33,7 @@ def clean_name(name: str | None) -> str | None:
     return " ".join(flat.split())[:300] or None
 
 
-def queue(order: Order, kind: str, resend_of: OutboxEmail | None = None) -> OutboxEmail | None:
+def queue(order: Any, kind: str, resend_of: OutboxEmail | None = None) -> OutboxEmail | None:
     """Render and queue one email about ``order``; None when the order has no usable address."""
     recipient = (order.customer_email or "").strip()
     if not ADDRESS.match(recipient) or len(recipient) > 320:
@@ -60,11 +63,11 @@ def queue(order: Order, kind: str, resend_of: OutboxEmail | None = None) -> Outb
     return email
 
 
-def queue_confirmation(order: Order) -> OutboxEmail | None:
+def queue_confirmation(order: Any) -> OutboxEmail | None:
     return queue(order, CONFIRMATION)
 
 
-def queue_dispatch_notice(order: Order) -> OutboxEmail | None:
+def queue_dispatch_notice(order: Any) -> OutboxEmail | None:
     return queue(order, DISPATCH)
 
 
@@ -77,11 +80,11 @@ def resend(email: OutboxEmail, actor: str) -> OutboxEmail | None:
     return copy
 
 
-def emails_for(order: Order) -> list[OutboxEmail]:
+def emails_for(order: Any) -> list[OutboxEmail]:
     return list(db.session.scalars(select(OutboxEmail).filter_by(order_id=order.id).order_by(OutboxEmail.id)))
 
 
-def _pdf_links(order: Order) -> dict[str, str]:
+def _pdf_links(order: Any) -> dict[str, str]:
     ids = [line.publication_id for line in order.lines if line.publication_id]
     if not ids:
         return {}

@@ -1,4 +1,4 @@
-"""The staff order desk: finding orders, dispatching them, notes, and the dashboard figures.
+"""The staff order desk: finding orders, dispatching them, and notes.
 
 Functions take explicit arguments (the acting staff member's email included) and flush."""
 
@@ -7,26 +7,24 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Select, and_, exists, func, or_, select, update
+from sqlalchemy import Select, exists, func, or_, select
 
-from shop.catalogue.models import Publication
 from shop.emails.outbox import queue_dispatch_notice
 from shop.errors import NotFound, ShopError
 from shop.extensions import db
-from shop.orders.models import (
-    AWAITING_DISPATCH,
+from shop.money import format_pence
+from shop.orders.models import Order, OrderLine, days_awaiting_dispatch
+from shop.orders.status import (
     CLOSED,
+    DISPATCHABLE,
     DISPATCHED,
     PLACED,
     REFUNDED,
     STATUS_LABELS,
-    Order,
-    OrderLine,
-    days_awaiting_dispatch,
+    transition,
 )
-from shop.money import format_pence
-from shop.timeutil import period_starts, start_of_local_day, utcnow
 from shop.textsearch import contains_text
+from shop.timeutil import start_of_local_day, utcnow
 
 MAX_NOTE = 2000
 REFERENCE_SHAPE = re.compile(r"^[A-Z]{1,6}-\d{4}-\d{1,9}$")
@@ -34,7 +32,7 @@ REFERENCE_SHAPE = re.compile(r"^[A-Z]{1,6}-\d{4}-\d{1,9}$")
 # The status filter: groups first, then each status.
 STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "placed": ("All paid orders", PLACED),
-    "awaiting": ("Awaiting dispatch", AWAITING_DISPATCH),
+    "awaiting": ("Awaiting dispatch", DISPATCHABLE),
     "all": ("Everything, unpaid too", ()),
     "unpaid": ("Not paid (closed checkouts)", CLOSED),
     **{status: (label, (status,)) for status, label in STATUS_LABELS.items()},
@@ -200,41 +198,25 @@ def get_order(reference: str) -> Order:
 
 
 def dispatch_order(order: Order, carrier: str, tracking_number: str, actor: str) -> None:
-    """Mark a paid order dispatched, once. The conditional UPDATE refuses a second click that
-    raced the first, as well as an order that is not (or no longer) paid."""
+    """Mark a paid order dispatched, once: a second click that raced the first, like an order
+    that is not (or no longer) paid, is refused."""
     if order.dispatched_at is not None:
         raise DeskError(f"Order {order.reference} was already dispatched.")
     if not order.can_dispatch:
         raise DeskError(
             f"Only a paid order can be dispatched; {order.reference} is {order.status_label.lower()}."
         )
-    now = utcnow()
-    claimed = db.session.execute(
-        update(Order)
-        .where(
-            Order.id == order.id,
-            Order.dispatched_at.is_(None),
-            Order.status.in_(AWAITING_DISPATCH),
-        )
-        .values(
-            status=DISPATCHED,
-            dispatched_at=now,
-            updated_at=now,
-            carrier=carrier or None,
-            tracking_number=tracking_number or None,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not claimed:
-        raise DeskError(f"Order {order.reference} was already dispatched.")
-    before = order.status
-    db.session.refresh(order)
-    order.record(
-        "dispatched",
-        actor,
-        before={"status": before},
-        after={"status": DISPATCHED, "carrier": carrier or None, "tracking_number": tracking_number or None},
+    moved = transition(
+        order,
+        DISPATCHED,
+        actor=actor,
+        detail={"carrier": carrier or None, "tracking_number": tracking_number or None},
+        dispatched_at=utcnow(),
+        carrier=carrier or None,
+        tracking_number=tracking_number or None,
     )
+    if not moved:
+        raise DeskError(f"Order {order.reference} was already dispatched.")
     queue_dispatch_notice(order)
     db.session.flush()
 
@@ -247,72 +229,3 @@ def add_note(order: Order, text: str, actor: str) -> None:
         raise DeskError(f"A note can have at most {MAX_NOTE} characters.")
     order.record("note", actor, text=text)
     db.session.flush()
-
-
-@dataclass
-class PeriodFigures:
-    orders: int
-    copies: int
-    revenue_pence: int
-
-
-@dataclass
-class Dashboard:
-    periods: dict[str, PeriodFigures]
-    awaiting_dispatch: int
-    overdue_dispatch: int
-    stock: list[Publication]
-    low_stock_threshold: int
-    sales: list[tuple[str, str, int, int]]  # isbn, title, copies, revenue in pence
-
-
-def dashboard(now: datetime, low_stock_threshold: int, overdue_days: int) -> Dashboard:
-    """Figures over paid orders (revenue is what Stripe charged, less refunds)."""
-    starts = period_starts(now)
-    periods = {}
-    for name, start in starts.items():
-        row = db.session.execute(
-            select(
-                func.count(Order.id),
-                func.coalesce(func.sum(Order.copies), 0),
-                func.coalesce(func.sum(Order.amount_charged_pence - Order.refunded_pence), 0),
-            ).where(Order.status.in_(PLACED), Order.paid_at >= start)
-        ).one()
-        periods[name] = PeriodFigures(int(row[0]), int(row[1]), int(row[2]))
-    awaiting = db.session.scalar(
-        select(func.count(Order.id)).where(
-            Order.status.in_(AWAITING_DISPATCH), Order.dispatched_at.is_(None)
-        )
-    )
-    overdue = db.session.scalar(
-        select(func.count(Order.id)).where(
-            Order.status.in_(AWAITING_DISPATCH),
-            Order.dispatched_at.is_(None),
-            Order.paid_at < now - timedelta(days=overdue_days),
-        )
-    )
-    stock = list(
-        db.session.scalars(
-            select(Publication)
-            .where(Publication.on_sale.is_(True))
-            .order_by(Publication.stock, Publication.title)
-            .limit(50)
-        )
-    )
-    sales = [
-        (row.isbn, row.title, int(row.copies), int(row.revenue))
-        for row in db.session.execute(
-            select(
-                OrderLine.isbn,
-                func.max(OrderLine.title).label("title"),
-                func.sum(OrderLine.quantity).label("copies"),
-                func.sum(OrderLine.quantity * OrderLine.unit_price_pence).label("revenue"),
-            )
-            .join(Order, and_(Order.id == OrderLine.order_id))
-            .where(Order.status.in_(PLACED))
-            .group_by(OrderLine.isbn)
-            .order_by(func.sum(OrderLine.quantity).desc())
-            .limit(50)
-        )
-    ]
-    return Dashboard(periods, awaiting or 0, overdue or 0, stock, low_stock_threshold, sales)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from sqlalchemy import select
 
 from shop.extensions import db
+from shop.money import decimal_pounds
 from shop.orders.desk import OrderFilters, filtered_orders
 from shop.orders.models import Order, OrderLine
 from shop.timeutil import local
@@ -31,10 +32,7 @@ def safe_cell(value: object) -> object:
 
 
 def _pounds(pence: int | None) -> str:
-    if pence is None:
-        return ""
-    sign = "-" if pence < 0 else ""
-    return f"{sign}{abs(pence) // 100}.{abs(pence) % 100:02d}"
+    return "" if pence is None else decimal_pounds(pence)
 
 
 def _when(moment) -> str:

@@ -1,16 +1,18 @@
-"""Recording a payment. One repeat-safe function, called by the webhook, the success page and the
-CLI: whoever comes first records the payment, everyone after gets the same order back."""
+"""Recording a payment. One repeat-safe function, called by the webhook, the success page, the
+CLI, reconciliation and expire-stale: whoever comes first records the payment, everyone after
+gets the same order back."""
 
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from shop.checkout.gateway import CheckoutPayment
+from shop.catalogue import stock
 from shop.emails.outbox import queue_confirmation
 from shop.errors import UnknownCheckout
 from shop.extensions import db
-from shop.catalogue import stock
-from shop.orders.models import PAID, PENDING_PAYMENT, Order, statuses_that_may_become
+from shop.orders.models import Order
+from shop.orders.status import CLOSED, PAID, sources, transition
+from shop.payments.gateway import CheckoutPayment
 from shop.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -19,35 +21,30 @@ log = logging.getLogger(__name__)
 def fulfil_checkout(payment: CheckoutPayment, actor: str = "stripe") -> Order:
     """Mark the order of ``payment.session_id`` paid, once, if Stripe says it is paid.
 
-    The claim is one conditional UPDATE, the first write of the transaction, so two deliveries at
-    the same moment cannot both pass it (PostgreSQL row lock; SQLite's database write lock). The
-    loser sees the winner's work. A charged amount or currency that differs from the order's
-    total is stored and flagged for staff; the order is still paid, because the money was taken.
-    Raises ``UnknownCheckout`` when no order has that session.
+    The claim is ``transition``'s compare-and-set, the first write of the transaction, so two
+    deliveries at the same moment cannot both pass it (PostgreSQL row lock; SQLite's database
+    write lock). The loser sees the winner's work. A charged amount or currency that differs
+    from the order's total is stored and flagged for staff; the order is still paid, because
+    the money was taken. Raises ``UnknownCheckout`` when no order has that session.
     """
-    if not payment.is_paid:
-        return _get_order(payment.session_id)
-    paid_values = _paid_values(payment)
-    # Two claims, so we know whether the copies are still reserved: the usual one from
-    # pending, and a late payment for a checkout we had already closed.
-    from_pending = _claim(payment.session_id, [PENDING_PAYMENT], paid_values)
-    from_closed = not from_pending and _claim(
-        payment.session_id, [s for s in statuses_that_may_become(PAID) if s != PENDING_PAYMENT], paid_values
-    )
-    claimed = from_pending or from_closed
     order = _get_order(payment.session_id)
-    if not claimed:
+    if not payment.is_paid or order.status not in sources(PAID):
         return order
-    db.session.refresh(order)
+    left = transition(
+        order,
+        PAID,
+        actor=actor,
+        detail={
+            "payment_intent": payment.payment_intent_id,
+            "amount_charged_pence": payment.amount_total,
+            "currency": payment.currency,
+        },
+        **_paid_values(payment),
+    )
+    if left is None:
+        return order  # someone else recorded it a moment ago
     order.amount_mismatch = (
         payment.amount_total != order.total_pence or (payment.currency or "") != order.currency
-    )
-    order.record(
-        "paid",
-        actor,
-        payment_intent=payment.payment_intent_id,
-        amount_charged_pence=payment.amount_total,
-        currency=payment.currency,
     )
     if order.amount_mismatch:
         log.error(
@@ -63,7 +60,8 @@ def fulfil_checkout(payment: CheckoutPayment, actor: str = "stripe") -> Order:
             charged_pence=payment.amount_total,
             charged_currency=payment.currency,
         )
-    if from_closed:
+    if left in CLOSED:
+        # A late payment for a checkout already closed: its copies went back to stock.
         for isbn in stock.take_late(order.lines):
             order.record("stock_short", "system", isbn=isbn)
     queue_confirmation(order)  # same transaction as the payment: one email exactly when paid
@@ -72,12 +70,9 @@ def fulfil_checkout(payment: CheckoutPayment, actor: str = "stripe") -> Order:
 
 
 def _paid_values(payment: CheckoutPayment) -> dict:
-    now = utcnow()
     shipping = payment.shipping
     return {
-        "status": PAID,
-        "paid_at": now,
-        "updated_at": now,
+        "paid_at": utcnow(),
         "closed_at": None,
         "payment_intent_id": payment.payment_intent_id,
         "amount_charged_pence": payment.amount_total,
@@ -92,18 +87,6 @@ def _paid_values(payment: CheckoutPayment) -> dict:
         "ship_postal_code": shipping.get("postal_code"),
         "ship_country": shipping.get("country"),
     }
-
-
-def _claim(session_id: str, from_statuses: list[str], values: dict) -> bool:
-    """Atomically move the order from one of ``from_statuses`` to paid; True if this call did."""
-    return bool(
-        db.session.execute(
-            update(Order)
-            .where(Order.stripe_session_id == session_id, Order.status.in_(from_statuses))
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-    )
 
 
 def _get_order(session_id: str) -> Order:

@@ -8,65 +8,16 @@ from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, Strin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.addresses import country_name
-from shop.errors import ShopError
 from shop.extensions import db
+from shop.orders.status import DISPATCHABLE, PENDING_PAYMENT, PLACED, label
 from shop.timeutil import as_utc, utcnow
-
-PENDING_PAYMENT = "pending_payment"
-FAILED_TO_START = "failed_to_start"
-CANCELLED = "cancelled"
-EXPIRED = "expired"
-PAYMENT_FAILED = "payment_failed"
-PAID = "paid"
-DISPATCHED = "dispatched"
-PARTIALLY_REFUNDED = "partially_refunded"
-REFUNDED = "refunded"
-
-# Which status may follow which. A payment Stripe reports is the truth, so a closed checkout can
-# still become paid (a customer who paid on a tab opened before we closed it).
-ALLOWED: dict[str, set[str]] = {
-    PENDING_PAYMENT: {PAID, FAILED_TO_START, CANCELLED, EXPIRED, PAYMENT_FAILED},
-    FAILED_TO_START: {PAID},
-    CANCELLED: {PAID},
-    EXPIRED: {PAID},
-    PAYMENT_FAILED: {PAID},
-    PAID: {DISPATCHED, PARTIALLY_REFUNDED, REFUNDED},
-    PARTIALLY_REFUNDED: {DISPATCHED, PARTIALLY_REFUNDED, REFUNDED},
-    DISPATCHED: {PARTIALLY_REFUNDED, REFUNDED},
-    REFUNDED: set(),
-}
-# Orders whose payment was taken: what staff pack, count and export.
-PLACED = (PAID, DISPATCHED, PARTIALLY_REFUNDED, REFUNDED)
-# Orders that never got paid.
-CLOSED = (FAILED_TO_START, CANCELLED, EXPIRED, PAYMENT_FAILED)
-# Paid orders that can still be dispatched (when not dispatched yet).
-AWAITING_DISPATCH = (PAID, PARTIALLY_REFUNDED)
-STATUS_LABELS = {
-    PENDING_PAYMENT: "Awaiting payment",
-    FAILED_TO_START: "Checkout failed to start",
-    CANCELLED: "Cancelled",
-    EXPIRED: "Checkout expired",
-    PAYMENT_FAILED: "Payment failed",
-    PAID: "Paid",
-    DISPATCHED: "Dispatched",
-    PARTIALLY_REFUNDED: "Partially refunded",
-    REFUNDED: "Refunded",
-}
-
-
-def statuses_that_may_become(target: str) -> list[str]:
-    return sorted(status for status, nexts in ALLOWED.items() if target in nexts)
-
-
-class InvalidTransition(ShopError):
-    pass
 
 
 def days_awaiting_dispatch(
     status: str, paid_at: datetime | None, dispatched_at: datetime | None, now: datetime
 ) -> int | None:
     """Whole days since payment for a paid order not yet dispatched; otherwise None."""
-    if status not in AWAITING_DISPATCH or dispatched_at is not None or paid_at is None:
+    if status not in DISPATCHABLE or dispatched_at is not None or paid_at is None:
         return None
     return (now - as_utc(paid_at)).days
 
@@ -141,11 +92,11 @@ class Order(db.Model):
 
     @property
     def can_dispatch(self) -> bool:
-        return self.status in AWAITING_DISPATCH and self.dispatched_at is None
+        return self.status in DISPATCHABLE and self.dispatched_at is None
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABELS.get(self.status, self.status)
+        return label(self.status)
 
     @property
     def is_paid(self) -> bool:
@@ -168,16 +119,6 @@ class Order(db.Model):
     @property
     def flags(self) -> list[str]:
         return ["amount mismatch"] if self.amount_mismatch else []
-
-    def set_status(self, new_status: str, actor: str, **detail: Any) -> None:
-        """Move along ``ALLOWED`` and record it in the timeline; anything else raises."""
-        if new_status not in ALLOWED.get(self.status, set()):
-            raise InvalidTransition(
-                f"Order {self.reference} cannot go from {self.status_label.lower()} to "
-                f"{STATUS_LABELS.get(new_status, new_status).lower()}."
-            )
-        self.record(new_status, actor, before=self.status, after=new_status, **detail)
-        self.status = new_status
 
     def record(self, kind: str, actor: str, **detail: Any) -> None:
         self.events.append(OrderEvent(kind=kind, actor=actor, detail=detail or None))
@@ -236,7 +177,7 @@ class StripeEvent(db.Model):
 
 
 class Refund(db.Model):
-    """A refund Stripe confirmed, made from the staff desk or seen in a ``charge.refunded`` event."""
+    """A refund as Stripe reports it, made from the staff desk or in Stripe's dashboard."""
 
     __tablename__ = "refund"
     __table_args__ = (CheckConstraint("amount_pence > 0", name="amount_positive"),)

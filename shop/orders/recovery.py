@@ -10,17 +10,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from shop.checkout import gateway
 from shop.extensions import db
 from shop.orders import services as orders
 from shop.orders.fulfilment import fulfil_checkout
-from shop.orders.models import (
-    EXPIRED,
-    PAID,
-    PENDING_PAYMENT,
-    Order,
-    statuses_that_may_become,
-)
+from shop.orders.models import Order
+from shop.orders.status import EXPIRED, PAID, PENDING_PAYMENT, sources
+from shop.payments import gateway
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +38,7 @@ class Progress:
 
 def reconcile(since: datetime, progress: Progress) -> Iterator[Change]:
     """Fulfil every paid session completed since ``since`` whose order is not yet paid."""
-    unpaid = set(statuses_that_may_become(PAID))
+    unpaid = sources(PAID)
     for payment in gateway.completed_sessions(since):
         progress.sessions_seen += 1
         order = orders.find_by_session(payment.session_id)

@@ -8,24 +8,16 @@ import logging
 
 from sqlalchemy import func, select, update
 
-from shop.checkout import gateway
-from shop.checkout.gateway import RefundInfo
 from shop.errors import PaymentGatewayError, ShopError
 from shop.extensions import db
 from shop.money import format_pence
-from shop.orders.models import (
-    ALLOWED,
-    DISPATCHED,
-    PAID,
-    PARTIALLY_REFUNDED,
-    REFUNDED,
-    Order,
-    Refund,
-)
+from shop.orders.models import Order, Refund
+from shop.orders.status import ALLOWED, DISPATCHED, PAID, REFUNDABLE, REFUNDED, transition
+from shop.payments import gateway
+from shop.payments.gateway import RefundInfo
 from shop.timeutil import utcnow
 
 log = logging.getLogger(__name__)
-REFUNDABLE = (PAID, DISPATCHED, PARTIALLY_REFUNDED)
 
 
 class RefundError(ShopError):
@@ -117,26 +109,35 @@ def _upsert(order: Order, refund: RefundInfo, actor: str) -> None:
 
 
 def refund_status(order: Order, refunded: int) -> str:
-    """The status an order with ``refunded`` pence refunded should show. A dispatched order
-    stays dispatched (the refunded amount shows beside it) unless fully refunded."""
-    if refunded >= (order.amount_charged_pence or 0) and refunded > 0:
+    """The status an order with ``refunded`` pence refunded should have. A partial refund is a
+    fact beside the status, not a status: a paid order stays paid, a dispatched one dispatched.
+    A full refund makes it refunded; if Stripe later reports that refund failed, it goes back
+    to dispatched or paid, as ``dispatched_at`` says."""
+    if refunded > 0 and refunded >= (order.amount_charged_pence or 0):
         return REFUNDED
-    if order.dispatched_at is not None:
-        return DISPATCHED
-    return PARTIALLY_REFUNDED if refunded > 0 else PAID
+    if order.status == REFUNDED:
+        return DISPATCHED if order.dispatched_at is not None else PAID
+    return order.status
 
 
 def _set_refunded(order: Order, refunded: int, actor: str) -> None:
-    before = {"status": order.status, "refunded_pence": order.refunded_pence}
-    new_status = refund_status(order, refunded)
-    if new_status != order.status and new_status not in ALLOWED.get(order.status, set()):
-        # Stripe is the ledger: record the money, keep the status, and tell staff.
-        log.error("Order %s: refunds say %s but %s -> %s is not allowed", order.reference, refunded, order.status, new_status)
-        new_status = order.status
+    order.record(
+        "refunded_total", actor,
+        before={"refunded_pence": order.refunded_pence}, after={"refunded_pence": refunded},
+    )
     order.refunded_pence = refunded
-    order.status = new_status
-    order.record("refunded_total", actor, before=before, after={"status": new_status, "refunded_pence": refunded})
-    db.session.flush()
+    db.session.flush()  # before transition() refreshes the order
+    new_status = refund_status(order, refunded)
+    if new_status == order.status:
+        return
+    if new_status in ALLOWED.get(order.status, frozenset()):
+        transition(order, new_status, actor=actor)
+    else:
+        # Stripe is the ledger: record the money, keep the status, and tell staff.
+        log.error(
+            "Order %s: refunds say %s but %s -> %s is not allowed",
+            order.reference, refunded, order.status, new_status,
+        )
 
 
 class RefundNotYetMatched(ShopError):

@@ -1,52 +1,53 @@
 """Creating orders from a priced basket and moving them through checkout. Flush, never commit."""
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from shop.basket.services import PricedBasket
+from collections.abc import Sequence
+
 from shop.catalogue import stock
+from shop.catalogue.models import Publication
 from shop.errors import CheckoutError, UnknownCheckout
 from shop.extensions import db
-from shop.orders.models import (
-    ALLOWED,
-    FAILED_TO_START,
-    PENDING_PAYMENT,
-    Order,
-    OrderLine,
-)
+from shop.orders.models import Order, OrderLine
+from shop.orders.status import ALLOWED, FAILED_TO_START, PENDING_PAYMENT, transition
 from shop.timeutil import utcnow
 
 
-def place_order(basket: PricedBasket, reference_prefix: str) -> Order:
-    """A ``pending_payment`` order whose lines copy title, ISBN and price from the database now."""
-    if basket.is_empty:
+def place_order(
+    lines: Sequence[tuple[Publication, int]], region: str, postage_pence: int, reference_prefix: str
+) -> Order:
+    """A ``pending_payment`` order whose lines copy title, ISBN and price from the database now,
+    with its copies reserved. ``lines`` are (publication, copies), checked by the caller."""
+    if not lines:
         raise CheckoutError("Your basket is empty.")
-    if basket.problems:
-        raise CheckoutError(" ".join(basket.problems))
+    order_lines = [
+        OrderLine(
+            publication_id=publication.id,
+            isbn=publication.isbn,
+            title=publication.full_title,
+            unit_price_pence=publication.price_pence,
+            quantity=quantity,
+        )
+        for publication, quantity in lines
+    ]
+    subtotal = sum(line.line_total_pence for line in order_lines)
+    copies = sum(line.quantity for line in order_lines)
     order = Order(
         status=PENDING_PAYMENT,
-        region=basket.region.key,
+        region=region,
         currency="gbp",
-        subtotal_pence=basket.subtotal_pence,
-        postage_pence=basket.postage_pence,
-        total_pence=basket.total_pence,
-        copies=basket.copies,
-        lines=[
-            OrderLine(
-                publication_id=line.publication.id,
-                isbn=line.publication.isbn,
-                title=line.publication.full_title,
-                unit_price_pence=line.publication.price_pence,
-                quantity=line.quantity,
-            )
-            for line in basket.lines
-        ],
+        subtotal_pence=subtotal,
+        postage_pence=postage_pence,
+        total_pence=subtotal + postage_pence,
+        copies=copies,
+        lines=order_lines,
     )
     db.session.add(order)
     db.session.flush()  # the id makes the reference
     stock.reserve(order.lines)
     order.reference = f"{reference_prefix}-{order.created_at.year}-{order.id:06d}"
-    order.record("created", "customer", total_pence=order.total_pence, copies=basket.copies)
+    order.record("created", "customer", total_pence=order.total_pence, copies=copies)
     db.session.flush()
     return order
 
@@ -59,31 +60,28 @@ def record_checkout_started(order: Order, session_id: str) -> None:
 
 def record_checkout_failed(order: Order, message: str) -> None:
     """Stripe was down or refused: the order is closed rather than left pending forever."""
-    order.checkout_error = message
-    order.closed_at = utcnow()
-    order.set_status(FAILED_TO_START, "system", error=message)
-    stock.release(order.lines)
-    db.session.flush()
+    if transition(
+        order, FAILED_TO_START, actor="system", detail={"error": message},
+        checkout_error=message, closed_at=utcnow(),
+    ):
+        stock.release(order.lines)
+        db.session.flush()
 
 
 def close_checkout(session_id: str, new_status: str, actor: str) -> Order | None:
-    """Close a still-pending order (session expired, payment failed, customer cancelled).
+    """Close a still-pending order (session expired, payment failed, customer cancelled), and
+    return its copies to stock.
 
-    The conditional UPDATE makes this safe against a payment landing at the same moment: a paid
-    order is never closed. Returns the order, or None when no order has that session.
+    The move is ``transition``'s compare-and-set from pending, so a payment landing at the same
+    moment wins and a paid order is never closed. Returns the order, or None when no order has
+    that session.
     """
     assert new_status in ALLOWED[PENDING_PAYMENT]
-    closed = db.session.execute(
-        update(Order)
-        .where(Order.stripe_session_id == session_id, Order.status == PENDING_PAYMENT)
-        .values(status=new_status, closed_at=utcnow(), updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
     order = find_by_session(session_id)
-    if order is not None and closed:
-        db.session.refresh(order)
+    if order is None or order.status != PENDING_PAYMENT:
+        return order
+    if transition(order, new_status, actor=actor, closed_at=utcnow()):
         stock.release(order.lines)
-        order.record(new_status, actor, before=PENDING_PAYMENT, after=new_status)
         db.session.flush()
     return order
 

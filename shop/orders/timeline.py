@@ -3,7 +3,8 @@
 from typing import Any
 
 from shop.money import format_pence
-from shop.orders.models import STATUS_LABELS, OrderEvent
+from shop.orders.models import OrderEvent
+from shop.orders.status import label
 
 
 def _value(key: str, value: Any) -> str:
@@ -12,7 +13,7 @@ def _value(key: str, value: Any) -> str:
     if key.endswith("_pence") and isinstance(value, int) and not isinstance(value, bool):
         return format_pence(value)
     if key == "status":
-        return STATUS_LABELS.get(value, value)
+        return label(value)
     return str(value)
 
 

@@ -1,5 +1,6 @@
-"""The staff desk. Every route but sign-in needs an active staff account: the guard is the
-blueprint's own ``before_request``, so a new route cannot forget it."""
+"""The staff desk: sign-in, sign-out and the dashboard. Every route here and in the nested
+blueprints (``staff.orders``, ``staff.catalogue``) but sign-in needs an active staff account:
+the guard is this blueprint's own ``before_request``, so a new route cannot forget it."""
 
 import time
 from urllib.parse import urlsplit
@@ -14,30 +15,14 @@ from flask import (
     render_template,
     request,
     session,
-    stream_with_context,
     url_for,
 )
 from flask_login import current_user, login_user, logout_user
 
-from shop import isbn as isbns
-from shop.checkout.gateway import dashboard_url
-from shop.errors import InvalidISBN, NotFound, ShopError
 from shop.extensions import db, limiter
-from shop.orders import desk, refunds
-from shop.orders.desk import STATUS_FILTERS, OrderFilters
-from shop.orders.export import order_lines_csv
+from shop.orders import reports
 from shop.staff import auth
-from shop.staff.actions import run_action
-from shop.emails import outbox
-from shop.staff.forms import (
-    DispatchForm,
-    LoginForm,
-    LogoutForm,
-    NoteForm,
-    OrderFilterForm,
-    RefundForm,
-    ResendForm,
-)
+from shop.staff.forms import LoginForm, LogoutForm
 from shop.timeutil import utcnow
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -136,139 +121,5 @@ def logout():
 @bp.get("")
 def dashboard():
     config = current_app.config
-    figures = desk.dashboard(utcnow(), config["LOW_STOCK_THRESHOLD"], config["DISPATCH_WARNING_DAYS"])
+    figures = reports.dashboard(utcnow(), config["LOW_STOCK_THRESHOLD"], config["DISPATCH_WARNING_DAYS"])
     return render_template("staff/dashboard.html", figures=figures)
-
-
-def _filters_from_request() -> tuple[OrderFilterForm, OrderFilters]:
-    form = OrderFilterForm(request.args)
-    form.status.choices = [(key, label) for key, (label, _) in STATUS_FILTERS.items()]
-    if not request.args.get("status"):
-        form.status.data = "placed"
-    form.validate()
-    isbn = None
-    if form.isbn.data and not form.isbn.errors:
-        try:
-            isbn = isbns.normalise(form.isbn.data)
-        except InvalidISBN as error:
-            form.isbn.errors = [error.message]
-    filters = OrderFilters(
-        status=form.status.data if not form.status.errors else "placed",
-        date_from=form.date_from.data if not form.date_from.errors else None,
-        date_to=form.date_to.data if not form.date_to.errors else None,
-        isbn=isbn,
-        text=(form.q.data or "") if not form.q.errors else "",
-    )
-    return form, filters
-
-
-@bp.get("/orders")
-def orders():
-    form, filters = _filters_from_request()
-    page = min(max(request.args.get("page", 1, type=int), 1), 100_000)
-    config = current_app.config
-    result = desk.search_orders(
-        filters, page, config["STAFF_ORDERS_PER_PAGE"], utcnow(), config["DISPATCH_WARNING_DAYS"]
-    )
-    return render_template(
-        "staff/orders.html",
-        form=form,
-        result=result,
-    )
-
-
-@bp.get("/orders.csv")
-def orders_csv():
-    _, filters = _filters_from_request()
-    stamp = utcnow().strftime("%Y%m%d-%H%M")
-    return Response(
-        stream_with_context(order_lines_csv(filters)),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="orders-{stamp}.csv"'},
-    )
-
-
-def _order_or_404(reference: str):
-    try:
-        return desk.get_order(reference)
-    except NotFound as error:
-        abort(404, description=error.message)
-
-
-@bp.get("/orders/<reference>")
-def order(reference: str):
-    order = _order_or_404(reference)
-    return render_template(
-        "staff/order.html",
-        order=order,
-        dispatch_form=DispatchForm(),
-        refund_form=RefundForm(),
-        note_form=NoteForm(formdata=None),
-        emails=outbox.emails_for(order),
-        resend_form=ResendForm(),
-        stripe_url=dashboard_url(order.payment_intent_id) if order.payment_intent_id else None,
-        flags=desk.order_flags(order, utcnow(), current_app.config["DISPATCH_WARNING_DAYS"]),
-    )
-
-
-def _back_to(order):
-    return redirect(url_for("staff.order", reference=order.reference), code=303)
-
-
-def _run(order, form, action, done: str):
-    return run_action(form, action, done, _back_to(order))
-
-
-@bp.post("/orders/<reference>/dispatch")
-def dispatch(reference: str):
-    order = _order_or_404(reference)
-    form = DispatchForm()
-    return _run(
-        order,
-        form,
-        lambda: desk.dispatch_order(
-            order, (form.carrier.data or "").strip(), (form.tracking_number.data or "").strip(),
-            current_user.email,
-        ),
-        f"Order {order.reference} marked dispatched.",
-    )
-
-
-@bp.post("/orders/<reference>/refund")
-def refund(reference: str):
-    order = _order_or_404(reference)
-    form = RefundForm()
-
-    def action():
-        refunds.refund_order(order, form.amount.pence, form.request_token.data, current_user.email)
-
-    return _run(order, form, action, f"Stripe refunded order {order.reference}.")
-
-
-@bp.post("/orders/<reference>/notes")
-def note(reference: str):
-    order = _order_or_404(reference)
-    form = NoteForm()
-    return _run(order, form, lambda: desk.add_note(order, form.text.data, current_user.email), "Note added.")
-
-
-@bp.post("/orders/<reference>/emails/<int:email_id>/resend")
-def resend_email(reference: str, email_id: int):
-    order = _order_or_404(reference)
-    email = next((e for e in outbox.emails_for(order) if e.id == email_id), None)
-    if email is None:
-        abort(404, description="That email does not belong to this order.")
-
-    def action():
-        if outbox.resend(email, current_user.email) is None:
-            raise ShopError("This order has no usable email address to send to.")
-
-    return _run(order, ResendForm(), action, f"A new copy of the {email.kind} email is queued.")
-
-
-@bp.get("/orders/<reference>/packing-slip")
-def packing_slip(reference: str):
-    return render_template("staff/packing_slip.html", order=_order_or_404(reference))
-
-
-from shop.staff.catalogue_views import bp as catalogue_bp; bp.register_blueprint(catalogue_bp)  # noqa: E402,E702

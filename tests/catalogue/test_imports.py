@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from shop.catalogue.imports import COLUMNS, read_onix
+from shop.catalogue.imports.csv import COLUMNS
+from shop.catalogue.imports.onix import read_onix
 from shop.catalogue.models import Publication
 from tests.conftest import ISBN, isbn13, make_publication
 
@@ -100,21 +101,21 @@ def test_a_utf8_bom_and_missing_optional_columns_are_fine(runner, db, tmp_path):
         ("price", "8,50", "uses a comma"),
         ("price", "-1", "is negative"),
         ("price", "abc", "is not an amount in pounds and pence"),
-        ("price", "0", "is zero"),
+        ("price", "0", "The price must be above £0.00."),
         ("price", "8.505", "is not an amount in pounds and pence"),
         ("pages", "0", "at least 1 page"),
         ("pages", "-12", "at least 1 page"),
         ("pages", "forty", "is not a whole number of pages"),
         ("year", "12", "is not a year of publication"),
         ("year", "20121", "is not a year of publication"),
-        ("year", "3012", "is not a year of publication"),
-        ("stock", "-1", "is negative"),
+        ("year", "3012", "Enter a year of publication from 1800 to"),
+        ("stock", "-1", "Stock cannot be negative"),
         ("stock", "2.5", "is not a whole number"),
         ("isbn", "978-1-85717-640-8", "its check digit is wrong"),
         ("isbn", "12345", "'12345' is not an ISBN"),
-        ("title", "", "the title is empty"),
-        ("title", "x" * 301, "is 301 characters long; the most it may be is 300"),
-        ("publisher", "", "the publisher is empty"),
+        ("title", "", "Enter the title."),
+        ("title", "x" * 301, "The title is 301 characters long; the most it may be is 300."),
+        ("publisher", "", "Enter the publisher."),
         ("pdf_url", "ftp://example.org/report.pdf", "http:// or https://"),
         ("pdf_url", "javascript:alert(1)", "http:// or https://"),
         ("cover", "../../etc/passwd", "inside the covers folder"),

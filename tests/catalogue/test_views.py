@@ -174,7 +174,7 @@ def test_a_new_reader_sees_changes_at_once_though_pages_are_reused(client, app, 
     from sqlalchemy import update
 
     from shop.catalogue.models import Publication
-    from shop.pagecache import EXTENSION
+    from shop.web.pagecache import EXTENSION
 
     first = client.get(f"/publications/{ISBN}").get_data(as_text=True)
     assert "£8.50" in first and len(app.extensions[EXTENSION]) == 1
@@ -189,7 +189,7 @@ def test_a_new_reader_sees_changes_at_once_though_pages_are_reused(client, app, 
 
 
 def test_a_reader_with_a_basket_gets_their_own_page(shopper, client, app, publication):
-    from shop.pagecache import EXTENSION
+    from shop.web.pagecache import EXTENSION
 
     client.get(f"/publications/{ISBN}")
     shopper.add(quantity=2)
@@ -210,7 +210,7 @@ def test_postgresql_answers_a_search_from_one_trigram_index(app, db, publication
     from sqlalchemy import select, text
 
     from shop.catalogue.models import Publication
-    from shop.catalogue.services import title_words
+    from shop.catalogue.search import title_words
 
     if db.engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL's trigram index; SQLite's FTS5 index is exercised by the search tests")

@@ -19,7 +19,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--pause-file", type=Path, required=True)
     args = parser.parse_args()
-    claim = fulfilment._claim
+    claim = fulfilment.transition
 
     def claim_then_pause(*claim_args, **claim_kwargs):
         claimed = claim(*claim_args, **claim_kwargs)
@@ -28,7 +28,7 @@ def main() -> None:
             time.sleep(60)
         return claimed
 
-    fulfilment._claim = claim_then_pause
+    fulfilment.transition = claim_then_pause
     app = create_app()  # configured from the environment the test passes
     make_server("127.0.0.1", args.port, app, threaded=True).serve_forever()
 

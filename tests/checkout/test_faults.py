@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from shop.catalogue.models import Publication
 from shop.orders.models import Order, OrderEvent, StripeEvent
 from tests.conftest import ISBN, STRIPE_KEY, WEBHOOK_SECRET, deliver_event, pay, start_checkout
-from tests.stripe_sandbox import sign_payload
+from sandbox import sign_payload
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,7 +19,7 @@ from tests.conftest import (
     post_webhook,
     start_checkout,
 )
-from tests.stripe_sandbox import sign_payload
+from sandbox import sign_payload
 
 
 def order_of(db, session_id) -> Order:

@@ -57,7 +57,7 @@ def test_a_late_payment_after_expiry_takes_the_copies_again(client, shopper, san
     import json
 
     from tests.conftest import WEBHOOK_SECRET, post_webhook
-    from tests.stripe_sandbox import sign_payload
+    from sandbox import sign_payload
 
     event = json.loads(sandbox.event_payload(expired["id"]))
     event["id"], event["type"] = "evt_test_late_payment", "checkout.session.completed"

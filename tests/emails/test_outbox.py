@@ -16,7 +16,7 @@ from tests.conftest import (
     pay,
     start_checkout,
 )
-from tests.stripe_sandbox import sign_payload
+from sandbox import sign_payload
 
 
 def outbox_count(db) -> int:

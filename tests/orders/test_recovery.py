@@ -75,7 +75,7 @@ def test_expire_stale_closes_a_checkout_that_never_reached_stripe(runner, db, pu
     from shop.basket.postage import find_region
     from shop.basket.services import price_basket
     from shop.config import POSTAGE_REGIONS
-    from shop.orders.services import place_order
+    from shop.checkout.services import place_order
 
     order = place_order(price_basket({ISBN: 5}, find_region(POSTAGE_REGIONS, "uk")), "KF")
     order.created_at -= timedelta(hours=2)

@@ -13,7 +13,7 @@ from operator import itemgetter
 from flask import Flask, current_app, make_response, render_template, request, session
 from sqlalchemy import inspect
 
-from shop.lru import BoundedLRU
+from shop.web.lru import BoundedLRU
 
 EXTENSION = "shop.page_cache"
 

@@ -1,4 +1,7 @@
-"""Finding publications. Every function takes plain arguments and only reads or flushes."""
+"""Searching the public catalogue: title words or an ISBN, one page of cards at a time.
+
+Each worker keeps recent searches' ordered ids (``Listings``) for as long as the catalogue
+version they were read at holds, so any page is one statement by primary key. Reads only."""
 
 import re
 from array import array
@@ -29,9 +32,9 @@ from sqlalchemy import (
 
 from shop import isbn as isbns
 from shop.catalogue.models import Publication
-from shop.errors import InvalidISBN, NotFound
+from shop.errors import InvalidISBN
 from shop.extensions import db
-from shop.lru import BoundedLRU
+from shop.web.lru import BoundedLRU
 from shop.textsearch import contains_text
 
 MAX_SEARCH_WORDS = 8
@@ -259,74 +262,3 @@ def search_catalogue(query: str, page: int, per_page: int) -> CatalogueSearch:
         listing = None
     page_of = CataloguePage(items, len(listing.ids), page, per_page)
     return CatalogueSearch(query=query, page=page_of, message=listing.message)
-
-
-_BY_ISBN = select(Publication).where(Publication.isbn == bindparam("isbn13"))  # built once
-
-
-def get_by_isbn(isbn13: str) -> Publication:
-    """The publication with these 13 digits, on sale or not; ``NotFound`` otherwise."""
-    publication = db.session.scalar(_BY_ISBN, {"isbn13": isbn13})
-    if publication is None:
-        raise NotFound(f"We have no publication with ISBN {isbns.hyphenate(isbn13)}.")
-    return publication
-
-
-def publications_by_isbn(isbn_list: list[str]) -> dict[str, Publication]:
-    """Load many publications in one query, keyed by ISBN-13."""
-    if not isbn_list:
-        return {}
-    rows = db.session.scalars(select(Publication).where(Publication.isbn.in_(isbn_list)))
-    return {publication.isbn: publication for publication in rows}
-
-
-def public_url(path: str, base_url: str) -> str:
-    """An absolute address on the shop's public host (not whatever Host a request carried)."""
-    return base_url + path
-
-
-def book_structured_data(publication: Publication, page_url: str) -> dict:
-    """schema.org ``Book`` with its ``Offer``, for search engines (JSON-LD)."""
-    if not publication.on_sale:
-        availability = "https://schema.org/Discontinued"
-    elif publication.in_stock:
-        availability = "https://schema.org/InStock"
-    else:
-        availability = "https://schema.org/OutOfStock"
-    data = {
-        "@context": "https://schema.org",
-        "@type": "Book",
-        "@id": page_url,
-        "url": page_url,
-        "name": publication.title,
-        "isbn": publication.isbn,
-        "numberOfPages": publication.pages,
-        "datePublished": str(publication.year),
-        "bookFormat": "https://schema.org/Paperback",
-        "inLanguage": "en-GB",
-        "publisher": {"@type": "Organization", "name": publication.publisher},
-        "offers": {
-            "@type": "Offer",
-            "url": page_url,
-            "price": f"{publication.price_pence // 100}.{publication.price_pence % 100:02d}",
-            "priceCurrency": "GBP",
-            "availability": availability,
-            "itemCondition": "https://schema.org/NewCondition",
-        },
-    }
-    if publication.subtitle:
-        data["alternativeHeadline"] = publication.subtitle
-    if publication.summary:
-        data["description"] = publication.summary
-    return data
-
-
-def sitemap_entries() -> list[tuple[str, object]]:
-    """(ISBN, last modified) of every publication on sale, in one narrow query."""
-    return list(
-        db.session.execute(
-            select(Publication.isbn, Publication.updated_at)
-            .where(Publication.on_sale.is_(True))
-            .order_by(Publication.isbn)
-        )
-    )

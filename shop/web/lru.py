@@ -1,5 +1,5 @@
 """A bounded least-recently-used map, safe across threads. Each worker keeps two: rendered
-public pages (shop.pagecache) and catalogue listings (shop.catalogue.services)."""
+public pages (shop.web.pagecache) and catalogue listings (shop.catalogue.search)."""
 
 from collections import OrderedDict
 from collections.abc import Callable, Hashable

@@ -11,12 +11,13 @@ from flask_login import current_user
 
 from shop import isbn as isbns
 from shop.catalogue import admin, covers
-from shop.catalogue.services import get_by_isbn
+from shop.catalogue.rules import PublicationDetails
+from shop.catalogue.queries import get_by_isbn
 from shop.errors import InvalidISBN, NotFound, ShopError
 from shop.extensions import db
 from shop.money import format_pence
 from shop.staff.actions import run_action
-from shop.staff.catalogue_forms import (
+from shop.staff.catalogue.forms import (
     FIELD_OF_DETAIL,
     CatalogueSearchForm,
     CoverForm,
@@ -110,7 +111,7 @@ def _run(publication, form, action: Callable[[], str | None], done: str):
     return run_action(form, action, done, _back_to(publication))
 
 
-def _changed_meanwhile(name: str, current: admin.PublicationDetails) -> str:
+def _changed_meanwhile(name: str, current: PublicationDetails) -> str:
     value = getattr(current, name)
     if name == "summary":
         change = "changed the summary (the history below shows it)"

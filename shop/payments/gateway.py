@@ -1,7 +1,7 @@
 """The only module that talks to Stripe.
 
-It turns our orders into Checkout Session requests and Stripe's answers into plain dataclasses,
-so the rest of the shop never handles Stripe objects or Stripe exceptions.
+It takes plain values (a ``CheckoutRequest``, ids, amounts in pence) and turns Stripe's answers
+into plain dataclasses, so the rest of the shop never handles Stripe objects or exceptions.
 """
 
 import json
@@ -14,7 +14,6 @@ from typing import Any
 import stripe
 from flask import current_app
 
-from shop.basket.postage import Region
 from shop.errors import PaymentGatewayError, ShopError, UnknownCheckout
 from shop.timeutil import utcnow
 
@@ -31,6 +30,30 @@ class InvalidWebhook(ShopError):
 class CheckoutUrls:
     success: str  # must contain {CHECKOUT_SESSION_ID}
     cancel: str
+
+
+@dataclass(frozen=True)
+class CheckoutLine:
+    name: str  # the title as the buyer sees it
+    isbn: str
+    unit_amount: int  # pence
+    quantity: int
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    """Everything a Checkout Session is made from; every amount in pence, from the order."""
+
+    order_id: int
+    reference: str
+    currency: str
+    lines: tuple[CheckoutLine, ...]
+    shipping_label: str
+    shipping_amount: int
+    allowed_countries: tuple[str, ...]
+    idempotency_key: str  # stable for one order: a retried create opens no second session
+    expires_in_minutes: int
+    urls: CheckoutUrls
 
 
 @dataclass(frozen=True)
@@ -122,61 +145,56 @@ def _as_payment(session: dict[str, Any]) -> CheckoutPayment:
     )
 
 
-def session_params(order, urls: CheckoutUrls, region: Region) -> dict[str, Any]:
-    """The Checkout Session request for ``order``: every amount from the order, in pence."""
+def session_params(request: CheckoutRequest) -> dict[str, Any]:
+    """The Checkout Session request: every amount from the order, in pence."""
     # Stripe wants at least 30 minutes from when it creates the session; a minute's margin
     # covers the request's travel time and an SDK retry.
-    expires = utcnow() + timedelta(minutes=current_app.config["CHECKOUT_EXPIRY_MINUTES"], seconds=60)
+    expires = utcnow() + timedelta(minutes=request.expires_in_minutes, seconds=60)
     return {
         "mode": "payment",
         "line_items": [
             {
                 "quantity": line.quantity,
                 "price_data": {
-                    "currency": order.currency,
-                    "unit_amount": line.unit_price_pence,
+                    "currency": request.currency,
+                    "unit_amount": line.unit_amount,
                     "product_data": {
-                        "name": line.title,
+                        "name": line.name,
                         "description": f"Print copy, ISBN {line.isbn}",
                         "metadata": {"isbn": line.isbn},
                     },
                 },
             }
-            for line in order.lines
+            for line in request.lines
         ],
         "shipping_options": [
             {
                 "shipping_rate_data": {
                     "type": "fixed_amount",
-                    "display_name": f"Post to {region.label}",
-                    "fixed_amount": {"amount": order.postage_pence, "currency": order.currency},
+                    "display_name": request.shipping_label,
+                    "fixed_amount": {"amount": request.shipping_amount, "currency": request.currency},
                 }
             }
         ],
-        "shipping_address_collection": {"allowed_countries": list(region.countries)},
-        "client_reference_id": order.reference,
-        "metadata": {"order_id": str(order.id), "order_reference": order.reference},
-        "payment_intent_data": {"metadata": {"order_reference": order.reference}},
+        "shipping_address_collection": {"allowed_countries": list(request.allowed_countries)},
+        "client_reference_id": request.reference,
+        "metadata": {"order_id": str(request.order_id), "order_reference": request.reference},
+        "payment_intent_data": {"metadata": {"order_reference": request.reference}},
         "expires_at": int(expires.timestamp()),
-        "success_url": urls.success,
-        "cancel_url": urls.cancel,
+        "success_url": request.urls.success,
+        "cancel_url": request.urls.cancel,
     }
 
 
-def idempotency_key(order) -> str:
-    """Stable for one order, so a retried create can never open a second session for it."""
-    return f"checkout-{order.reference}-{int(order.created_at.timestamp() * 1_000_000)}"
-
-
-def create_session(order, urls: CheckoutUrls, region: Region) -> StartedCheckout:
-    """Open a Checkout Session for ``order``; raises ``PaymentGatewayError`` with a message."""
+def create_session(request: CheckoutRequest) -> StartedCheckout:
+    """Open a Checkout Session; raises ``PaymentGatewayError`` with a message for the buyer."""
     try:
         session = _client().v1.checkout.sessions.create(
-            params=session_params(order, urls, region),
-            options={"idempotency_key": idempotency_key(order)},
+            params=session_params(request),
+            options={"idempotency_key": request.idempotency_key},
         )
     except stripe.StripeError as error:
-        log.warning("Stripe refused a checkout session for %s: %s", order.reference, error)
+        log.warning("Stripe refused a checkout session for %s: %s", request.reference, error)
         raise PaymentGatewayError(_message_for(error)) from error
     return StartedCheckout(session_id=session.id, url=session.url)
 

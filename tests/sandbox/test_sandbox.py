@@ -18,7 +18,7 @@ import pytest
 import requests
 import stripe
 
-from . import SandboxServer, sign_payload
+from sandbox import SandboxServer, sign_payload
 
 SECRET = "whsec_sandbox_test"
 CARD_FIELDS = {"email": "ada@example.com", "name": "Ada Lovelace", "line1": "12 St James's Square",
@@ -361,7 +361,7 @@ def test_sweeper_expires_overdue_sessions(http: requests.Session) -> None:
 
 def test_module_entry_point_runs_and_stops_on_sigterm() -> None:
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, "-m", "tests.stripe_sandbox", "--port", "0", "--log-level", "WARNING"],
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", "0", "--log-level", "WARNING"],
                             cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]

@@ -1,21 +1,18 @@
 """Staff catalogue forms. Each POST form is a FlaskForm, so it carries a CSRF token; each field
 says in its message what to type."""
 
-import re
-from datetime import date
-from urllib.parse import urlsplit
-
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation, ValidationError
 
 from shop import isbn as isbns
-from shop.catalogue.admin import STOCK_REASONS, PublicationDetails, details_of, fingerprint
-from shop.catalogue.imports import MAX_PAGES, MAX_PENCE, MAX_STOCK, MIN_YEAR
+from shop.catalogue import rules
+from shop.catalogue.admin import STOCK_REASONS, details_of, fingerprint
 from shop.catalogue.models import Publication
+from shop.catalogue.rules import MAX_STOCK, PublicationDetails
 from shop.errors import InvalidISBN
-from shop.money import InvalidAmount, parse_pounds
+from shop.money import InvalidAmount, decimal_pounds, parse_pounds
 
 SORT_LABELS = {"title": "Title", "isbn": "ISBN", "stock": "Stock, lowest first"}
 
@@ -27,6 +24,13 @@ def _strip(value):
 def _lines(value):
     """Textareas send CRLF; store LF, so saving an unchanged summary changes nothing."""
     return value.replace("\r\n", "\n").strip() if isinstance(value, str) else value
+
+
+def _rule(name: str, value) -> None:
+    try:
+        rules.check(name, value)
+    except rules.RuleBroken as broken:
+        raise ValidationError(str(broken)) from None
 
 
 class WholeNumberField(IntegerField):
@@ -59,11 +63,6 @@ class WholeNumberField(IntegerField):
             raise StopValidation(self.required_message)
 
 
-def pounds_text(pence: int) -> str:
-    """``850`` -> ``'8.50'``, as the price box shows it."""
-    return f"{pence // 100}.{pence % 100:02d}"
-
-
 class CatalogueSearchForm(FlaskForm):
     """GET form: no CSRF (it changes nothing), and a bad value is ignored, not fatal."""
 
@@ -85,7 +84,7 @@ def _form_data(details: PublicationDetails) -> dict:
         "publisher": details.publisher,
         "year": details.year,
         "pages": details.pages,
-        "price": pounds_text(details.price_pence),
+        "price": decimal_pounds(details.price_pence),
         "summary": details.summary or "",
         "pdf_url": details.pdf_url or "",
     }
@@ -95,15 +94,9 @@ class PublicationForm(FlaskForm):
     """The details staff may edit. Not the ISBN (fixed once created) nor the stock (changed only
     by a stock adjustment, so an old form cannot undo a checkout's reservation)."""
 
-    title = StringField(
-        "Title", filters=[_strip], validators=[DataRequired("Enter the title."), Length(max=300)]
-    )
-    subtitle = StringField("Subtitle (optional)", filters=[_strip], validators=[Optional(), Length(max=300)])
-    publisher = StringField(
-        "Publisher",
-        filters=[_strip],
-        validators=[DataRequired("Enter the publisher."), Length(max=200)],
-    )
+    title = StringField("Title", filters=[_strip], validators=[DataRequired("Enter the title.")])
+    subtitle = StringField("Subtitle (optional)", filters=[_strip], validators=[Optional()])
+    publisher = StringField("Publisher", filters=[_strip], validators=[DataRequired("Enter the publisher.")])
     year = WholeNumberField(
         "Year published",
         message="Enter the year of publication as four digits, such as 2012.",
@@ -117,10 +110,8 @@ class PublicationForm(FlaskForm):
     price = StringField(
         "Price (£)", filters=[_strip], validators=[InputRequired("Enter the price, such as 8.50.")]
     )
-    summary = TextAreaField("Summary", filters=[_lines], validators=[Optional(), Length(max=20000)])
-    pdf_url = StringField(
-        "Free PDF link (optional)", filters=[_strip], validators=[Optional(), Length(max=500)]
-    )
+    summary = TextAreaField("Summary", filters=[_lines], validators=[Optional()])
+    pdf_url = StringField("Free PDF link (optional)", filters=[_strip], validators=[Optional()])
     # The edit page's fingerprint of the details it showed (admin.fingerprint); not on the new page.
     started_from = HiddenField()
 
@@ -137,32 +128,35 @@ class PublicationForm(FlaskForm):
                 self[name].data = value
                 self[name].raw_data = None  # number fields show raw_data first
 
+    # Each check is the catalogue's own rule (catalogue.rules), as the imports and admin use.
+    def validate_title(self, field) -> None:
+        _rule("title", field.data)
+
+    def validate_subtitle(self, field) -> None:
+        _rule("subtitle", field.data)
+
+    def validate_publisher(self, field) -> None:
+        _rule("publisher", field.data)
+
     def validate_year(self, field) -> None:
-        latest = date.today().year + 2  # forthcoming titles are announced ahead
-        if not MIN_YEAR <= field.data <= latest:
-            raise ValidationError(f"Enter a year of publication from {MIN_YEAR} to {latest}, such as 2012.")
+        _rule("year", field.data)
 
     def validate_pages(self, field) -> None:
-        if field.data < 1:
-            raise ValidationError("A publication has at least 1 page.")
-        if field.data > MAX_PAGES:
-            raise ValidationError(f"That is more than the {MAX_PAGES:,} pages we can print.")
+        _rule("pages", field.data)
 
     def validate_price(self, field) -> None:
         try:
             pence = parse_pounds(field.data)
         except InvalidAmount as error:
             raise ValidationError(str(error)) from None
-        if pence == 0:
-            raise ValidationError("The price must be above £0.00.")
-        if pence > MAX_PENCE:
-            raise ValidationError("That price is too large.")
+        _rule("price_pence", pence)
         field.pence = pence
 
+    def validate_summary(self, field) -> None:
+        _rule("summary", field.data)
+
     def validate_pdf_url(self, field) -> None:
-        parts = urlsplit(field.data)
-        if parts.scheme.lower() not in ("http", "https") or not parts.netloc or re.search(r"\s", field.data):
-            raise ValidationError("Enter a web address starting http:// or https://, or leave it empty.")
+        _rule("pdf_url", field.data)
 
     def details(self) -> PublicationDetails:
         """The validated fields, as the service takes them (the price in pence)."""
@@ -196,8 +190,7 @@ class NewPublicationForm(PublicationForm):
             raise ValidationError(error.message) from None
 
     def validate_stock(self, field) -> None:
-        if field.data > MAX_STOCK:
-            raise ValidationError(f"That is more than the {MAX_STOCK:,} copies we could hold.")
+        _rule("stock", field.data)
 
 
 class StockForm(FlaskForm):

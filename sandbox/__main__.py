@@ -1,4 +1,4 @@
-"""``python -m tests.stripe_sandbox``: run the sandbox in the foreground until SIGINT/SIGTERM.
+"""``python -m sandbox``: run the sandbox in the foreground until SIGINT/SIGTERM.
 
 Logs go to stderr; one line with the base URL goes to stdout once it is serving.
 """
@@ -16,7 +16,7 @@ from .server import SandboxServer
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.stripe_sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=12111)
     parser.add_argument("--webhook-url", help="where to POST events, e.g. http://127.0.0.1:5000/stripe/webhook")

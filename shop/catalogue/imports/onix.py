@@ -1,0 +1,308 @@
+"""Reading an ONIX for Books 3.0 message (reference or short tags, in the ONIX namespace or none)
+into an ``ImportPlan``. Never expands entities, fetches a DTD or touches the network."""
+
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from shop import isbn as isbns
+from shop.catalogue.imports.plan import ImportPlan, Invalid, Record, checked, parse_isbn, quoted
+from shop.catalogue.rules import MAX_PENCE
+
+ONIX_NAMESPACES = {  # namespace -> uses short tags
+    "http://ns.editeur.org/onix/3.0/reference": False,
+    "http://ns.editeur.org/onix/3.0/short": True,
+    "http://ns.editeur.org/onix/3.1/reference": False,
+    "http://ns.editeur.org/onix/3.1/short": True,
+}
+# Short tag -> reference name, for the elements read here only.
+SHORT_TAGS = {
+    "ONIXmessage": "ONIXMessage",
+    "header": "Header",
+    "m186": "DefaultCurrencyCode",
+    "product": "Product",
+    "a001": "RecordReference",
+    "a002": "NotificationType",
+    "productidentifier": "ProductIdentifier",
+    "b221": "ProductIDType",
+    "b244": "IDValue",
+    "descriptivedetail": "DescriptiveDetail",
+    "titledetail": "TitleDetail",
+    "b202": "TitleType",
+    "titleelement": "TitleElement",
+    "x409": "TitleElementLevel",
+    "b203": "TitleText",
+    "b030": "TitlePrefix",
+    "b031": "TitleWithoutPrefix",
+    "b029": "Subtitle",
+    "extent": "Extent",
+    "b218": "ExtentType",
+    "b219": "ExtentValue",
+    "b220": "ExtentUnit",
+    "collateraldetail": "CollateralDetail",
+    "textcontent": "TextContent",
+    "x426": "TextType",
+    "d104": "Text",
+    "publishingdetail": "PublishingDetail",
+    "imprint": "Imprint",
+    "b079": "ImprintName",
+    "publisher": "Publisher",
+    "b291": "PublishingRole",
+    "b081": "PublisherName",
+    "publishingdate": "PublishingDate",
+    "x448": "PublishingDateRole",
+    "b306": "Date",
+    "productsupply": "ProductSupply",
+    "supplydetail": "SupplyDetail",
+    "price": "Price",
+    "x462": "PriceType",
+    "j151": "PriceAmount",
+    "j152": "CurrencyCode",
+}
+
+
+def _parser() -> etree.XMLParser:
+    # Never expand entities, fetch a DTD or touch the network: an ONIX file is data, and an
+    # entity could otherwise pull a local file (XXE) or blow up in memory.
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+def _text(element: etree._Element | None, path: str) -> str:
+    """The text of the first ``path`` under ``element``, whitespace collapsed; '' when absent."""
+    found = element.find(path) if element is not None else None
+    return " ".join("".join(found.itertext()).split()) if found is not None else ""
+
+
+def _use_reference_tags(root: etree._Element) -> None:
+    """Rename ONIX elements to their bare reference names, whatever namespace or tag style."""
+    for element in root.iter(tag=etree.Element):
+        name = etree.QName(element)
+        if name.namespace is None or name.namespace in ONIX_NAMESPACES:
+            element.tag = SHORT_TAGS.get(name.localname, name.localname)
+
+
+def read_onix(path: str | Path) -> ImportPlan:
+    """Read the products of an ONIX for Books 3.0 message (reference or short tags, in the ONIX
+    namespace or none).
+
+    A product without an ISBN-13, title, publisher, publication year, page count (ExtentType 00,
+    else 11, in pages) or GBP price is listed in ``skipped`` with its reference, never guessed.
+    ``fields`` hold the bibliographic facts and price; ``new_only`` the summary (TextType 03,
+    else 02), so an existing publication keeps its stock and summary. A file that is not ONIX
+    3.x, or that uses entity references (which are never expanded), gives ``errors``.
+    """
+    path = Path(path)
+    plan = ImportPlan()
+    try:
+        root = etree.fromstring(path.read_bytes(), _parser())
+    except etree.XMLSyntaxError as error:
+        plan.errors.append(f"{path.name} is not well-formed XML (line {error.lineno}): {error.msg}")
+        return plan
+    entities = sorted({entity.name for entity in root.iter(tag=etree.Entity)})
+    if entities:
+        shown = ", ".join(f"&{name[:30]};" for name in entities[:5])
+        plan.errors.append(
+            f"{path.name} uses entity references ({shown}), which this import never expands; "
+            "ask for the file without a DOCTYPE. Nothing was imported."
+        )
+        return plan
+    name = etree.QName(root)
+    foreign = name.namespace is not None and name.namespace not in ONIX_NAMESPACES
+    if foreign or root.get("release", "").startswith("2"):
+        plan.errors.append(
+            f"{path.name} is not ONIX 3.0 (its root is {quoted(root.tag, 80)}, release "
+            f"{quoted(root.get('release', 'not given'))}); ask the publisher for ONIX 3.0."
+        )
+        return plan
+    _use_reference_tags(root)
+    if root.tag != "ONIXMessage":
+        plan.errors.append(f"{path.name} is not an ONIX message: its root is <{root.tag[:40]}>.")
+        return plan
+
+    default_currency = _text(root, "Header/DefaultCurrencyCode")
+    found: dict[str, list[Record]] = {}
+    for number, product in enumerate(root.findall("Product"), start=1):
+        record, problems = _onix_record(number, product, default_currency)
+        if problems:
+            plan.skipped.append(f"{record.source}: {' '.join(problems)} Skipped.")
+        else:
+            found.setdefault(record.isbn, []).append(record)
+    for isbn13, records in found.items():
+        if len(records) == 1:
+            plan.records.append(records[0])
+        else:
+            plan.skipped.append(
+                f"{' and '.join(r.source.split(' (')[0] for r in records)} have the same ISBN "
+                f"{isbns.hyphenate(isbn13)}; all of them skipped."
+            )
+    return plan
+
+
+def _onix_record(
+    number: int, product: etree._Element, default_currency: str
+) -> tuple[Record, list[str]]:
+    """The product as a record and what stops it being imported (nothing when it can be)."""
+    problems: list[str] = []
+    isbn13 = ""
+    source = f"Product {number}"
+    reference = _text(product, "RecordReference")
+    raw_isbn = next(
+        (
+            _text(pid, "IDValue")
+            for pid in product.findall("ProductIdentifier")
+            if _text(pid, "ProductIDType") == "15"
+        ),
+        "",
+    )
+    try:
+        isbn13 = parse_isbn(raw_isbn) if raw_isbn else ""
+    except Invalid as error:
+        problems.append(f"Its ISBN-13: {error}")
+    labels = [f"ISBN {isbns.hyphenate(isbn13)}"] if isbn13 else []
+    labels += [f"record {quoted(reference, 60)}"] if reference else []
+    if labels:
+        source += f" ({', '.join(labels)})"
+    if not raw_isbn:
+        problems.append("It has no ISBN-13 (ProductIdentifier with ProductIDType 15).")
+    if _text(product, "NotificationType") == "05":
+        problems.append(
+            "It is a delete notice (NotificationType 05); withdraw it by hand if wanted."
+        )
+
+    fields: dict[str, Any] = {}
+    for attribute, read in (
+        ("title", _onix_title),
+        ("subtitle", _onix_subtitle),
+        ("publisher", _onix_publisher),
+        ("year", _onix_year),
+        ("pages", _onix_pages),
+        ("price_pence", lambda p: _onix_gbp_price(p, default_currency)),
+    ):
+        try:
+            fields[attribute] = read(product)
+        except Invalid as error:
+            problems.append(str(error))
+    texts = {
+        _text(t, "TextType"): _text(t, "Text")
+        for t in product.findall("CollateralDetail/TextContent")
+    }
+    summary = texts.get("03") or texts.get("02") or ""
+    record = Record(isbn=isbn13, source=source, fields=fields, new_only={"summary": summary})
+    return record, problems
+
+
+def _title_element(product: etree._Element) -> etree._Element | None:
+    details = [
+        d for d in product.findall("DescriptiveDetail/TitleDetail") if _text(d, "TitleType") == "01"
+    ]
+    elements = [e for d in details for e in d.findall("TitleElement")]
+    product_level = [e for e in elements if _text(e, "TitleElementLevel") == "01"]
+    return (product_level or elements or [None])[0]
+
+
+def _onix_title(product: etree._Element) -> str:
+    element = _title_element(product)
+    title = _text(element, "TitleText") or " ".join(
+        part
+        for part in (_text(element, "TitlePrefix"), _text(element, "TitleWithoutPrefix"))
+        if part
+    )
+    if not title:
+        raise Invalid("It has no title (TitleDetail with TitleType 01, TitleElement/TitleText).")
+    try:
+        return checked("title", title)
+    except Invalid as error:
+        raise Invalid(f"Its title: {error}") from None
+
+
+def _onix_subtitle(product: etree._Element) -> str | None:
+    try:
+        return checked("subtitle", _text(_title_element(product), "Subtitle") or None)
+    except Invalid as error:
+        raise Invalid(f"Its subtitle: {error}") from None
+
+
+def _onix_publisher(product: etree._Element) -> str:
+    publishers = product.findall("PublishingDetail/Publisher")
+    chosen = [p for p in publishers if _text(p, "PublishingRole") == "01"] or publishers
+    name = next((_text(p, "PublisherName") for p in chosen if _text(p, "PublisherName")), "")
+    name = name or _text(product, "PublishingDetail/Imprint/ImprintName")
+    if not name:
+        raise Invalid("It has no publisher name (PublishingDetail/Publisher/PublisherName).")
+    try:
+        return checked("publisher", name)
+    except Invalid as error:
+        raise Invalid(f"Its publisher name: {error}") from None
+
+
+def _onix_year(product: etree._Element) -> int:
+    dates = [
+        _text(d, "Date")
+        for d in product.findall("PublishingDetail/PublishingDate")
+        if _text(d, "PublishingDateRole") == "01"
+    ]
+    if not dates:
+        raise Invalid("It has no publication date (PublishingDate with PublishingDateRole 01).")
+    year = dates[0][:4]  # every ONIX date format starts with the year
+    try:
+        if not year.isascii() or not year.isdigit():
+            raise Invalid("it does not start with a four-digit year.")
+        return checked("year", int(year))
+    except Invalid as error:
+        raise Invalid(f"Its publication date {quoted(dates[0])}: {error}") from None
+
+
+def _onix_pages(product: etree._Element) -> int:
+    counts = {
+        _text(e, "ExtentType"): _text(e, "ExtentValue")
+        for e in reversed(product.findall("DescriptiveDetail/Extent"))  # first one of a type wins
+        if _text(e, "ExtentType") in ("00", "11") and _text(e, "ExtentUnit") == "03"
+    }
+    value = counts.get("00") or counts.get("11")
+    if not value:
+        raise Invalid("It has no page count (Extent with ExtentType 00 or 11 and ExtentUnit 03).")
+    try:
+        if re.fullmatch(r"[0-9]+", value) is None:
+            raise Invalid(f"{quoted(value)} is not a whole number of pages.")
+        return checked("pages", int(value))
+    except Invalid as error:
+        raise Invalid(f"Its page count: {error}") from None
+
+
+def _onix_gbp_price(product: etree._Element, default_currency: str) -> int:
+    prices = [
+        p
+        for p in product.findall("ProductSupply/SupplyDetail/Price")
+        if (_text(p, "CurrencyCode") or default_currency) == "GBP" and _text(p, "PriceAmount")
+    ]
+    if not prices:
+        raise Invalid(
+            "It has no GBP price (ProductSupply/SupplyDetail/Price with CurrencyCode GBP)."
+        )
+    # Recommended retail price including tax, then excluding it, then whichever comes first.
+    preference = {"02": 0, "01": 1}
+    prices.sort(key=lambda p: preference.get(_text(p, "PriceType"), 2))
+    return _onix_price(_text(prices[0], "PriceAmount"))
+
+
+def _onix_price(text: str) -> int:
+    """An ONIX ``PriceAmount`` (``8.50``, ``8.5``, ``8.500``) as exact pence."""
+    if re.fullmatch(r"[0-9]{1,9}(\.[0-9]{1,6})?", text) is None:
+        raise Invalid(f"Its GBP price {quoted(text)} is not an amount such as 8.50.")
+    pence = Decimal(text) * 100
+    if pence != pence.to_integral_value():
+        raise Invalid(f"Its GBP price {quoted(text)} is not a whole number of pence.")
+    if not 0 < pence <= MAX_PENCE:
+        raise Invalid(f"Its GBP price {quoted(text)} is not above 0.00 (or is too large).")
+    return int(pence)

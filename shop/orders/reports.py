@@ -1,0 +1,81 @@
+"""Figures for the staff dashboard: what was sold, what waits, what is low."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, select
+
+from shop.catalogue.models import Publication
+from shop.extensions import db
+from shop.orders.models import Order, OrderLine
+from shop.orders.status import DISPATCHABLE, PLACED
+from shop.timeutil import period_starts
+
+
+@dataclass
+class PeriodFigures:
+    orders: int
+    copies: int
+    revenue_pence: int
+
+
+@dataclass
+class Dashboard:
+    periods: dict[str, PeriodFigures]
+    awaiting_dispatch: int
+    overdue_dispatch: int
+    stock: list[Publication]
+    low_stock_threshold: int
+    sales: list[tuple[str, str, int, int]]  # isbn, title, copies, revenue in pence
+
+
+def dashboard(now: datetime, low_stock_threshold: int, overdue_days: int) -> Dashboard:
+    """Figures over paid orders (revenue is what Stripe charged, less refunds)."""
+    starts = period_starts(now)
+    periods = {}
+    for name, start in starts.items():
+        row = db.session.execute(
+            select(
+                func.count(Order.id),
+                func.coalesce(func.sum(Order.copies), 0),
+                func.coalesce(func.sum(Order.amount_charged_pence - Order.refunded_pence), 0),
+            ).where(Order.status.in_(PLACED), Order.paid_at >= start)
+        ).one()
+        periods[name] = PeriodFigures(int(row[0]), int(row[1]), int(row[2]))
+    awaiting = db.session.scalar(
+        select(func.count(Order.id)).where(
+            Order.status.in_(DISPATCHABLE), Order.dispatched_at.is_(None)
+        )
+    )
+    overdue = db.session.scalar(
+        select(func.count(Order.id)).where(
+            Order.status.in_(DISPATCHABLE),
+            Order.dispatched_at.is_(None),
+            Order.paid_at < now - timedelta(days=overdue_days),
+        )
+    )
+    stock = list(
+        db.session.scalars(
+            select(Publication)
+            .where(Publication.on_sale.is_(True))
+            .order_by(Publication.stock, Publication.title)
+            .limit(50)
+        )
+    )
+    sales = [
+        (row.isbn, row.title, int(row.copies), int(row.revenue))
+        for row in db.session.execute(
+            select(
+                OrderLine.isbn,
+                func.max(OrderLine.title).label("title"),
+                func.sum(OrderLine.quantity).label("copies"),
+                func.sum(OrderLine.quantity * OrderLine.unit_price_pence).label("revenue"),
+            )
+            .join(Order, and_(Order.id == OrderLine.order_id))
+            .where(Order.status.in_(PLACED))
+            .group_by(OrderLine.isbn)
+            .order_by(func.sum(OrderLine.quantity).desc())
+            .limit(50)
+        )
+    ]
+    return Dashboard(periods, awaiting or 0, overdue or 0, stock, low_stock_threshold, sales)

@@ -1,0 +1,137 @@
+"""Order statuses: the one table of which status may follow which, and ``transition``, the one
+function that writes ``Order.status``.
+
+A status says where the order is in its life (awaiting payment, paid, dispatched, closed). Two
+facts sit beside it rather than in it: ``dispatched_at`` (the parcel left; kept when the order is
+later refunded) and ``refunded_pence`` (money returned; a partial refund leaves the status as it
+was, a full one makes it ``refunded``).
+"""
+
+from typing import Any
+
+from sqlalchemy import update
+
+from shop.errors import ShopError
+from shop.extensions import db
+from shop.timeutil import utcnow
+
+PENDING_PAYMENT = "pending_payment"
+FAILED_TO_START = "failed_to_start"
+CANCELLED = "cancelled"
+EXPIRED = "expired"
+PAYMENT_FAILED = "payment_failed"
+PAID = "paid"
+DISPATCHED = "dispatched"
+REFUNDED = "refunded"
+
+# Which status may follow which. A payment Stripe reports is the truth, so a closed checkout can
+# still become paid (a customer who paid on a tab opened before we closed it). A full refund
+# that Stripe later reports failed takes the order back to where it was.
+ALLOWED: dict[str, frozenset[str]] = {
+    PENDING_PAYMENT: frozenset({PAID, FAILED_TO_START, CANCELLED, EXPIRED, PAYMENT_FAILED}),
+    FAILED_TO_START: frozenset({PAID}),
+    CANCELLED: frozenset({PAID}),
+    EXPIRED: frozenset({PAID}),
+    PAYMENT_FAILED: frozenset({PAID}),
+    PAID: frozenset({DISPATCHED, REFUNDED}),
+    DISPATCHED: frozenset({REFUNDED}),
+    REFUNDED: frozenset({PAID, DISPATCHED}),
+}
+
+# Some moves also depend on a fact beside the status: (before, after) -> (column, must be set).
+# A refund that fails after a full refund takes the order back to dispatched only if it had
+# been dispatched, and to paid only if not; and an order is dispatched once.
+REQUIRES: dict[tuple[str, str], tuple[str, bool]] = {
+    (PAID, DISPATCHED): ("dispatched_at", False),
+    (REFUNDED, DISPATCHED): ("dispatched_at", True),
+    (REFUNDED, PAID): ("dispatched_at", False),
+}
+
+STATUS_LABELS = {
+    PENDING_PAYMENT: "Awaiting payment",
+    FAILED_TO_START: "Checkout failed to start",
+    CANCELLED: "Cancelled",
+    EXPIRED: "Checkout expired",
+    PAYMENT_FAILED: "Payment failed",
+    PAID: "Paid",
+    DISPATCHED: "Dispatched",
+    REFUNDED: "Refunded",
+}
+
+
+def sources(target: str) -> frozenset[str]:
+    """The statuses that may become ``target``."""
+    return frozenset(status for status, nexts in ALLOWED.items() if target in nexts)
+
+
+def may_move(order: Any, to: str) -> bool:
+    """Whether the table (and the facts it requires) lets ``order`` go to ``to`` now."""
+    if to not in ALLOWED.get(order.status, ()):
+        return False
+    required = REQUIRES.get((order.status, to))
+    return required is None or (getattr(order, required[0]) is not None) == required[1]
+
+
+# Payment taken: what staff count and export (a refunded order was paid once).
+PLACED = (PAID, DISPATCHED, REFUNDED)
+# Checkouts that closed without a payment; their copies went back to stock.
+CLOSED = (FAILED_TO_START, CANCELLED, EXPIRED, PAYMENT_FAILED)
+# What staff may pack and send.
+DISPATCHABLE = (PAID,)
+# What may be refunded (in part or in full) through Stripe.
+REFUNDABLE = (PAID, DISPATCHED)
+
+
+class InvalidTransition(ShopError):
+    """A move the table forbids, asked for directly."""
+
+
+def label(status: str) -> str:
+    return STATUS_LABELS.get(status, status)
+
+
+ATTEMPTS = 3
+
+
+def transition(order: Any, to: str, *, actor: str, detail: dict[str, Any] | None = None,
+               **values: Any) -> str | None:
+    """Move ``order`` to ``to`` and set ``values`` on it in the same UPDATE, once; record one
+    timeline event (kind ``to``; detail ``before``/``after`` status and ``detail``).
+
+    Returns the status the order left, or None when it did not move because someone else moved
+    it first (another webhook delivery, a second click) to a status it cannot go on from.
+    Raises ``InvalidTransition`` when the order as the caller sees it cannot become ``to``
+    (``may_move``). The write is a compare-and-set on the status read (``WHERE id = :id AND
+    status = :seen``, ``:seen`` one of ``sources(to)``, plus any fact ``REQUIRES`` names), so of
+    two racing callers exactly one moves it, and the event says exactly which status it left.
+    Flushes; the caller commits.
+    """
+    if to not in ALLOWED:
+        raise ValueError(f"unknown order status {to!r}")
+    if not may_move(order, to):
+        raise InvalidTransition(
+            f"Order {order.reference} cannot go from {label(order.status).lower()} to "
+            f"{label(to).lower()}."
+        )
+    model = type(order)
+    for _ in range(ATTEMPTS):
+        seen = order.status
+        if not may_move(order, to):
+            return None
+        conditions = [model.id == order.id, model.status == seen]
+        required = REQUIRES.get((seen, to))
+        if required is not None:
+            column = getattr(model, required[0])
+            conditions.append(column.is_not(None) if required[1] else column.is_(None))
+        moved = db.session.execute(
+            update(model)
+            .where(*conditions)
+            .values(status=to, updated_at=utcnow(), **values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.refresh(order)
+        if moved:
+            order.record(to, actor, before={"status": seen}, after={"status": to}, **(detail or {}))
+            db.session.flush()
+            return seen
+    return None

@@ -1,0 +1,1 @@
+"""The staff catalogue pages: titles, stock, covers (``/staff/catalogue``)."""

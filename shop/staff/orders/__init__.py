@@ -1,0 +1,1 @@
+"""The staff order desk pages (``/staff/orders``)."""
