@@ -27,6 +27,12 @@ run: seed
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# Lint and types: ruff (rules in pyproject.toml) and mypy on the shop package.
+.PHONY: lint
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
 test-postgres: install
 	DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(PY) -m pytest -q $(PYTEST_ARGS)
 

@@ -13,7 +13,6 @@ from bench.settings import USER_AGENT
 from tests.support import csrf_token
 
 
-
 class Browser:
     def __init__(self, base_url: str):
         self.base = base_url

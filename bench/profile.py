@@ -21,8 +21,8 @@ import time
 
 from sqlalchemy import event
 
-from tests.support import csrf_token
 from bench.settings import ARTIFACTS, STAFF_EMAIL, STAFF_PASSWORD
+from tests.support import csrf_token
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ def ratio(pages: dict, key: str, base: str) -> float:
     if base == "realistic" and pages[key].get("paired_realistic_rps"):
         theirs = pages[key]["paired_realistic_rps"]  # measured just before this page, each round
     if mine and theirs and len(mine) == len(theirs):
-        return statistics.median(a / b for a, b in zip(mine, theirs) if b)
+        return statistics.median(a / b for a, b in zip(mine, theirs, strict=False) if b)
     return pages[key]["rps"] / pages[base]["rps"]
 
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
@@ -51,7 +52,7 @@ def count_queries(url: str, target_list: list[targets.Target]) -> tuple[dict, di
             for attempt in (1, 2):
                 try:
                     counted = counter.count(target.request)
-                except Exception as exc:  # noqa: BLE001 - reported, not hidden
+                except Exception as exc:
                     problem = f"{type(exc).__name__}: {exc}"[:300]
                 else:
                     if counted.status == target.request.expect:
@@ -228,7 +229,7 @@ def _postgres_ok(url: str) -> str | None:
 
 
 def meta(s: Settings) -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
     wrk = "none (Python load generator)"
     if load.have_wrk():
         done = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
@@ -282,7 +283,7 @@ def main() -> int:
     finally:
         ceiling.stop()
     results["meta"]["total_seconds"] = round(time.monotonic() - STARTED)
-    results["meta"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
+    results["meta"]["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
     # A quick smoke run never replaces the real numbers in BENCHMARKS.md.
     suffix = "-quick" if s.quick else ""
     results_path = ARTIFACTS / f"bench-results{suffix}.json"

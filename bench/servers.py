@@ -68,7 +68,7 @@ class Gunicorn:
 
     def start(self, timeout: float = 60) -> Gunicorn:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
+        log = open(self.log_path, "ab")  # noqa: SIM115 (open for the server's lifetime; closed in stop())
         command = [str(VENV_BIN / "gunicorn"), *self.args, "--bind", f"127.0.0.1:{self.port}", self.app]
         log.write(f"\n# {' '.join(command)}\n".encode())
         log.flush()

@@ -23,16 +23,15 @@ from bench.settings import SECRET_KEY, WEBHOOK_SECRET
 
 
 def measure(database_url: str, shop_url: str, events: int, concurrency: int, seed: int, log=print) -> dict:
+    from sandbox import SandboxServer, sign_payload
     from shop import create_app
     from shop.basket.postage import find_region
     from shop.basket.services import price_basket
     from shop.catalogue.models import Publication
-    from shop.payments.gateway import CheckoutUrls
-    from shop.checkout.services import open_payment
+    from shop.checkout.services import open_payment, place_order
     from shop.extensions import db
     from shop.orders.models import Order
-    from shop.checkout.services import place_order
-    from sandbox import SandboxServer, sign_payload
+    from shop.payments.gateway import CheckoutUrls
 
     rng = random.Random(seed)
     sandbox = SandboxServer(webhook_secret=WEBHOOK_SECRET)

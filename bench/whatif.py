@@ -19,8 +19,8 @@ import os
 import time
 from contextlib import contextmanager
 
-from tests.support import csrf_token
 from bench.settings import SECRET_KEY, STAFF_EMAIL, STAFF_PASSWORD
+from tests.support import csrf_token
 
 
 def _ms(hit, n: int) -> float:

@@ -52,7 +52,7 @@ def wait_for(url: str, seconds: float = 30) -> None:
             return
         except requests.ConnectionError:
             if time.time() > deadline:
-                raise SystemExit(f"{url} did not come up")
+                raise SystemExit(f"{url} did not come up") from None
             time.sleep(0.2)
 
 
@@ -64,7 +64,7 @@ def main() -> None:
            # Every simulated customer comes from 127.0.0.1: lift the per-address checkout limit.
            "CHECKOUT_LIMIT_PER_ADDRESS": "1000000 per minute"}
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
-    subprocess.run(flask + ["db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     isbns = [isbn13(500 + n) for n in range(TITLES)]
     engine = create_engine(DATABASE_URL)
     with engine.begin() as conn:
@@ -84,7 +84,7 @@ def main() -> None:
     shop = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{shop_port}",
          "--log-level", "warning", "wsgi:app"],
-        cwd=ROOT, env={**env, "LOG_LEVEL": "WARNING"}, stdout=subprocess.DEVNULL, stderr=open(OUT / "gunicorn.log", "w"))
+        cwd=ROOT, env={**env, "LOG_LEVEL": "WARNING"}, stdout=subprocess.DEVNULL, stderr=open(OUT / "gunicorn.log", "w"))  # noqa: SIM115
     try:
         wait_for(shop_url + "/healthz")
         wait_for(sandbox_url + "/_sandbox/config")
@@ -95,7 +95,7 @@ def main() -> None:
              "-u", str(USERS), "-r", "25", "-t", f"{SECONDS}s", "--host", shop_url, "--csv", str(OUT / "locust"),
              "--only-summary", "--stop-timeout", "10", "--loglevel", "WARNING"],
             cwd=ROOT, env={**env, "LOAD_ISBNS": ",".join(isbns), "PYTHONPATH": str(ROOT)}, check=False,
-            stdout=subprocess.DEVNULL, stderr=open(OUT / "locust.log", "w"),
+            stdout=subprocess.DEVNULL, stderr=open(OUT / "locust.log", "w"),  # noqa: SIM115 (the child writes to it until it exits)
         )
         settle_webhooks(sandbox_url)
         report(shop_url, sandbox_url, engine, isbns)

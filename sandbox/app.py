@@ -8,14 +8,24 @@ import logging
 import operator
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, Callable
+from typing import Any
 
 from flask import Flask, Response, g, redirect, render_template_string, request
 from werkzeug.exceptions import HTTPException
 
-from .state import (API_VERSION, CARD_OK, FailureRule, Obj, SandboxError, SandboxState, format_money,
-                    new_id, now)
+from .state import (
+    API_VERSION,
+    CARD_OK,
+    FailureRule,
+    Obj,
+    SandboxError,
+    SandboxState,
+    format_money,
+    new_id,
+    now,
+)
 
 log = logging.getLogger(__name__)
 

@@ -17,5 +17,5 @@ def sign_payload(payload: bytes | str, secret: str, timestamp: int | None = None
     """
     text = payload.decode("utf-8") if isinstance(payload, bytes) else payload
     ts = int(time.time()) if timestamp is None else int(timestamp)
-    digest = hmac.new(secret.encode("utf-8"), f"{ts}.{text}".encode("utf-8"), hashlib.sha256)
+    digest = hmac.new(secret.encode("utf-8"), f"{ts}.{text}".encode(), hashlib.sha256)
     return f"t={ts},v1={digest.hexdigest()}"

@@ -61,14 +61,16 @@ def register_extensions(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         hops = app.config["TRUSTED_PROXY_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     csrf.init_app(app)
-    from shop.web import pagecache
     from shop.catalogue import search as catalogue_search
+    from shop.staff import auth as staff_auth
+    from shop.web import pagecache
 
     pagecache.init_app(app)
     catalogue_search.init_app(app)
+    staff_auth.init_app(app)
     with app.app_context():
         if on_sqlite:
             _tune_sqlite(db.engine)  # a file on this machine: its connections cannot go stale
@@ -157,9 +159,9 @@ def register_template_helpers(app: Flask) -> None:
     from flask import session
 
     from shop.isbn import hyphenate
+    from shop.money import decimal_pounds, format_pence
     from shop.orders.timeline import describe
     from shop.timeutil import local
-    from shop.money import decimal_pounds, format_pence
 
     app.add_template_filter(format_pence, "money")
     app.add_template_filter(decimal_pounds, "pounds")

@@ -1,18 +1,18 @@
 """Time: stored as aware UTC; days, weeks and months are counted in the shop's own time zone."""
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 SHOP_TZ = ZoneInfo("Europe/London")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def as_utc(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; they were stored as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def local(moment: datetime) -> datetime:
@@ -21,7 +21,7 @@ def local(moment: datetime) -> datetime:
 
 def start_of_local_day(day: date) -> datetime:
     """The UTC instant at which ``day`` begins in London."""
-    return datetime.combine(day, time.min, tzinfo=SHOP_TZ).astimezone(timezone.utc)
+    return datetime.combine(day, time.min, tzinfo=SHOP_TZ).astimezone(UTC)
 
 
 def local_today(now: datetime | None = None) -> date:

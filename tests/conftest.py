@@ -15,13 +15,16 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, select, text
 from werkzeug.serving import make_server
 
+from sandbox import SandboxServer
 from shop import create_app
 from shop.catalogue.models import Publication
 from shop.extensions import db as _db
-from sandbox import SandboxServer
 from tests.support import CSRF_RE, csrf_token, isbn13  # noqa: F401 (re-exported to tests)
 
 WEBHOOK_SECRET = "whsec_test_secret"
+# Argon2id at its lowest cost: the suite hashes hundreds of passwords (test_config checks the
+# production defaults).
+CHEAP_HASHING = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 8, "ARGON2_PARALLELISM": 1}
 STRIPE_KEY = "sk_test_shop_tests"
 ISBN = "9781857176407"
 
@@ -38,7 +41,7 @@ def database_url(tmp_path_factory) -> str:
     from flask_migrate import upgrade
 
     url = _database_url(tmp_path_factory)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, **CHEAP_HASHING})
     with app.app_context():
         if url.startswith("postgresql"):
             # Start from nothing, so the migrations (not leftovers) define the schema.
@@ -111,6 +114,7 @@ def app(database_url, stripe_server) -> Iterator[Flask]:
             "STRIPE_TIMEOUT_SECONDS": 5,
             "SHOP_BASE_URL": "http://shop.test",
             "CHECKOUT_LIMIT_PER_ADDRESS": "1000 per minute",  # tests/checkout lowers it to test it
+            **CHEAP_HASHING,
         }
     )
     @app.before_request

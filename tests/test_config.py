@@ -59,3 +59,21 @@ def test_the_shop_starts_with_rate_limits_switched_off(database_url):
     # Flask-Limiter then registers no request hook for the shop to remove.
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True, "RATELIMIT_ENABLED": False})
     assert app.test_client().get("/staff/login").status_code == 200
+
+
+def test_staff_passwords_are_hashed_at_rfc_9106_cost_unless_told_otherwise(monkeypatch):
+    """The suite hashes cheaply (conftest.CHEAP_HASHING); a real shop must not."""
+    from argon2.profiles import RFC_9106_LOW_MEMORY
+
+    for key in ("ARGON2_TIME_COST", "ARGON2_MEMORY_KIB", "ARGON2_PARALLELISM"):
+        monkeypatch.delenv(key, raising=False)
+    config = load_config()
+    assert (config["ARGON2_TIME_COST"], config["ARGON2_MEMORY_KIB"], config["ARGON2_PARALLELISM"]) == (
+        RFC_9106_LOW_MEMORY.time_cost, RFC_9106_LOW_MEMORY.memory_cost, RFC_9106_LOW_MEMORY.parallelism
+    )
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    with app.app_context():
+        from shop.staff.auth import _hashing
+
+        hashed = _hashing().hasher.hash("a long enough passphrase")
+    assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=4$")

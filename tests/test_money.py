@@ -1,6 +1,6 @@
 import pytest
 
-from shop.money import format_pence
+from shop.money import InvalidAmount, decimal_pounds, format_pence, parse_pounds
 
 
 @pytest.mark.parametrize(
@@ -17,8 +17,6 @@ def test_only_integer_pence_are_money(bad):
         format_pence(bad)
 
 
-from shop.money import InvalidAmount, parse_pounds
-
 
 @pytest.mark.parametrize(
     "text, pence", [("8.50", 850), ("8.5", 850), ("8", 800), ("£8.50", 850), (" 0.01 ", 1), ("1234567.89", 123456789)]
@@ -34,3 +32,10 @@ def test_pounds_parse_to_pence(text, pence):
 def test_bad_amounts_say_what_is_wrong(text, says):
     with pytest.raises(InvalidAmount, match=says):
         parse_pounds(text)
+
+
+@pytest.mark.parametrize("pence, text", [(850, "8.50"), (5, "0.05"), (0, "0.00"), (-125, "-1.25"), (123456, "1234.56")])
+def test_decimal_pounds_is_plain_pounds_for_forms_and_files(pence, text):
+    assert decimal_pounds(pence) == text
+    if pence >= 0:
+        assert parse_pounds(text) == pence  # what a form shows, it reads back

@@ -1,13 +1,12 @@
 """catalogue and orders
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-26 12:25:17.329083
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0001'

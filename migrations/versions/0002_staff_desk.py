@@ -5,9 +5,8 @@ Revises: 0001
 Create Date: 2026-11-26 12:32:04.541567
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0002'

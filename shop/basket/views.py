@@ -4,6 +4,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, url_
 
 from shop import isbn as isbns
 from shop.basket import services
+from shop.basket.cookie import current_items, current_region, save_items, save_region
 from shop.basket.forms import (
     AddToBasketForm,
     CheckoutForm,
@@ -12,7 +13,6 @@ from shop.basket.forms import (
     RemoveForm,
     first_error,
 )
-from shop.basket.cookie import current_items, current_region, save_items, save_region
 from shop.basket.postage import regions
 from shop.catalogue.queries import get_by_isbn
 from shop.errors import ShopError

@@ -28,7 +28,7 @@ from shop.catalogue.rules import (
 )
 from shop.catalogue.search import match_query, title_word
 from shop.errors import ShopError
-from shop.extensions import db
+from shop.extensions import db, rows_changed
 
 # Why stock changes; the key is stored as the change's ``reason``.
 STOCK_REASONS = {
@@ -250,9 +250,9 @@ def update_publication(
         seen = (started_from or "").split("-")
         if [len(part) for part in seen] != [len(part) for part in now]:
             seen = now  # no fingerprint, or not one of ours: compare with the publication as it is
-        edited = {name for name, digest, was in zip(names, mine, seen) if digest != was}
+        edited = {name for name, digest, was in zip(names, mine, seen, strict=False) if digest != was}
         clashes = [
-            name for name, was, is_ in zip(names, seen, now)
+            name for name, was, is_ in zip(names, seen, now, strict=False)
             if was != is_ and name in edited and getattr(details, name) != getattr(current, name)
         ]
         if clashes:
@@ -277,14 +277,14 @@ def _write_if_unchanged(
     """Write ``after`` only while those fields still hold ``before`` (a compare-and-set: SQLite
     takes no row lock on reading), and record it; False when someone changed one meanwhile."""
     columns = Publication.__table__.c
-    written = db.session.execute(
+    written = rows_changed(
         update(Publication)
         .where(Publication.id == publication.id)
         .where(*(columns[name].is_(None) if before[name] is None else columns[name] == before[name]
                  for name in after))
         .values(**after)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     db.session.expire(publication)
     if written:
         record_change(publication, actor, "edited", before, after)
@@ -308,12 +308,12 @@ def import_changes(
 
 def _set_on_sale(publication: Publication, on_sale: bool, actor: str, reason: str | None) -> None:
     # Conditional, so two clicks (or two members of staff) record one change, not two.
-    changed = db.session.execute(
+    changed = rows_changed(
         update(Publication)
         .where(Publication.id == publication.id, Publication.on_sale.is_(not on_sale))
         .values(on_sale=on_sale)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if not changed:
         state = "on sale" if on_sale else "withdrawn from sale"
         raise CatalogueError(f"“{publication.title}” is already {state}.")
@@ -362,20 +362,20 @@ def adjust_stock(publication: Publication, reason: str, quantity: int, actor: st
         if not 1 <= quantity <= MAX_STOCK:
             raise CatalogueError(f"The number of copies must be from 1 to {MAX_STOCK:,}.")
         delta = quantity if reason == "goods_in" else -quantity
-        after = db.session.scalar(
+        moved: int | None = db.session.scalar(
             update(Publication)
             .where(Publication.id == publication.id, Publication.stock + delta >= 0)
             .values(stock=Publication.stock + delta)
             .returning(Publication.stock)
             .execution_options(synchronize_session=False)
         )
-        if after is None:
+        if moved is None:
             left = db.session.scalar(select(Publication.stock).where(Publication.id == publication.id)) or 0
             raise CatalogueError(
                 f"Only {left} {_copies(left)} of “{publication.title}” in stock: "
                 f"{quantity} cannot be taken away. Count the shelf and record a stock count instead."
             )
-        before = after - delta
+        before, after = moved - delta, moved
     db.session.expire(publication, ["stock", "updated_at"])
     record_change(publication, actor, "stock", {"stock": before}, {"stock": after}, reason)
     db.session.flush()
@@ -389,12 +389,12 @@ def _count(publication: Publication, quantity: int) -> int:
         current = db.session.scalar(select(Publication.stock).where(Publication.id == publication.id))
         if current is None:
             raise CatalogueError("That publication is no longer in the catalogue.")
-        matched = db.session.execute(
+        matched = rows_changed(
             update(Publication)
             .where(Publication.id == publication.id, Publication.stock == current)
             .values(stock=quantity)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         if matched:
             return current
     raise CatalogueError(

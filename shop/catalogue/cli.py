@@ -62,7 +62,8 @@ def import_catalogue(path: Path, file_format: str | None, dry_run: bool) -> None
     from sqlalchemy.exc import IntegrityError
 
     from shop.catalogue.admin import CatalogueError
-    from shop.catalogue.imports import csv, onix, plan as plans
+    from shop.catalogue.imports import csv, onix
+    from shop.catalogue.imports import plan as plans
 
     if file_format is None:
         file_format = "onix" if path.suffix.lower() in (".xml", ".onx") else "csv"

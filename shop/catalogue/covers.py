@@ -70,7 +70,7 @@ def clean_image(data: bytes) -> tuple[bytes, str]:
     try:
         # Only these decoders ever see the bytes: anything else is refused unread.
         with Image.open(io.BytesIO(data), formats=list(FORMATS)) as probe:
-            kind = probe.format
+            kind = probe.format or ""
             width, height = probe.size
             if width > MAX_SIDE or height > MAX_SIDE:
                 raise CoverError(

@@ -21,8 +21,7 @@ def write_csv(path: str | Path) -> int:
         writer.writerow(COLUMNS)
         for p in db.session.scalars(statement):
             writer.writerow(
-                (p.isbn, p.title, p.subtitle or "", p.publisher, p.year, p.pages)
-                + (decimal_pounds(p.price_pence), p.stock, p.summary, p.pdf_url or "", p.cover_path or "")
+                (p.isbn, p.title, p.subtitle or "", p.publisher, p.year, p.pages, decimal_pounds(p.price_pence), p.stock, p.summary, p.pdf_url or "", p.cover_path or "")
             )
             count += 1
     return count

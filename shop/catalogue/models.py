@@ -5,12 +5,12 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shop.extensions import db
+from shop.extensions import Model
 from shop.isbn import hyphenate
 from shop.timeutil import utcnow
 
 
-class Publication(db.Model):
+class Publication(Model):
     __tablename__ = "publication"
     __table_args__ = (
         CheckConstraint("price_pence > 0", name="price_positive"),
@@ -54,7 +54,7 @@ class Publication(db.Model):
         return f"<Publication {self.isbn} {self.title!r}>"
 
 
-class CatalogueChange(db.Model):
+class CatalogueChange(Model):
     """One entry in a publication's audit trail: who changed what, when, and why.
 
     ``before`` and ``after`` hold only the fields that changed (prices in pence); a creation has

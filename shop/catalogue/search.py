@@ -8,6 +8,7 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from math import ceil
+from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import (
@@ -19,6 +20,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     column,
+    false,
     func,
     inspect,
     literal_column,
@@ -34,8 +36,8 @@ from shop import isbn as isbns
 from shop.catalogue.models import Publication
 from shop.errors import InvalidISBN
 from shop.extensions import db
-from shop.web.lru import BoundedLRU
 from shop.textsearch import contains_text
+from shop.web.lru import BoundedLRU
 
 MAX_SEARCH_WORDS = 8
 # Ten or thirteen digits (the last of an ISBN-10 may be X) in any grouping: the query is an ISBN.
@@ -185,7 +187,7 @@ def title_words(words: list[str]):
 
 
 def match_query(
-    statement: Select, query: str, words_clause: Callable[[list[str]], object] = title_words
+    statement: Select, query: str, words_clause: Callable[[list[str]], Any] = title_words
 ) -> tuple[Select, str | None]:
     """Narrow ``statement`` to ``query``: an ISBN in any form (exact match; a wrong check digit
     matches nothing and comes back as the message), else the words through ``words_clause``."""
@@ -193,7 +195,7 @@ def match_query(
         try:
             return statement.where(Publication.isbn == isbns.normalise(query)), None
         except InvalidISBN as error:
-            return statement.where(False), error.message
+            return statement.where(false()), error.message
     if query:
         statement = statement.where(words_clause(query.split()[:MAX_SEARCH_WORDS]))
     return statement, None
@@ -210,7 +212,7 @@ def _and_version(statement: Select) -> CompoundSelect:
     without statistics for it, built an index on every call).
     """
     nulls = (null().label(selected.name) for selected in statement.selected_columns)
-    union = union_all(statement.add_columns(null().label("version")), select(*nulls, _version.c.version))
+    union: CompoundSelect = union_all(statement.add_columns(null().label("version")), select(*nulls, _version.c.version))
     return union.order_by(union.selected_columns.title, union.selected_columns.id)
 
 
@@ -260,5 +262,6 @@ def search_catalogue(query: str, page: int, per_page: int) -> CatalogueSearch:
         if version == listing.version or attempt == 2:
             break
         listing = None
+    assert listing is not None  # the last attempt always keeps its listing
     page_of = CataloguePage(items, len(listing.ids), page, per_page)
     return CatalogueSearch(query=query, page=page_of, message=listing.message)

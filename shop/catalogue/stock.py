@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from shop.catalogue.models import Publication
 from shop.errors import CheckoutError
-from shop.extensions import db
+from shop.extensions import db, rows_changed
 
 
 def _copies(n: int) -> str:
@@ -26,7 +26,7 @@ def reserve(lines) -> None:
     for line in sorted(lines, key=lambda line: line.publication_id or 0):
         if line.publication_id is None:
             continue
-        taken = db.session.execute(
+        taken = rows_changed(
             update(Publication)
             .where(
                 Publication.id == line.publication_id,
@@ -35,7 +35,7 @@ def reserve(lines) -> None:
             )
             .values(stock=Publication.stock - line.quantity)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         if not taken:
             left = db.session.scalar(
                 db.select(Publication.stock).where(Publication.id == line.publication_id)
@@ -68,12 +68,12 @@ def take_late(lines) -> list[str]:
     for line in sorted(lines, key=lambda line: line.publication_id or 0):
         if line.publication_id is None:
             continue
-        taken = db.session.execute(
+        taken = rows_changed(
             update(Publication)
             .where(Publication.id == line.publication_id, Publication.stock >= line.quantity)
             .values(stock=Publication.stock - line.quantity)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         if not taken:
             db.session.execute(
                 update(Publication)

@@ -14,8 +14,8 @@ from flask import (
 from shop import isbn as isbns
 from shop.catalogue import queries, search, seo
 from shop.errors import InvalidISBN, NotFound
-from shop.web.pagecache import render_public_page, row_key
 from shop.timeutil import local
+from shop.web.pagecache import render_public_page, row_key
 
 bp = Blueprint("catalogue", __name__)
 

@@ -55,7 +55,7 @@ def checkout_request(
     """What Stripe is asked for: every amount from the order's own lines and postage."""
     return CheckoutRequest(
         order_id=order.id,
-        reference=order.reference,
+        reference=order.reference or "",
         currency=order.currency,
         lines=tuple(
             CheckoutLine(line.title, line.isbn, line.unit_price_pence, line.quantity)
@@ -121,12 +121,13 @@ def handle_event(event: WebhookEvent) -> str:
         listed = gateway.list_refunds(event.payment_intent_id)
         if not _remember(event):
             return "duplicate"
-        order = handle_refund_event(event.payment_intent_id, listed)
-        return f"{order.reference} {order.status}"
+        refunded = handle_refund_event(event.payment_intent_id, listed)
+        return f"{refunded.reference} {refunded.status}"
     if event.payment is None or event.type not in PAYMENT_EVENTS | CLOSING_EVENTS.keys():
         return "ignored"
     if not _remember(event):
         return "duplicate"
+    order: Order | None
     try:
         if event.type in PAYMENT_EVENTS:
             order = fulfil_checkout(event.payment)
@@ -146,7 +147,7 @@ def _remember(event: WebhookEvent) -> bool:
     """Insert the event id; False if it was already there (a redelivery, maybe concurrent)."""
     dialect_insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
-        dialect_insert(StripeEvent.__table__)
+        dialect_insert(StripeEvent)
         .values(id=event.id, type=event.type, received_at=utcnow())
         .on_conflict_do_nothing()
         .returning(StripeEvent.id)  # rowcount is not reliable here across drivers; RETURNING is

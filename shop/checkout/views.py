@@ -13,7 +13,6 @@ from flask import (
     request,
     url_for,
 )
-
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from shop.basket.cookie import current_items, current_region
@@ -104,7 +103,7 @@ def success():
 
 
 def _cancel_token() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.secret_key, salt="checkout-cancel")
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="checkout-cancel")
 
 
 def _cancelled_order_id() -> int | None:

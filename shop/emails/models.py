@@ -2,18 +2,19 @@
 delivered afterwards by a sender that retries with back-off."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.extensions import db
+from shop.extensions import Model, db
 from shop.timeutil import utcnow
 
 CONFIRMATION = "confirmation"
 DISPATCH = "dispatch"
 
 
-class OutboxEmail(db.Model):
+class OutboxEmail(Model):
     __tablename__ = "outbox_email"
     __table_args__ = (
         # One automatic email of each kind per order, however often Stripe retries or staff
@@ -46,7 +47,7 @@ class OutboxEmail(db.Model):
     failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # gave up
 
     # By name: emails know orders only through this key (orders import emails, not back).
-    order: Mapped["Order"] = relationship("Order")  # noqa: F821
+    order: Mapped[Any] = relationship("Order")
 
     @property
     def state(self) -> str:

@@ -91,4 +91,4 @@ def _pdf_links(order: Any) -> dict[str, str]:
     rows = db.session.execute(
         select(Publication.isbn, Publication.pdf_url).where(Publication.id.in_(ids), Publication.pdf_url.is_not(None))
     )
-    return {isbn: url for isbn, url in rows}
+    return {isbn: url for isbn, url in rows if url}

@@ -73,9 +73,10 @@ def list_orders(limit: int) -> None:
 @click.argument("session_id")
 def fulfil(session_id: str) -> None:
     """Ask Stripe about a Checkout Session and record its payment (repeat-safe)."""
-    from shop.checkout.services import confirm_checkout
+    from shop.orders.fulfilment import fulfil_checkout
+    from shop.payments import gateway
 
-    order = _commit_or_fail(lambda: confirm_checkout(session_id))
+    order = _commit_or_fail(lambda: fulfil_checkout(gateway.retrieve_session(session_id), actor="cli"))
     click.echo(f"{order.reference}\t{order.status}")
 
 

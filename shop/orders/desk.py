@@ -187,7 +187,7 @@ def search_orders(
     ]
     capped = filtered.with_only_columns(Order.id).order_by(None).limit(COUNT_CAP + 1).subquery()
     total = db.session.scalar(select(func.count()).select_from(capped))
-    return OrderPage(orders, total, page, per_page, filters)
+    return OrderPage(orders, total or 0, page, per_page, filters)
 
 
 def get_order(reference: str) -> Order:

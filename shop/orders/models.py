@@ -8,7 +8,7 @@ from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, Strin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.addresses import country_name
-from shop.extensions import db
+from shop.extensions import Model
 from shop.orders.status import DISPATCHABLE, PENDING_PAYMENT, PLACED, label
 from shop.timeutil import as_utc, utcnow
 
@@ -22,7 +22,7 @@ def days_awaiting_dispatch(
     return (now - as_utc(paid_at)).days
 
 
-class Order(db.Model):
+class Order(Model):
     __tablename__ = "shop_order"  # "order" is an SQL keyword
     __table_args__ = (
         CheckConstraint("subtotal_pence >= 0", name="subtotal_not_negative"),
@@ -127,7 +127,7 @@ class Order(db.Model):
         return f"<Order {self.reference} {self.status}>"
 
 
-class OrderLine(db.Model):
+class OrderLine(Model):
     __tablename__ = "order_line"
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
@@ -151,7 +151,7 @@ class OrderLine(db.Model):
         return self.unit_price_pence * self.quantity
 
 
-class OrderEvent(db.Model):
+class OrderEvent(Model):
     """One entry in an order's timeline: who did what, with before/after where it applies."""
 
     __tablename__ = "order_event"
@@ -166,7 +166,7 @@ class OrderEvent(db.Model):
     order: Mapped[Order] = relationship(back_populates="events")
 
 
-class StripeEvent(db.Model):
+class StripeEvent(Model):
     """A webhook event already handled; its id's uniqueness makes redelivery a no-op."""
 
     __tablename__ = "stripe_event"
@@ -176,7 +176,7 @@ class StripeEvent(db.Model):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class Refund(db.Model):
+class Refund(Model):
     """A refund as Stripe reports it, made from the staff desk or in Stripe's dashboard."""
 
     __tablename__ = "refund"

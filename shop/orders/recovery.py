@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Change:
-    reference: str
+    reference: str | None
     before: str
     after: str
     why: str
@@ -62,7 +62,7 @@ def expire_stale(now: datetime, expiry_minutes: int) -> Iterator[Change]:
     for order_id, reference, session_id in stale:
         if session_id is None:
             order = db.session.get(Order, order_id)
-            if order.status == PENDING_PAYMENT:
+            if order is not None and order.status == PENDING_PAYMENT:
                 orders.record_checkout_failed(order, "The checkout never reached Stripe.")
                 yield Change(reference, PENDING_PAYMENT, order.status, "no Stripe session")
             continue

@@ -54,7 +54,7 @@ def refund_order(order: Order, amount_pence: int, request_token: str, actor: str
 
 
 def record_refunds(
-    order: Order, listed: list[RefundInfo], actor: str, made_here: list[RefundInfo] = ()
+    order: Order, listed: list[RefundInfo], actor: str, made_here: list[RefundInfo] | tuple[()] = ()
 ) -> int:
     """Bring the order's refund rows and total in line with what Stripe listed; returns the
     refunded total in pence.
@@ -81,6 +81,7 @@ def record_refunds(
                 Refund.order_id == order.id, Refund.status == "succeeded"
             )
         )
+        or 0
     )
     if refunded != order.refunded_pence:
         _set_refunded(order, refunded, actor)

@@ -41,7 +41,7 @@ def dashboard(now: datetime, low_stock_threshold: int, overdue_days: int) -> Das
                 func.coalesce(func.sum(Order.amount_charged_pence - Order.refunded_pence), 0),
             ).where(Order.status.in_(PLACED), Order.paid_at >= start)
         ).one()
-        periods[name] = PeriodFigures(int(row[0]), int(row[1]), int(row[2]))
+        periods[name] = PeriodFigures(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
     awaiting = db.session.scalar(
         select(func.count(Order.id)).where(
             Order.status.in_(DISPATCHABLE), Order.dispatched_at.is_(None)

@@ -1,9 +1,9 @@
 """Creating orders from a priced basket and moving them through checkout. Flush, never commit."""
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-
-from collections.abc import Sequence
 
 from shop.catalogue import stock
 from shop.catalogue.models import Publication

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import update
 
 from shop.errors import ShopError
-from shop.extensions import db
+from shop.extensions import db, rows_changed
 from shop.timeutil import utcnow
 
 PENDING_PAYMENT = "pending_payment"
@@ -123,12 +123,12 @@ def transition(order: Any, to: str, *, actor: str, detail: dict[str, Any] | None
         if required is not None:
             column = getattr(model, required[0])
             conditions.append(column.is_not(None) if required[1] else column.is_(None))
-        moved = db.session.execute(
+        moved = rows_changed(
             update(model)
             .where(*conditions)
             .values(status=to, updated_at=utcnow(), **values)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         db.session.refresh(order)
         if moved:
             order.record(to, actor, before={"status": seen}, after={"status": to}, **(detail or {}))

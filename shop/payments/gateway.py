@@ -6,13 +6,15 @@ into plain dataclasses, so the rest of the shop never handles Stripe objects or 
 
 import json
 import logging
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import stripe
 from flask import current_app
+from stripe._requestor_options import BaseAddresses  # the type of base_addresses
+from stripe.params.checkout import SessionCreateParams
 
 from shop.errors import PaymentGatewayError, ShopError, UnknownCheckout
 from shop.timeutil import utcnow
@@ -105,7 +107,9 @@ def _client() -> stripe.StripeClient:
         config = current_app.config
         if not config.get("STRIPE_SECRET_KEY"):
             raise PaymentGatewayError("Card payments are not configured on this shop yet.")
-        base = {"api": config["STRIPE_API_BASE"]} if config.get("STRIPE_API_BASE") else None
+        base: BaseAddresses | None = (
+            {"api": config["STRIPE_API_BASE"]} if config.get("STRIPE_API_BASE") else None
+        )
         client = stripe.StripeClient(
             config["STRIPE_SECRET_KEY"],
             base_addresses=base,
@@ -145,7 +149,7 @@ def _as_payment(session: dict[str, Any]) -> CheckoutPayment:
     )
 
 
-def session_params(request: CheckoutRequest) -> dict[str, Any]:
+def session_params(request: CheckoutRequest) -> SessionCreateParams:
     """The Checkout Session request: every amount from the order, in pence."""
     # Stripe wants at least 30 minutes from when it creates the session; a minute's margin
     # covers the request's travel time and an SDK retry.
@@ -196,6 +200,8 @@ def create_session(request: CheckoutRequest) -> StartedCheckout:
     except stripe.StripeError as error:
         log.warning("Stripe refused a checkout session for %s: %s", request.reference, error)
         raise PaymentGatewayError(_message_for(error)) from error
+    if not session.url:  # a hosted-page session always has one
+        raise PaymentGatewayError(TRY_AGAIN)
     return StartedCheckout(session_id=session.id, url=session.url)
 
 

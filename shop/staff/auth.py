@@ -1,7 +1,10 @@
 """Staff accounts: Argon2id password hashes (argon2-cffi), sign-in checks and session loading."""
 
+from functools import cached_property
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from shop.errors import ShopError
@@ -9,10 +12,35 @@ from shop.extensions import db, login_manager
 from shop.staff.models import StaffUser
 from shop.timeutil import utcnow
 
-hasher = PasswordHasher()  # argon2id with the library's current recommended cost
-# Verified when the email is unknown, so a wrong email costs as long as a wrong password.
-_DUMMY_HASH = hasher.hash("not a real password, only for timing")
 MAX_EMAIL_LENGTH = 320
+HASHER = "shop.password_hasher"
+
+
+class _Hashing:
+    """The app's Argon2id hasher, and a hash of nothing to verify when the email is unknown, so
+    a wrong email costs as long as a wrong password."""
+
+    def __init__(self, time_cost: int, memory_cost: int, parallelism: int):
+        self.hasher = PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
+        )
+
+    @cached_property
+    def dummy_hash(self) -> str:
+        return self.hasher.hash("not a real password, only for timing")
+
+
+def init_app(app: Flask) -> None:
+    """Argon2id at the cost config says (ARGON2_*; production uses RFC 9106's low-memory
+    profile, the tests a cheap one)."""
+    config = app.config
+    app.extensions[HASHER] = _Hashing(
+        config["ARGON2_TIME_COST"], config["ARGON2_MEMORY_KIB"], config["ARGON2_PARALLELISM"]
+    )
+
+
+def _hashing() -> _Hashing:
+    return current_app.extensions[HASHER]
 
 
 class StaffAccountError(ShopError):
@@ -41,7 +69,7 @@ def create_staff(email: str, password: str, min_length: int) -> StaffUser:
     if find_staff(email) is not None:
         raise StaffAccountError(f"A staff account for {email} already exists.")
     check_password_rules(password, min_length)
-    user = StaffUser(email=email, password_hash=hasher.hash(password))
+    user = StaffUser(email=email, password_hash=_hashing().hasher.hash(password))
     db.session.add(user)
     db.session.flush()
     return user
@@ -49,7 +77,7 @@ def create_staff(email: str, password: str, min_length: int) -> StaffUser:
 
 def set_password(user: StaffUser, password: str, min_length: int) -> None:
     check_password_rules(password, min_length)
-    user.password_hash = hasher.hash(password)
+    user.password_hash = _hashing().hasher.hash(password)
     user.session_version += 1  # signs out every existing session
     db.session.flush()
 
@@ -64,14 +92,15 @@ def authenticate(email: str, password: str) -> StaffUser | None:
     """The active account with this email and password, or None; the caller cannot tell which
     part was wrong, and neither can anyone timing it."""
     user = find_staff(email)
+    hashing = _hashing()
     try:
-        hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
+        hashing.hasher.verify(user.password_hash if user else hashing.dummy_hash, password or "")
     except (VerificationError, InvalidHashError):
         return None
     if user is None or not user.active:
         return None
-    if hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hasher.hash(password)
+    if hashing.hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hashing.hasher.hash(password)
     user.last_login_at = utcnow()
     db.session.flush()
     return user

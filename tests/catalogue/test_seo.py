@@ -8,7 +8,7 @@ from tests.conftest import ISBN, isbn13, make_publication
 
 
 def structured_data(page: str) -> dict:
-    blocks = re.findall(r'<script type="application/ld\+json">(.*?)</script>', page, re.S)
+    blocks = re.findall(r'<script type="application/ld\+json">(.*?)</script>', page, re.DOTALL)
     assert len(blocks) == 1
     return json.loads(blocks[0])
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import requests
 from sqlalchemy import func, select
 
+from sandbox import sign_payload
 from shop.catalogue.models import Publication
 from shop.orders.models import Order, OrderEvent, StripeEvent
 from tests.conftest import ISBN, STRIPE_KEY, WEBHOOK_SECRET, deliver_event, pay, start_checkout
-from sandbox import sign_payload
 
 ROOT = Path(__file__).resolve().parents[2]
 

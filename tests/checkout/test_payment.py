@@ -7,19 +7,19 @@ import time
 import requests
 from sqlalchemy import select
 
+from sandbox import sign_payload
 from shop.catalogue.models import Publication
 from shop.orders.models import Order, OrderEvent
 from tests.conftest import (
     ISBN,
+    WEBHOOK_SECRET,
     Shopper,
     cancel_link,
-    WEBHOOK_SECRET,
     deliver_event,
     pay,
     post_webhook,
     start_checkout,
 )
-from sandbox import sign_payload
 
 
 def order_of(db, session_id) -> Order:

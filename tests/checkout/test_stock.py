@@ -56,8 +56,8 @@ def test_a_late_payment_after_expiry_takes_the_copies_again(client, shopper, san
     # still land: forge its event as Stripe would send it and check the books.
     import json
 
-    from tests.conftest import WEBHOOK_SECRET, post_webhook
     from sandbox import sign_payload
+    from tests.conftest import WEBHOOK_SECRET, post_webhook
 
     event = json.loads(sandbox.event_payload(expired["id"]))
     event["id"], event["type"] = "evt_test_late_payment", "checkout.session.completed"

@@ -6,6 +6,7 @@ from datetime import timedelta
 import requests
 from sqlalchemy import func, select
 
+from sandbox import sign_payload
 from shop.emails.models import OutboxEmail
 from shop.emails.sender import MAX_ATTEMPTS, send_due
 from shop.timeutil import as_utc, utcnow
@@ -16,7 +17,6 @@ from tests.conftest import (
     pay,
     start_checkout,
 )
-from sandbox import sign_payload
 
 
 def outbox_count(db) -> int:

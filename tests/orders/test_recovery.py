@@ -74,8 +74,8 @@ def test_expire_stale_closes_a_checkout_that_never_reached_stripe(runner, db, pu
     """The process died between recording the order and calling Stripe: no session id."""
     from shop.basket.postage import find_region
     from shop.basket.services import price_basket
-    from shop.config import POSTAGE_REGIONS
     from shop.checkout.services import place_order
+    from shop.config import POSTAGE_REGIONS
 
     order = place_order(price_basket({ISBN: 5}, find_region(POSTAGE_REGIONS, "uk")), "KF")
     order.created_at -= timedelta(hours=2)

@@ -98,8 +98,8 @@ def test_failed_sign_ins_are_limited_per_account(app, staff_user):
     assert limited.status_code == 429
     assert "Too many sign-in attempts for this account" in limited.get_data(as_text=True)
     # Another account is not locked out by it.
-    from shop.staff.auth import create_staff
     from shop.extensions import db
+    from shop.staff.auth import create_staff
 
     create_staff("other@example.org", STAFF_PASSWORD, 12)
     db.session.commit()

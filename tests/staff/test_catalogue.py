@@ -5,7 +5,7 @@ import html
 import io
 import os
 import re
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 import pytest
 from PIL import Image

@@ -2,10 +2,11 @@
 
 import csv
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from sandbox import sign_payload
 from shop.orders.models import Order, OrderEvent, Refund
 from tests.conftest import (
     ISBN,
@@ -18,7 +19,6 @@ from tests.conftest import (
     paid_order_through_stripe,
     post_webhook,
 )
-from sandbox import sign_payload
 
 
 def reload(db, order) -> Order:
@@ -38,7 +38,7 @@ def flashed(client, order) -> str:
 # --- the list -------------------------------------------------------------------------------
 
 def test_orders_list_newest_first_with_what_staff_need(staff_client, db):
-    old = make_order(created_at=datetime(2026, 11, 1, 9, tzinfo=timezone.utc), name="Old Customer", email="old@example.org")
+    old = make_order(created_at=datetime(2026, 11, 1, 9, tzinfo=UTC), name="Old Customer", email="old@example.org")
     new = make_order(name="New Customer", email="new@example.org", lines=[(ISBN, "Leadership", 850, 3)])
     page = staff_client.get("/staff/orders").get_data(as_text=True)
     assert page.index(new.reference) < page.index(old.reference)
@@ -57,7 +57,7 @@ def test_unpaid_checkouts_are_hidden_unless_asked_for(staff_client, db):
 
 
 def test_flags_for_mismatch_and_slow_dispatch(staff_client, db):
-    late = make_order(created_at=datetime.now(timezone.utc) - timedelta(days=5))
+    late = make_order(created_at=datetime.now(UTC) - timedelta(days=5))
     mismatch = make_order()
     mismatch.amount_mismatch = True
     db.session.commit()
@@ -68,9 +68,9 @@ def test_flags_for_mismatch_and_slow_dispatch(staff_client, db):
 
 def test_filters(staff_client, db):
     other_isbn = isbn13(77)
-    a = make_order(email="alice@nhs.example", name="Alice Able", postcode="LS1 4AP", created_at=datetime(2026, 10, 5, 12, tzinfo=timezone.utc))
-    b = make_order(email="bob@library.example", name="Bob Book", postcode="YO1 7HH", lines=[(other_isbn, "Other", 1000, 10)], created_at=datetime(2026, 11, 20, 12, tzinfo=timezone.utc))
-    c = make_order(status="dispatched", email="cat@example.org", name="Cat Cole", created_at=datetime(2026, 12, 1, 12, tzinfo=timezone.utc))
+    a = make_order(email="alice@nhs.example", name="Alice Able", postcode="LS1 4AP", created_at=datetime(2026, 10, 5, 12, tzinfo=UTC))
+    b = make_order(email="bob@library.example", name="Bob Book", postcode="YO1 7HH", lines=[(other_isbn, "Other", 1000, 10)], created_at=datetime(2026, 11, 20, 12, tzinfo=UTC))
+    c = make_order(status="dispatched", email="cat@example.org", name="Cat Cole", created_at=datetime(2026, 12, 1, 12, tzinfo=UTC))
 
     def shown(query):
         page = staff_client.get("/staff/orders?" + query).get_data(as_text=True)
@@ -99,7 +99,7 @@ def test_bad_filter_values_are_ignored_with_a_message(staff_client, db):
 
 
 def test_pages_of_fifty(staff_client, db):
-    orders = [make_order(created_at=datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=n)) for n in range(55)]
+    orders = [make_order(created_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=n)) for n in range(55)]
     first = staff_client.get("/staff/orders").get_data(as_text=True)
     second = staff_client.get("/staff/orders?page=2").get_data(as_text=True)
     assert "55 orders" in first and "Page 1 of 2" in first
@@ -307,7 +307,7 @@ def test_every_staff_action_is_in_the_audit_trail(client, staff_client, sandbox,
     events = db.session.scalars(select(OrderEvent).filter_by(order_id=order.id, actor=STAFF_EMAIL)).all()
     assert {e.kind for e in events} >= {"note", "dispatched", "refund", "refunded_total"}
     assert all(e.at is not None for e in events)
-    total = [e for e in events if e.kind == "refunded_total"][0]
+    total = next(e for e in events if e.kind == "refunded_total")
     assert total.detail["before"]["refunded_pence"] == 0 and total.detail["after"]["refunded_pence"] == 100
 
 
@@ -344,7 +344,7 @@ def test_csv_defuses_formula_injection(staff_client, db):
 
 def test_dashboard_figures(staff_client, db, publication):
     make_order(lines=[(ISBN, "Leadership", 850, 3)])
-    make_order(lines=[(ISBN, "Leadership", 850, 1)], created_at=datetime.now(timezone.utc) - timedelta(days=40))
+    make_order(lines=[(ISBN, "Leadership", 850, 1)], created_at=datetime.now(UTC) - timedelta(days=40))
     make_order(status="pending_payment")
     publication.stock = 5
     db.session.commit()
@@ -424,7 +424,7 @@ def test_counting_stops_at_the_cap(app, staff_client, db, monkeypatch):
 
     monkeypatch.setattr(desk, "COUNT_CAP", 20)
     app.config["STAFF_ORDERS_PER_PAGE"] = 10
-    orders = [make_order(created_at=datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=n)) for n in range(25)]
+    orders = [make_order(created_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=n)) for n in range(25)]
     first = staff_client.get("/staff/orders").get_data(as_text=True)
     assert "More than 20 orders" in first and "Page 1 of 2+" in first and 'rel="next"' in first
     last = staff_client.get("/staff/orders?page=3").get_data(as_text=True)

@@ -11,8 +11,8 @@ from flask_login import current_user
 
 from shop import isbn as isbns
 from shop.catalogue import admin, covers
-from shop.catalogue.rules import PublicationDetails
 from shop.catalogue.queries import get_by_isbn
+from shop.catalogue.rules import PublicationDetails
 from shop.errors import InvalidISBN, NotFound, ShopError
 from shop.extensions import db
 from shop.money import format_pence

@@ -1,0 +1,63 @@
+"""The layout holds: Stripe is imported in one package, and the domain packages depend one way."""
+
+import ast
+import itertools
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHOP = ROOT / "shop"
+DOMAIN = ("catalogue", "basket", "checkout", "orders", "payments", "emails")
+
+
+def _imports(path: pathlib.Path) -> set[str]:
+    """Every module ``path`` imports, at the top or inside a function."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _package_of(path: pathlib.Path) -> str:
+    return path.relative_to(SHOP).parts[0].removesuffix(".py")
+
+
+def test_only_the_payments_package_imports_stripe():
+    importers = sorted(
+        str(path.relative_to(ROOT)) for path in SHOP.rglob("*.py")
+        if any(name == "stripe" or name.startswith("stripe.") for name in _imports(path))
+    )
+    assert importers and all(path.startswith("shop/payments/") for path in importers), importers
+
+
+def test_payments_imports_nothing_from_the_domain():
+    for path in (SHOP / "payments").rglob("*.py"):
+        shop_imports = {name for name in _imports(path) if name.startswith("shop.")}
+        assert shop_imports <= {"shop.errors", "shop.errors.PaymentGatewayError", "shop.errors.ShopError",
+                                "shop.errors.UnknownCheckout", "shop.timeutil", "shop.timeutil.utcnow"}, path
+
+
+def test_no_import_cycle_among_the_domain_packages():
+    edges: dict[str, set[str]] = {package: set() for package in DOMAIN}
+    for path in SHOP.rglob("*.py"):
+        package = _package_of(path)
+        if package not in DOMAIN:
+            continue
+        for name in _imports(path):
+            parts = name.split(".")
+            if parts[0] == "shop" and len(parts) > 1 and parts[1] in DOMAIN and parts[1] != package:
+                edges[package].add(parts[1])
+
+    def reaches(start: str, goal: str, seen: frozenset = frozenset()) -> bool:
+        return any(n == goal or (n not in seen and reaches(n, goal, seen | {n})) for n in edges[start])
+
+    cycles = [(a, b) for a, b in itertools.permutations(DOMAIN, 2) if b in edges[a] and reaches(b, a)]
+    assert cycles == [], edges
+
+
+def test_basket_knows_nothing_of_orders_or_checkout():
+    for path in (SHOP / "basket").rglob("*.py"):
+        assert not {n for n in _imports(path) if n.startswith(("shop.orders", "shop.checkout"))}, path
