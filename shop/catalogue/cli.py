@@ -38,7 +38,12 @@ def seed_catalogue() -> None:
     if db.session.scalar(select(func.count()).select_from(Publication)):
         click.echo("Catalogue already has publications; nothing seeded.")
         return
-    db.session.add_all(Publication(**row) for row in SEED)
+    from shop.catalogue.admin import create_publication
+    from shop.catalogue.rules import DETAIL_NAMES, PublicationDetails
+
+    for row in SEED:
+        details = PublicationDetails(**{name: row[name] for name in DETAIL_NAMES})
+        create_publication(row["isbn"], details, row["stock"], actor="seed")
     db.session.commit()
     click.echo(f"Seeded {len(SEED)} publication(s).")
 
