@@ -16,17 +16,18 @@ def _app_wide_limit_check_runs(app) -> bool:
     return limiter._check_request_limit in app.before_request_funcs.get(None, [])
 
 
-def test_the_limiter_checks_only_the_views_that_carry_a_limit(app, database_url):
+def test_the_limiter_checks_only_the_views_that_carry_a_limit(database_url):
     # Every request paid for Flask-Limiter's app-wide check although the shop sets no app-wide
     # limit; the limited views check their own (tests/staff/test_auth.py, tests/checkout).
-    assert app.config["RATELIMIT_ENABLED"]
-    assert not _app_wide_limit_check_runs(app)
+    def shop(**config):
+        # RATELIMIT_ENABLED said outright: the limiter is one object for every app in this
+        # process, and it keeps the last app's setting as its default.
+        return create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test-secret",
+                           "TESTING": True, "RATELIMIT_ENABLED": True, **CHEAP_HASHING, **config})
+
+    assert not _app_wide_limit_check_runs(shop())
     # Someone who configures an app-wide limit keeps the check that enforces it.
-    with_default = create_app({
-        "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test-secret", "TESTING": True,
-        "RATELIMIT_DEFAULT": "1000 per minute", **CHEAP_HASHING,
-    })
-    assert _app_wide_limit_check_runs(with_default)
+    assert _app_wide_limit_check_runs(shop(RATELIMIT_DEFAULT="1000 per minute"))
 
 
 def test_a_request_without_a_cookie_builds_no_session_signer(app, client, shopper, publication, monkeypatch):
