@@ -2,8 +2,6 @@
 
 A single-worker gunicorn (otherwise the README's settings) serves it, so the worker's
 ``/proc/<pid>/status`` VmHWM is the peak resident memory of the one process that did the export.
-The shop is measured as shipped, then (when the download broke off) as ``bench.apps.shop_export_fix``
-serves it: the same app with the one-line fix this benchmark recommends, to size that fix.
 """
 
 from __future__ import annotations
@@ -19,8 +17,6 @@ from bench.servers import Gunicorn, proc_status, shop_env
 from bench.settings import STAFF_EMAIL, STAFF_PASSWORD
 from bench.staff import create_staff
 
-VARIANTS = {"as shipped": "wsgi:app", "with the export fix (bench only)": "bench.apps.shop_export_fix:app"}
-
 
 def reset_peak(pid: int) -> bool:
     try:
@@ -31,8 +27,8 @@ def reset_peak(pid: int) -> bool:
         return False
 
 
-def export_once(name: str, app: str, database_url: str) -> dict:
-    server = Gunicorn(name, app, shop_env(database_url), args=["--workers", "1", "--threads", "4"],
+def export_once(name: str, database_url: str) -> dict:
+    server = Gunicorn(name, "wsgi:app", shop_env(database_url), args=["--workers", "1", "--threads", "4"],
                       ready_path="/healthz")
     with server:
         browser = Browser(server.url)
@@ -90,16 +86,11 @@ def export_once(name: str, app: str, database_url: str) -> dict:
 def measure(name: str, database_url: str, lines: int, seed: int, publications: int, log=print) -> dict:
     dataset = datagen.generate(database_url, publications, lines=lines, seed=seed + 1, log=log)
     create_staff(database_url)
-    summary = {"dataset_orders": dataset.orders, "dataset_lines": dataset.lines,
-               "generate_seconds": dataset.seconds, "variants": {}}
-    for variant, app in VARIANTS.items():
-        result = export_once(f"csv-{name}-{variant.split()[0]}", app, database_url)
-        summary["variants"][variant] = result
-        log(f"  CSV export ({name}, {variant}): {result['rows']:,} of {dataset.lines:,} rows, "
-            f"{result['megabytes']:.0f} MB in {result['seconds']:.1f} s ({result['rows_per_s']:,.0f} rows/s); "
-            f"worker RSS {result['rss_before_mb']:.0f} MB before, peak during the export {result['peak_rss_mb']:.0f} MB "
-            f"(peak since start, sign-in included, {max(result['peak_before_mb'], result['peak_rss_mb']):.0f} MB)"
-            + (f"; {result['error']}" if result["error"] else ""))
-        if not result["error"] and result["rows"] == dataset.lines:
-            break  # the shop's own export works: no need to size a fix
-    return summary
+    result = export_once(f"csv-{name}", database_url)
+    log(f"  CSV export ({name}): {result['rows']:,} of {dataset.lines:,} rows, "
+        f"{result['megabytes']:.0f} MB in {result['seconds']:.1f} s ({result['rows_per_s']:,.0f} rows/s); "
+        f"worker RSS {result['rss_before_mb']:.0f} MB before, peak during the export {result['peak_rss_mb']:.0f} MB "
+        f"(peak since start, sign-in included, {max(result['peak_before_mb'], result['peak_rss_mb']):.0f} MB)"
+        + (f"; {result['error']}" if result["error"] else ""))
+    return {"dataset_orders": dataset.orders, "dataset_lines": dataset.lines,
+            "generate_seconds": dataset.seconds, "export": result}

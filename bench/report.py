@@ -1,7 +1,8 @@
-"""The printed table and BENCHMARKS.md, from the results of one run.
+"""The printed table and BENCHMARKS.md, from the results of one run; EXPLAIN output goes to
+artifacts/explain-<database>.md.
 
 BENCHMARKS.md keeps whatever is outside the ``bench:begin``/``bench:end`` markers (written by
-hand: findings, recommendations); the run replaces what is between them.
+hand: how to run, the method, the targets); the run replaces what is between them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import json
 import statistics
 import sys
 from pathlib import Path
+
+from bench.settings import ARTIFACTS, ROOT
 
 BEGIN = "<!-- bench:begin (written by `make bench`; edit outside these markers) -->"
 END = "<!-- bench:end -->"
@@ -110,26 +113,24 @@ def targets(results: dict) -> list[tuple[bool, str]]:
                                                   f"{orders:,} orders, 8 connections: {loaded:.1f} ms"))
         if "csv" in b:
             c = b["csv"]
-            shipped = c["variants"]["as shipped"]
+            shipped = _export(c)
             complete = shipped["status"] == 200 and not shipped["error"] and shipped["rows"] == c["dataset_lines"]
             ok = complete and shipped["peak_rss_mb"] < RSS_LIMIT_MB
             what = (f"{shipped['peak_rss_mb']:.0f} MB in {shipped['seconds']:.1f} s" if complete else
                     f"the download broke off after {shipped['rows']:,} rows ({_short(shipped['error'])})")
             checks.append((ok, f"{db}: CSV export of {c['dataset_lines']:,} lines under {RSS_LIMIT_MB:.0f} MB "
                                f"peak RSS: {what}"))
-            fixed = c["variants"].get("with the export fix (bench only)")
-            if fixed:
-                fixed_ok = (not fixed["error"] and fixed["rows"] == c["dataset_lines"]
-                            and fixed["peak_rss_mb"] < RSS_LIMIT_MB)
-                checks.append((fixed_ok, f"{db}: (information) the same with the one-line export fix applied by "
-                                         f"the benchmark: {fixed['rows']:,} rows, peak {fixed['peak_rss_mb']:.0f} MB "
-                                         f"in {fixed['seconds']:.1f} s"))
         differ = [k for k in b["queries"] if b["queries"][k] != b["queries_small"].get(k)]
         missing = sorted(set(b["labels"]) - set(b["queries"]) | set(b["labels"]) - set(b["queries_small"]))
         checks.append((not differ and not missing, f"{db}: SQL statements per page the same with small and full data"
                                    + (f" (differ: {', '.join(differ)})" if differ else "")
                                    + (f" (not counted: {', '.join(missing)})" if missing else "")))
     return checks
+
+
+def _export(csv: dict) -> dict:
+    """The export's result (results files before 2026-12 kept it as the "as shipped" variant)."""
+    return csv["export"] if "export" in csv else csv["variants"]["as shipped"]
 
 
 def _short(error: str | None) -> str | None:
@@ -164,19 +165,18 @@ def render(results: dict) -> tuple[str, str]:
         text += [line]
         md += [f"- {line}"]
         if "csv" in b:
-            c = b["csv"]
-            for variant, v in c["variants"].items():
-                at = f", shop at {b['csv_shop_version']}" if b.get("csv_shop_version") else ""
-                line = (f"CSV export `GET /staff/orders.csv?status=all` ({variant}{at}), {c['dataset_lines']:,} lines in "
-                        f"{c['dataset_orders']:,} orders: {v['rows']:,} lines, {v['megabytes']:.1f} MB in "
-                        f"{v['seconds']:.1f} s ({v['rows_per_s']:,.0f} lines/s, first byte after "
-                        f"{v['first_byte_seconds']:.2f} s); single-worker RSS {v['rss_before_mb']:.0f} MB before, "
-                        f"peak (VmHWM) during the export {v['peak_rss_mb']:.0f} MB"
-                        + ("" if v.get("peak_reset") else " (could not reset VmHWM: includes start-up and sign-in)")
-                        + f", since the worker started {max(v['peak_before_mb'], v['peak_rss_mb']):.0f} MB"
-                        + (f"; {_short(v['error'])}" if v["error"] else ""))
-                text += [line]
-                md += [f"- {line}"]
+            c, v = b["csv"], _export(b["csv"])
+            at = f" (shop at {b['csv_shop_version']})" if b.get("csv_shop_version") else ""
+            line = (f"CSV export `GET /staff/orders.csv?status=all`{at}, {c['dataset_lines']:,} lines in "
+                    f"{c['dataset_orders']:,} orders: {v['rows']:,} lines, {v['megabytes']:.1f} MB in "
+                    f"{v['seconds']:.1f} s ({v['rows_per_s']:,.0f} lines/s, first byte after "
+                    f"{v['first_byte_seconds']:.2f} s); single-worker RSS {v['rss_before_mb']:.0f} MB before, "
+                    f"peak (VmHWM) during the export {v['peak_rss_mb']:.0f} MB"
+                    + ("" if v.get("peak_reset") else " (could not reset VmHWM: includes start-up and sign-in)")
+                    + f", since the worker started {max(v['peak_before_mb'], v['peak_rss_mb']):.0f} MB"
+                    + (f"; {_short(v['error'])}" if v["error"] else ""))
+            text += [line]
+            md += [f"- {line}"]
         for key, problem in {**b.get("errors_small", {}), **b.get("errors", {})}.items():
             line = f"Error: {b['labels'].get(key, key)}: {problem}"
             text += [line]
@@ -190,13 +190,31 @@ def render(results: dict) -> tuple[str, str]:
     for skipped in results.get("skipped", []):
         text.append(f"  (skipped) {skipped}")
         md.append(f"- (skipped) {skipped}")
+    explained = [f"`{explain_path(name, results['meta']['quick']).relative_to(ROOT)}`"
+                 for name, b in results["backends"].items() if b.get("explain")]
+    if explained:
+        line = f"EXPLAIN of the staff order list's statements: {', '.join(explained)}"
+        text += ["", line]
+        md += ["", f"{line}."]
     md.append("")
+    return "\n".join(text), "\n".join(md)
+
+
+def explain_path(name: str, quick: bool = False) -> Path:
+    return ARTIFACTS / f"explain-{name}{'-quick' if quick else ''}.md"
+
+
+def explain_markdown(results: dict) -> dict[str, str]:
+    """Per database, the plans of the staff order list's statements as the shop sent them:
+    EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL, EXPLAIN QUERY PLAN on SQLite."""
+    out = {}
+    meta = results["meta"]
     for name, b in results["backends"].items():
         if not b.get("explain"):
             continue
         kind = "EXPLAIN (ANALYZE, BUFFERS)" if name == "postgresql" else "EXPLAIN QUERY PLAN"
-        md += [f"### {kind} of the staff order list queries, {NAMES[name]}, {b['dataset']['orders']:,} orders", ""]
-        text += ["", f"{kind} of the staff order list queries ({NAMES[name]}, {b['dataset']['orders']:,} orders):"]
+        md = [f"# {kind} of the staff order list queries, {NAMES[name]}, {b['dataset']['orders']:,} orders", "",
+              f"_{meta['date']}; shop at {b.get('shop_version') or meta['commit']}; written by `make bench`._", ""]
         for key, explained in b["explain"].items():
             explained = [explained] if isinstance(explained, dict) else explained  # older results
             for n, e in enumerate(explained, start=1):
@@ -204,9 +222,18 @@ def render(results: dict) -> tuple[str, str]:
                 md += [f"{b['labels'][key]} (`{b['paths'][key].replace('|', '%7C')}`), {which}, "
                        f"parameters `{e['params']}`:", "",
                        "```sql", e["sql"].strip(), "```", "", "```", e["plan"], "```", ""]
-                text += ["", f"-- {b['labels'][key]}: {b['paths'][key]} ({which})", e["sql"].strip()[:200] + " …",
-                         e["plan"]]
-    return "\n".join(text), "\n".join(md)
+        out[name] = "\n".join(md)
+    return out
+
+
+def write_explains(results: dict) -> list[Path]:
+    written = []
+    for name, markdown in explain_markdown(results).items():
+        path = explain_path(name, results["meta"]["quick"])
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(markdown)
+        written.append(path)
+    return written
 
 
 def write_markdown(path: Path, generated: str) -> None:
@@ -223,11 +250,11 @@ def write_markdown(path: Path, generated: str) -> None:
 
 
 if __name__ == "__main__":
-    # Re-render from a results file: python -m bench.report artifacts/bench-results.json
-    from bench.settings import ARTIFACTS, ROOT
-
-    source = Path(sys.argv[1]) if len(sys.argv) > 1 else ARTIFACTS / "bench-results.json"
-    text, markdown = render(json.loads(source.read_text()))
+    # Re-render from a results file: python -m bench.report artifacts/bench-results.json [--write]
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] != "--write" else ARTIFACTS / "bench-results.json"
+    results = json.loads(source.read_text())
+    text, markdown = render(results)
     print(text)
     if "--write" in sys.argv:
         write_markdown(ROOT / "BENCHMARKS.md", markdown)
+        write_explains(results)

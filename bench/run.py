@@ -1,5 +1,6 @@
 """``python -m bench``: generate data, serve, load, count, explain, export, fulfil; print the table
-and write it to BENCHMARKS.md (see bench/report.py) and artifacts/bench-results.json."""
+and write it to BENCHMARKS.md (see bench/report.py), the results to artifacts/bench-results.json
+and the staff list's EXPLAIN output to artifacts/explain-<database>.md."""
 
 from __future__ import annotations
 
@@ -164,8 +165,7 @@ def run_backend(s: Settings, name: str, url: str, small_url: str, csv_url: str, 
         log("  queries per request: " + ", ".join(f"{k} {v}" for k, v in out["queries"].items()))
         out["explain"] = {}
         for key in ("staff_orders", "staff_filtered", "staff_search"):
-            # Every statement the list ran on shop_order (the page, and the total however it is
-            # computed: a window count over the same scan, or a separate count).
+            # Every statement the list ran on shop_order: the page and its capped count.
             listing = [(sql, params) for sql, params in statements.get(key, [])
                        if "shop_order" in sql and "FROM staff_user" not in sql]
             out["explain"][key] = [{"sql": sql, "params": repr(params), "plan": explain(url, sql, params)}
@@ -293,7 +293,8 @@ def main() -> int:
     print()
     print(text)
     report.write_markdown(markdown_path, markdown)
-    log(f"done: {markdown_path} and {results_path} written")
+    explains = report.write_explains(results)
+    log(f"done: {', '.join(str(path) for path in (markdown_path, results_path, *explains))} written")
     return 0
 
 

@@ -1,0 +1,95 @@
+"""Guards for the request-plumbing speed-ups in docs/performance.md: each test fails when its
+mechanism is switched off or its invariant breaks."""
+
+import time
+
+import pytest
+from sqlalchemy import text
+
+from shop import create_app
+from shop.errors import InvalidISBN
+from shop.extensions import limiter
+from tests.conftest import CHEAP_HASHING, ISBN
+
+
+def _app_wide_limit_check_runs(app) -> bool:
+    return limiter._check_request_limit in app.before_request_funcs.get(None, [])
+
+
+def test_the_limiter_checks_only_the_views_that_carry_a_limit(database_url):
+    # Every request paid for Flask-Limiter's app-wide check although the shop sets no app-wide
+    # limit; the limited views check their own (tests/staff/test_auth.py, tests/checkout).
+    def shop(**config):
+        # RATELIMIT_ENABLED said outright: the limiter is one object for every app in this
+        # process, and it keeps the last app's setting as its default.
+        return create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test-secret",
+                           "TESTING": True, "RATELIMIT_ENABLED": True, **CHEAP_HASHING, **config})
+
+    assert not _app_wide_limit_check_runs(shop())
+    # Someone who configures an app-wide limit keeps the check that enforces it.
+    assert _app_wide_limit_check_runs(shop(RATELIMIT_DEFAULT="1000 per minute"))
+
+
+def test_a_request_without_a_cookie_builds_no_session_signer(app, client, shopper, publication, monkeypatch):
+    interface = app.session_interface
+    built = []
+    original = interface.get_signing_serializer
+
+    def counting(app_):
+        built.append(app_)
+        return original(app_)
+
+    monkeypatch.setattr(interface, "get_signing_serializer", counting)
+    for path in ("/", f"/publications/{ISBN}"):
+        response = client.get(path)
+        assert response.status_code == 200 and "Set-Cookie" not in response.headers
+    assert built == []
+    # A reader who brings a cookie still has it opened (and their basket read).
+    shopper.add(quantity=2)
+    built.clear()
+    assert "(2 copies)" in client.get("/").get_data(as_text=True)
+    assert built
+
+
+def test_a_staff_cookie_is_signed_again_at_most_once_a_minute(staff_client):
+    with staff_client.session_transaction() as session:
+        session["staff_seen"] = int(time.time())
+    assert "Set-Cookie" not in staff_client.get("/staff/orders").headers
+    with staff_client.session_transaction() as session:
+        session["staff_seen"] = int(time.time()) - 61
+    assert "Set-Cookie" in staff_client.get("/staff/orders").headers
+
+
+def test_isbn_and_money_text_is_worked_out_once_per_value(monkeypatch):
+    from stdnum import isbn as stdnum_isbn
+
+    from shop import isbn as isbns
+    from shop import money
+
+    calls = []
+    for module, name in ((stdnum_isbn, "validate"), (stdnum_isbn, "format"), (money, "format_currency")):
+        original = getattr(module, name)
+
+        def counting(*args, _original=original, _name=name, **kwargs):
+            calls.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counting)
+    for cached in (isbns._validated, isbns.hyphenate, money._format):
+        cached.cache_clear()
+    for _ in range(3):
+        assert isbns.normalise("978-1-85717-640-7") == ISBN
+        assert isbns.hyphenate(ISBN) == "978-1-85717-640-7"
+        assert money.format_pence(850) == "£8.50"
+    assert sorted(calls) == ["format", "format_currency", "validate"]
+    # A refused ISBN is never remembered as valid: it is refused every time.
+    for _ in range(2):
+        with pytest.raises(InvalidISBN):
+            isbns.normalise("978-1-85717-640-8")
+
+
+def test_a_sqlite_file_is_read_while_it_is_written(db):
+    # The write-ahead log: readers (pages) never wait for a writer (a webhook's transaction).
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's journal mode")
+    assert db.session.scalar(text("PRAGMA journal_mode")) == "wal"
