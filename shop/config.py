@@ -87,6 +87,8 @@ def load_config() -> dict[str, Any]:
         # Larger bodies are refused before anything reads them (a cover image is the largest).
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 4 * 1024 * 1024),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session cookie
+        # Said outright: Flask-Limiter's one limiter object keeps the last app's setting.
+        "RATELIMIT_ENABLED": True,
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "STAFF_LOGIN_LIMIT_PER_ADDRESS": os.environ.get(
