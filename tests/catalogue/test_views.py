@@ -126,8 +126,22 @@ def test_catalogue_is_paginated(client, db):
     second = client.get("/?page=2").get_data(as_text=True)
     assert "Report 00" in first and "Report 19" in first and "Report 20" not in first
     assert "Report 20" in second and "Page 2 of 2" in second
-    assert client.get("/?page=99").status_code == 200
     assert client.get("/?page=abc").status_code == 200
+
+
+def test_a_page_beyond_the_last_says_so_and_links_to_the_last(client, db):
+    for n in range(25):
+        make_publication(isbn=isbn13(200 + n), title=f"Report {n:02d}")
+    response = client.get("/?page=99")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 404  # so that no search engine keeps it
+    assert "There is no page 99: this list has 2 pages." in page
+    assert 'href="/?page=2">Go to the last page, page 2</a>' in page
+    assert "Set-Cookie" not in response.headers
+    searched = client.get("/?q=report&page=7").get_data(as_text=True)
+    assert 'href="/?q=report&amp;page=2"' in searched and "publications match" not in searched
+    # A search with one page of results, and an empty catalogue, link to page 1.
+    assert 'href="/?q=Report+01">Go to page 1' in client.get("/?q=Report 01&page=3").get_data(as_text=True)
 
 
 def test_health_check_answers_when_the_database_does(client, db):
