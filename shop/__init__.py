@@ -29,6 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # a line per glyph table, per receipt
 
     register_extensions(app)
     register_blueprints(app)
