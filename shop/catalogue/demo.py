@@ -23,7 +23,7 @@ from shop.extensions import db
 PUBLISHER = "Example Press (demo)"
 ACTOR = "seed --demo"
 FONTS = Path(__file__).resolve().parent.parent / "fonts"
-COVER_SIZE = (600, 900)
+COVER_SIZE = (480, 720)  # small enough to seed quickly; the largest copy is this wide
 PALETTE = [(138, 21, 56), (29, 79, 145), (30, 107, 52), (95, 14, 38), (74, 74, 74), (140, 80, 10)]
 
 SUBJECTS = [
@@ -88,20 +88,20 @@ def demo_titles() -> list[DemoTitle]:
 
 
 def draw_cover(title: str, colour: tuple[int, int, int]) -> bytes:
-    """A plain PNG cover: the title on a coloured ground, marked as a demo."""
+    """A plain JPEG cover: the title on a coloured ground, marked as a demo."""
     image = Image.new("RGB", COVER_SIZE, colour)
     draw = ImageDraw.Draw(image)
-    bold = ImageFont.truetype(str(FONTS / "DejaVuSans-Bold.ttf"), 44)
-    small = ImageFont.truetype(str(FONTS / "DejaVuSans.ttf"), 30)
-    draw.rectangle((0, 0, COVER_SIZE[0], 28), fill=(255, 255, 255))
-    y = 140
+    bold = ImageFont.truetype(str(FONTS / "DejaVuSans-Bold.ttf"), 36)
+    small = ImageFont.truetype(str(FONTS / "DejaVuSans.ttf"), 24)
+    draw.rectangle((0, 0, COVER_SIZE[0], 22), fill=(255, 255, 255))
+    y = 110
     for line in textwrap.wrap(title, width=17)[:9]:
-        draw.text((50, y), line, font=bold, fill=(255, 255, 255))
-        y += 58
-    draw.text((50, COVER_SIZE[1] - 120), PUBLISHER, font=small, fill=(255, 255, 255))
-    draw.text((50, COVER_SIZE[1] - 75), "Demo: not a real book", font=small, fill=(255, 255, 255))
+        draw.text((40, y), line, font=bold, fill=(255, 255, 255))
+        y += 47
+    draw.text((40, COVER_SIZE[1] - 96), PUBLISHER, font=small, fill=(255, 255, 255))
+    draw.text((40, COVER_SIZE[1] - 60), "Demo: not a real book", font=small, fill=(255, 255, 255))
     out = io.BytesIO()
-    image.save(out, format="PNG")
+    image.save(out, format="JPEG", quality=90)
     return out.getvalue()
 
 

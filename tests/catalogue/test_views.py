@@ -234,3 +234,34 @@ def test_postgresql_answers_a_search_from_one_trigram_index(app, db, publication
     plan = "\n".join(db.session.connection().exec_driver_sql(f"EXPLAIN {compiled}", compiled.params).scalars())
     assert "ix_publication_title_text_trgm" in plan, plan
     assert db.session.scalars(statement).all() == [publication.id]
+
+
+def test_a_wrong_check_digit_gets_the_same_help_as_other_empty_searches(client, publication):
+    help_text = "No publications match. Try fewer words, or an ISBN such as 978-1-85717-640-7."
+    assert help_text in client.get("/?q=zzzz").get_data(as_text=True)
+    page = client.get("/?q=978-1-85717-640-8").get_data(as_text=True)
+    assert "check digit is wrong" in page and help_text in page
+
+
+def test_a_withdrawn_title_no_longer_offers_a_print_copy(client, db):
+    make_publication(on_sale=False)
+    page = client.get(f"/publications/{ISBN}").get_data(as_text=True)
+    assert "Buy a print copy" not in page and "Add to basket" not in page
+    assert "This publication is no longer on sale in print." in page
+    assert "<h2 id=\"buy-heading\">Print copies</h2>" in page
+
+
+def test_a_summary_keeps_its_paragraphs_and_lists_safely(client, db):
+    make_publication(summary=(
+        "First paragraph,\nwith a line break.\n\nSecond <script>alert('x')</script> paragraph.\n\n"
+        "- one point\n- *another* point\n\n<img src=x onerror=alert(1)> [link](javascript:alert(1))"
+    ))
+    page = client.get(f"/publications/{ISBN}").get_data(as_text=True)
+    summary = page[page.index('<div class="summary">'):page.index('<section class="buy"')]
+    assert "<p>First paragraph,<br>\nwith a line break.</p>" in summary
+    assert "<p>Second &lt;script&gt;alert('x')&lt;/script&gt; paragraph.</p>" in summary
+    assert "<ul>\n<li>one point</li>\n<li><em>another</em> point</li>\n</ul>" in summary
+    assert "<img" not in summary and "&lt;img src=x onerror=alert(1)&gt;" in summary
+    assert "<a " not in summary  # a summary makes no links
+    # The meta description is the text on one line, without Markdown marks.
+    assert '<meta name="description" content="First paragraph, with a line break. Second' in page
