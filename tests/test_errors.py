@@ -24,7 +24,7 @@ from tests.conftest import ISBN
 def test_odd_requests_get_a_page_not_a_crash(client, publication, method, url, status):
     response = getattr(client, method)(url)
     assert response.status_code == status
-    if url.startswith("/?page="):  # a page past the last: the catalogue says so
+    if url == "/?page=99999999999999999999":  # past the last page: the catalogue says so
         assert "Go to page 1" in response.get_data(as_text=True)
     elif status != 200:
         assert "Browse or search the publications" in response.get_data(as_text=True)
