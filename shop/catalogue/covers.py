@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, request, send_file, url_for
+from flask import Blueprint, Response, abort, current_app, g, request, send_file, url_for
 from markupsafe import escape
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import event
@@ -181,6 +181,14 @@ def copy_widths(width: int) -> list[int]:
 
 def _stem(cover_path: str) -> str:
     return cover_path.rsplit(".", 1)[0]
+
+
+def _is_resized(publication: Any) -> bool:
+    """The cover was stored by ``store_cover`` for this ISBN, so its copies exist: not a file an
+    import named, nor one uploaded before covers were resized."""
+    path = publication.cover_path
+    return bool(path and publication.cover_width and publication.cover_height
+                and STORED_NAME.match(path) and path.startswith(publication.isbn + "-"))
 
 
 def stored_files(cover_path: str | None, width: int | None) -> list[str]:
@@ -336,6 +344,14 @@ def _short_hash(*parts: str | None) -> str:
     return hashlib.sha256("\x1f".join(part or "" for part in parts).encode()).hexdigest()[:10]
 
 
+def _file_prefix() -> str:
+    """``/covers/f/``, built once per request (a catalogue page shows twenty covers)."""
+    prefix = g.get("cover_file_prefix")
+    if prefix is None:
+        prefix = g.cover_file_prefix = url_for("covers.file", name="x")[:-1]
+    return prefix
+
+
 def cover_image(publication: Any, place: str = "page") -> CoverImage:
     """The cover of ``publication`` (a Publication or a row with isbn, title, publisher and the
     cover columns) as shown in ``place`` (``PLACES``): its resized copies when it has them, the
@@ -343,8 +359,8 @@ def cover_image(publication: Any, place: str = "page") -> CoverImage:
     shown_width, sizes = PLACES[place]
     title = publication.title
     path, width, height = publication.cover_path, publication.cover_width, publication.cover_height
-    if path and width and height and STORED_NAME.match(path):
-        stem = url_for("covers.file", name="x")[:-1] + _stem(path)
+    if _is_resized(publication):
+        stem = _file_prefix() + _stem(path)
         widths = copy_widths(width)
         srcset = ", ".join(f"{stem}-{w}.jpg {w}w" for w in widths)
         fallback = next((w for w in widths if w >= shown_width), widths[-1])
@@ -361,7 +377,7 @@ def cover_image(publication: Any, place: str = "page") -> CoverImage:
 def share_image(publication: Any) -> tuple[str, int, int] | None:
     """The largest copy of an uploaded cover (path, width, height), for og:image and JSON-LD."""
     path, width, height = publication.cover_path, publication.cover_width, publication.cover_height
-    if not (path and width and height and STORED_NAME.match(path)):
+    if not _is_resized(publication):
         return None
     largest = copy_widths(width)[-1]
     return (url_for("covers.file", name=f"{_stem(path)}-{largest}.jpg"), largest,
