@@ -44,6 +44,9 @@ def shop_env(database_url: str) -> dict[str, str]:
         STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
         SHOP_BASE_URL="https://shop.bench.invalid",
         DATABASE_URL=database_url,
+        SELLER_NAME="Bench Publisher Ltd",
+        SELLER_ADDRESS="1 Bench Street, Benchton, BE0 0NC",
+        SELLER_EMAIL="orders@bench.invalid",
     )
     return env
 

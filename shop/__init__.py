@@ -29,6 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # a line per glyph table, per receipt
 
     register_extensions(app)
     register_blueprints(app)
@@ -140,6 +141,8 @@ def register_blueprints(app: Flask) -> None:
     from shop.catalogue.covers import bp as covers_bp
     from shop.catalogue.views import bp as catalogue_bp
     from shop.checkout.views import bp as checkout_bp
+    from shop.orders.views import bp as orders_bp
+    from shop.pages.views import bp as pages_bp
     from shop.staff.catalogue.views import bp as staff_catalogue_bp
     from shop.staff.orders.views import bp as staff_orders_bp
     from shop.staff.views import bp as staff_bp
@@ -151,7 +154,7 @@ def register_blueprints(app: Flask) -> None:
     for child in (staff_orders_bp, staff_catalogue_bp):
         if child not in nested:
             staff_bp.register_blueprint(child)
-    for bp in (catalogue_bp, covers_bp, basket_bp, checkout_bp, health_bp, staff_bp):
+    for bp in (catalogue_bp, covers_bp, basket_bp, checkout_bp, orders_bp, pages_bp, health_bp, staff_bp):
         app.register_blueprint(bp)
 
 
@@ -168,6 +171,21 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(hyphenate, "isbn")
     app.add_template_filter(describe, "describe_event")
     app.add_template_filter(lambda moment: local(moment).strftime("%-d %b %Y %H:%M") if moment else "", "localtime")
+    app.add_template_filter(lambda day: day.strftime("%A %-d %B %Y") if day else "", "longdate")
+    from shop.text import summary_html
+
+    app.add_template_filter(summary_html, "summary_html")
+
+    # Fixed for the app's life, so the cached public pages that show them stay true.
+    from shop import delivery
+    from shop.seller import seller_from_config
+
+    seller = seller_from_config(app.config)
+    estimates = [
+        (spec["label"], delivery.describe(delivery.estimate(app.config["DELIVERY_ESTIMATES"], key)))
+        for key, spec in app.config["POSTAGE_REGIONS"].items()
+        if delivery.estimate(app.config["DELIVERY_ESTIMATES"], key)
+    ]
 
     @app.context_processor
     def basket_count():
@@ -177,7 +195,12 @@ def register_template_helpers(app: Flask) -> None:
 
             return sum(clean_items(session.get("basket")).values())
 
-        return {"basket_count": count, "site_name": app.config["SHOP_NAME"]}
+        return {
+            "basket_count": count,
+            "site_name": app.config["SHOP_NAME"],
+            "seller": seller,
+            "delivery_estimates": estimates,
+        }
 
 
 def register_commands(app: Flask) -> None:

@@ -30,6 +30,34 @@ POSTAGE_REGIONS: dict[str, dict[str, Any]] = {
     },
 }
 
+# How long delivery usually takes once an order is paid, in working days (from, to), by region
+# key of POSTAGE_REGIONS: shown on the publication page, the basket, the confirmation and emails.
+DELIVERY_ESTIMATES: dict[str, tuple[int, int]] = {
+    "uk": (2, 5),
+    "europe": (5, 10),
+    "world": (7, 21),
+}
+
+# Carriers whose tracking page takes the number in its address; ``{number}`` is replaced by the
+# tracking number (URL-quoted). A carrier not listed is shown with its plain number.
+CARRIERS: dict[str, str] = {
+    "Royal Mail": "https://www.royalmail.com/track-your-item#/tracking-results/{number}",
+    "Parcelforce": "https://www.parcelforce.com/track-trace?trackNumber={number}",
+    "DPD": "https://track.dpd.co.uk/parcels/{number}",
+    "Evri": "https://www.evri.com/track/parcel/{number}/details",
+}
+
+# Who sells, in development: plainly an example (the 01632 960 numbers are Ofcom's, for drama).
+DEVELOPMENT_SELLER = {
+    "SELLER_NAME": "Example Publisher Ltd",
+    "SELLER_ADDRESS": "1 Example Street, Exampleton, EX0 0EX, United Kingdom",
+    "SELLER_EMAIL": "orders@example.org",
+    "SELLER_PHONE": "01632 960000",
+}
+SELLER_KEYS = ("SELLER_NAME", "SELLER_ADDRESS", "SELLER_EMAIL", "SELLER_PHONE",
+               "SELLER_VAT_NUMBER", "SELLER_REGISTRATION")
+REQUIRED_SELLER_KEYS = ("SELLER_NAME", "SELLER_ADDRESS", "SELLER_EMAIL")
+
 DEV_SECRET_KEY = "dev-only-not-secret"
 
 
@@ -126,7 +154,16 @@ def load_config() -> dict[str, Any]:
         "MAIL_FOLDER": os.environ.get("MAIL_FOLDER") or str(INSTANCE_DIR / "mail"),
         # Behind a proxy, how many X-Forwarded-For hops to trust (for rate limits by address).
         "TRUSTED_PROXY_HOPS": _int("TRUSTED_PROXY_HOPS", 0),
+        "DELIVERY_ESTIMATES": DELIVERY_ESTIMATES,
+        "CARRIERS": CARRIERS,
+        # A publisher's own text for /terms, /privacy and the other pages: <name>.md here.
+        "PAGES_DIR": os.environ.get("PAGES_DIR") or str(INSTANCE_DIR / "pages"),
     }
+    # Who sells: the footer of every page, every email, the packing slip and the receipt. In
+    # production these come from the environment or the shop does not start.
+    for key in SELLER_KEYS:
+        default = None if production else DEVELOPMENT_SELLER.get(key)
+        config[key] = (os.environ.get(key) or "").strip() or default
     if not 30 <= config["CHECKOUT_EXPIRY_MINUTES"] <= 23 * 60:
         raise RuntimeError("CHECKOUT_EXPIRY_MINUTES must be from 30 to 1380 (Stripe allows 30 min to 24 h)")
     if production:
@@ -136,7 +173,8 @@ def load_config() -> dict[str, Any]:
 
 def check_production(config: dict[str, Any]) -> None:
     """Refuse to start a production shop on development defaults."""
-    for key in ("SECRET_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SHOP_BASE_URL"):
+    for key in ("SECRET_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SHOP_BASE_URL",
+                *REQUIRED_SELLER_KEYS):
         if not config.get(key):
             raise RuntimeError(f"{key} must be set in the environment when SHOP_ENV=production")
     api_base = config.get("STRIPE_API_BASE")

@@ -10,6 +10,9 @@ PRODUCTION = {
     "STRIPE_WEBHOOK_SECRET": "whsec_x",
     "SHOP_BASE_URL": "https://shop.example.org",
     "DATABASE_URL": "postgresql+psycopg://shop@db/shop",
+    "SELLER_NAME": "A Real Publisher Ltd",
+    "SELLER_ADDRESS": "2 Real Road, London, N1 1AA",
+    "SELLER_EMAIL": "shop@publisher.example",
 }
 
 
@@ -27,11 +30,32 @@ def test_production_starts_with_every_secret(production_env):
     assert config["STRIPE_API_BASE"] is None
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SHOP_BASE_URL"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SHOP_BASE_URL",
+                                     "SELLER_NAME", "SELLER_ADDRESS", "SELLER_EMAIL"])
 def test_production_refuses_to_start_without_a_secret(production_env, missing):
     production_env.delenv(missing)
     with pytest.raises(RuntimeError, match=missing):
         create_app()
+
+
+def test_production_never_falls_back_on_the_example_seller(production_env):
+    production_env.setenv("SELLER_NAME", "   ")
+    with pytest.raises(RuntimeError, match="SELLER_NAME"):
+        load_config()
+    production_env.setenv("SELLER_NAME", "A Real Publisher Ltd")
+    config = load_config()
+    assert (config["SELLER_NAME"], config["SELLER_EMAIL"]) == ("A Real Publisher Ltd", "shop@publisher.example")
+    assert config["SELLER_PHONE"] is None and config["SELLER_VAT_NUMBER"] is None
+
+
+def test_development_seller_is_plainly_an_example(monkeypatch):
+    for key in ("SHOP_ENV", "SELLER_NAME", "SELLER_ADDRESS", "SELLER_EMAIL", "SELLER_PHONE", "SELLER_VAT_NUMBER"):
+        monkeypatch.delenv(key, raising=False)
+    config = load_config()
+    assert "Example" in config["SELLER_NAME"] and "Example Street" in config["SELLER_ADDRESS"]
+    assert config["SELLER_EMAIL"].endswith("@example.org")
+    assert "King's Fund" not in " ".join(str(config[k]) for k in ("SELLER_NAME", "SELLER_ADDRESS"))
+    assert config["SELLER_VAT_NUMBER"] is None  # shown only when a publisher sets it
 
 
 def test_production_refuses_the_local_sandbox(production_env):

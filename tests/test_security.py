@@ -32,7 +32,8 @@ def test_production_adds_hsts(monkeypatch):
     for key, value in {
         "SHOP_ENV": "production", "SECRET_KEY": "k" * 32, "STRIPE_SECRET_KEY": "sk_live_x",
         "STRIPE_WEBHOOK_SECRET": "whsec_x", "SHOP_BASE_URL": "https://shop.example.org",
-        "DATABASE_URL": "sqlite://",
+        "DATABASE_URL": "sqlite://", "SELLER_NAME": "P Ltd", "SELLER_ADDRESS": "1 Road, Town",
+        "SELLER_EMAIL": "shop@p.example",
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("STRIPE_API_BASE", raising=False)

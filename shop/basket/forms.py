@@ -1,8 +1,8 @@
 """Basket forms. Quantities are checked here for shape and by the service for range and stock."""
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, SelectField
-from wtforms.validators import InputRequired, Length, Regexp
+from wtforms import HiddenField, IntegerField, SelectField, StringField
+from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 QUANTITY_MESSAGE = "Please enter the number of copies as a whole number, such as 1 or 10."
 
@@ -49,7 +49,10 @@ class RegionForm(FlaskForm):
 
 
 class CheckoutForm(FlaskForm):
-    pass
+    """Pay: the delivery region comes with it (the select on the basket page), so the region a
+    buyer sees selected is the one paid for even without pressing "Update postage"."""
+
+    region = StringField(validators=[Optional(), Length(max=32)])
 
 
 def first_error(form: FlaskForm) -> str:

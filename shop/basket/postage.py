@@ -22,6 +22,22 @@ class Region:
                 return pence
         raise ValueError(f"postage table for {self.key} has no band for {copies} copies")
 
+    def band_rows(self) -> list[tuple[str, int]]:
+        """The bands as people read them: ``[("1 copy", 250), ("2 to 3 copies", 395), …]``."""
+        rows = []
+        after = 0  # the band before this one ended at this many copies
+        for up_to, pence in self.bands:
+            first = after + 1
+            if up_to is None:
+                label = f"{first} or more copies" if first > 1 else "Any number of copies"
+            elif up_to == first:
+                label = f"{first} cop{'y' if first == 1 else 'ies'}"
+            else:
+                label = f"{first} to {up_to} copies"
+            rows.append((label, pence))
+            after = up_to or after
+        return rows
+
 
 def regions(table: dict[str, dict[str, Any]]) -> list[Region]:
     return [

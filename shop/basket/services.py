@@ -113,14 +113,18 @@ def _check_available(publication: Publication, quantity: int) -> None:
         )
 
 
-def add_item(items: Items, publication: Publication, quantity: int, maximum: int) -> Items:
-    """A new basket with ``quantity`` more copies of ``publication``; refuses rather than clips."""
+def add_item(
+    items: Items, publication: Publication, quantity: int, maximum: int, contact_email: str = ""
+) -> Items:
+    """A new basket with ``quantity`` more copies of ``publication``; refuses rather than clips
+    (naming ``contact_email`` for larger orders)."""
     check_quantity(quantity, maximum)
     total = items.get(publication.isbn, 0) + quantity
     if total > maximum:
+        where = f"email us at {contact_email}" if contact_email else "use the contact page"
         raise BasketError(
             f"You can order up to {maximum} copies of one title; your basket already has "
-            f"{items.get(publication.isbn, 0)}. For larger orders, please contact us."
+            f"{items.get(publication.isbn, 0)}. For larger orders, {where}."
         )
     _check_available(publication, total)
     return {**items, publication.isbn: total}

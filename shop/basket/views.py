@@ -1,7 +1,10 @@
 """The basket page and its forms. The basket itself lives in the signed session cookie."""
 
+from functools import partial
+
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 
+from shop import delivery
 from shop import isbn as isbns
 from shop.basket import services
 from shop.basket.cookie import current_items, current_region, save_items, save_region
@@ -48,6 +51,7 @@ def show():
         remove_form=RemoveForm(),
         checkout_form=CheckoutForm(),
         max_copies=current_app.config["MAX_COPIES_PER_LINE"],
+        estimate=delivery.describe(delivery.estimate(current_app.config["DELIVERY_ESTIMATES"], region.key)),
     )
 
 
@@ -76,7 +80,8 @@ def _change_quantity(form, change) -> str | None:
 @csrf.exempt  # guarded by shop.web.security's cross-origin check instead; see AddToBasketForm
 def add():
     form = AddToBasketForm()
-    title = _change_quantity(form, services.add_item)
+    contact = current_app.config.get("SELLER_EMAIL") or ""
+    title = _change_quantity(form, partial(services.add_item, contact_email=contact))
     if title:
         copies = "copy" if form.quantity.data == 1 else "copies"
         flash(f"Added {form.quantity.data} {copies} of “{title}” to your basket.", "success")

@@ -32,16 +32,54 @@ SEED = PublicationDetails(
 
 
 @catalogue_cli.command("seed")
-def seed_catalogue() -> None:
-    """Load the first publication when the catalogue is empty (safe to run every start)."""
+@click.option("--demo", is_flag=True, help="Also add about 40 made-up example titles with covers.")
+def seed_catalogue(demo: bool) -> None:
+    """Load the first publication when the catalogue is empty (safe to run every start); with
+    --demo, add the demo catalogue's titles that are not there yet."""
     if db.session.scalar(select(func.count()).select_from(Publication)):
         click.echo("Catalogue already has publications; nothing seeded.")
-        return
-    from shop.catalogue.admin import create_publication
+    else:
+        from shop.catalogue.admin import create_publication
 
-    create_publication(SEED_ISBN, SEED, SEED_STOCK, actor="seed")
-    db.session.commit()
-    click.echo("Seeded 1 publication.")
+        create_publication(SEED_ISBN, SEED, SEED_STOCK, actor="seed")
+        db.session.commit()
+        click.echo("Seeded 1 publication.")
+    if demo:
+        from flask import current_app
+
+        from shop.catalogue.demo import PUBLISHER, seed_demo
+
+        added = seed_demo(current_app.config["COVERS_DIR"])
+        db.session.commit()
+        click.echo(f"Added {added} demo titles from {PUBLISHER}." if added else "The demo titles are all there already.")
+
+
+@catalogue_cli.command("covers-rebuild")
+def rebuild_covers() -> None:
+    """Resize the covers that were never resized (named by an import, or uploaded before covers
+    were resized on upload), so they get content-addressed names and their copies."""
+    from flask import current_app
+
+    from shop.catalogue import covers
+
+    folder = current_app.config["COVERS_DIR"]
+    done = failed = 0
+    for publication in db.session.scalars(
+        select(Publication).where(Publication.cover_path.is_not(None), Publication.cover_width.is_(None))
+    ).all():
+        path = covers.cover_file(publication, folder)
+        try:
+            if path is None:
+                raise covers.CoverError(f"{publication.cover_path} is not in the covers folder.")
+            covers.store_cover(publication, path.read_bytes(), folder, actor="covers-rebuild")
+        except covers.CoverError as error:
+            db.session.rollback()
+            click.echo(f"{publication.isbn}: {error.message}", err=True)
+            failed += 1
+            continue
+        db.session.commit()
+        done += 1
+    click.echo(f"Resized {done} cover(s)" + (f"; {failed} could not be read." if failed else "."))
 
 
 @catalogue_cli.command("import")

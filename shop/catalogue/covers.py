@@ -1,10 +1,21 @@
-"""Cover images: checking and storing an upload, and serving a cover (or a generated placeholder).
+"""Cover images: checking and storing an upload, its resized copies, and serving them (or a
+generated placeholder).
 
 An upload must be a JPEG, PNG or WebP that Pillow can open and verify, no larger than
 ``COVER_MAX_BYTES`` and no wider or taller than ``MAX_SIDE`` pixels (a small file can still
 decode to a huge image). It is decoded and encoded again, so EXIF, XMP and comments (camera,
-GPS, software) never reach the public, and stored as ``<isbn13>.<ext>`` under ``COVERS_DIR``
-(outside the package), in ``Publication.cover_path`` relative to that folder.
+GPS, software) never reach the public, and stored under ``COVERS_DIR`` (outside the package) as
+``<isbn13>-<hash>.<ext>``, ``<hash>`` being the start of the SHA-256 of the stored bytes, with a
+JPEG copy ``<isbn13>-<hash>-<width>.jpg`` for each of ``WIDTHS`` narrower than the original
+(and one at the original's width, up to the largest). ``Publication.cover_path`` names the
+original; ``cover_width`` and ``cover_height`` give its size, from which every copy's name and
+proportions follow without touching a file.
+
+Invariant: a cover's addresses change exactly when its bytes do. They are made from the hash,
+so a new picture gets new addresses and a browser or proxy may keep a copy for a year
+(``immutable``); a stock or price change leaves them as they were. The files a change replaces
+are deleted only once the transaction that made it commits (``_after_commit``); if it rolls
+back, the files it wrote are deleted instead, so a page never points at a missing file.
 
 Covers are public, so this module has its own blueprint outside the staff desk.
 """
@@ -15,11 +26,15 @@ import os
 import re
 import tempfile
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, request, send_file, url_for
+from flask import Blueprint, Response, abort, current_app, g, request, send_file, url_for
 from markupsafe import escape
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from werkzeug.security import safe_join
 
 from shop import isbn as isbns
@@ -33,8 +48,23 @@ from shop.extensions import db
 FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 MIMETYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 MAX_SIDE = 6000  # pixels; a print cover at 300 dpi is well under this
-MAX_AGE = 86400  # a day; links carry ?v= so a new cover shows at once
+MAX_AGE = 86400  # a day, for the placeholder and a cover not yet resized; links carry ?v=
+IMMUTABLE_AGE = 365 * 86400  # a content-addressed file never changes
 QUALITY = 90  # JPEG and WebP: no visible loss on a cover
+COPY_QUALITY = 85  # the resized copies
+HASH_LENGTH = 16  # hex digits of SHA-256: 64 bits, no collision among one title's covers
+# Widths (pixels) of the resized copies: catalogue cards and order lines at 1x and 2x, the
+# publication page at 1x to 3x, and the largest for og:image.
+WIDTHS = (48, 80, 96, 160, 240, 320, 480, 720, 1200)
+# Where a cover is shown: its width there in CSS pixels, and the img ``sizes`` attribute.
+PLACES = {
+    "thumb": (48, "48px"),
+    "card": (80, "80px"),
+    "page": (240, "(max-width: 30em) 40vw, 240px"),
+}
+PLACEHOLDER_SIZE = (400, 600)
+STORED_NAME = re.compile(rf"^(\d{{13}})-([0-9a-f]{{{HASH_LENGTH}}})(?:-(\d{{1,4}}))?\.(jpg|png|webp)$")
+PENDING_FILES = "shop.covers.pending"  # Session.info key: files to delete after commit/rollback
 XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 bp = Blueprint("covers", __name__, url_prefix="/covers")
@@ -143,32 +173,119 @@ def _write_atomically(folder: Path, name: str, data: bytes) -> None:
         raise
 
 
-def save_cover(publication: Publication, data: bytes, covers_dir: str, actor: str) -> str:
-    """Store ``data`` (already size-checked by ``read_upload``) as the publication's cover and
-    record the change; returns the stored name. Flushes; the caller commits."""
+def copy_widths(width: int) -> list[int]:
+    """The widths of the resized copies of a cover ``width`` pixels wide: every one of
+    ``WIDTHS`` narrower than it, and one at its own width (up to the largest), never upscaled."""
+    return sorted({w for w in WIDTHS if w < width} | {min(width, WIDTHS[-1])})
+
+
+def _stem(cover_path: str) -> str:
+    return cover_path.rsplit(".", 1)[0]
+
+
+def _is_resized(publication: Any) -> bool:
+    """The cover was stored by ``store_cover`` for this ISBN, so its copies exist: not a file an
+    import named, nor one uploaded before covers were resized."""
+    path = publication.cover_path
+    return bool(path and publication.cover_width and publication.cover_height
+                and STORED_NAME.match(path) and path.startswith(publication.isbn + "-"))
+
+
+def stored_files(cover_path: str | None, width: int | None) -> list[str]:
+    """The file names one stored cover consists of: the original and its copies."""
+    if not cover_path or not width or not STORED_NAME.match(cover_path):
+        return []
+    return [cover_path, *(f"{_stem(cover_path)}-{w}.jpg" for w in copy_widths(width))]
+
+
+def _resized(image: Image.Image, width: int) -> bytes:
+    """A JPEG copy ``width`` pixels wide: flattened onto white, colour profile kept, no metadata."""
+    icc = image.info.get("icc_profile")
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        image = flat
+    elif image.mode != "RGB":
+        image = image.convert("RGB")
+    if image.width != width:
+        height = max(round(image.height * width / image.width), 1)
+        image = image.resize((width, height), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    options: dict[str, Any] = {"quality": COPY_QUALITY, "optimize": True, "progressive": True}
+    if icc:
+        options["icc_profile"] = icc
+    image.save(out, format="JPEG", **options)
+    return out.getvalue()
+
+
+def _pending(session) -> dict[str, set[Path]]:
+    return session.info.setdefault(PENDING_FILES, {"on_commit": set(), "on_rollback": set()})
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session) -> None:
+    """The change committed: the files it replaced are no longer used by anyone."""
+    pending = session.info.pop(PENDING_FILES, None)
+    for path in (pending or {}).get("on_commit", ()):
+        path.unlink(missing_ok=True)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session) -> None:
+    """The change was undone: the files it wrote are not used by anyone."""
+    pending = session.info.pop(PENDING_FILES, None)
+    for path in (pending or {}).get("on_rollback", ()):
+        path.unlink(missing_ok=True)
+
+
+def _replace_files(publication: Publication, new_files: list[str], written: list[str], folder: Path) -> None:
+    """Delete the publication's current files after commit (those the new cover does not also
+    use), and the files just ``written`` after a rollback."""
+    pending = _pending(db.session)
+    old = set(stored_files(publication.cover_path, publication.cover_width)) - set(new_files)
+    pending["on_commit"].update(folder / name for name in old)
+    pending["on_rollback"].update(folder / name for name in written)
+
+
+def store_cover(publication: Publication, data: bytes, covers_dir: str, actor: str) -> str:
+    """Store ``data`` (already size-checked by ``read_upload``) as the publication's cover with
+    its resized copies, and record the change; returns the stored name. The old cover's files
+    go when the caller commits. Flushes; the caller commits."""
     clean, extension = clean_image(data)
-    name = publication.isbn + extension
+    digest = hashlib.sha256(clean).hexdigest()[:HASH_LENGTH]
+    name = f"{publication.isbn}-{digest}{extension}"
     folder = _folder(covers_dir)
-    _write_atomically(folder, name, clean)
-    # A cover of another format stored earlier for this ISBN is no longer used.
-    for other in set(FORMATS.values()) - {extension}:
-        (folder / (publication.isbn + other)).unlink(missing_ok=True)
+    with Image.open(io.BytesIO(clean)) as image:
+        image.load()
+        width, height = image.size
+        files = {name: clean}
+        for copy_width in copy_widths(width):
+            files[f"{publication.isbn}-{digest}-{copy_width}.jpg"] = _resized(image, copy_width)
+    written = []
+    for file_name, content in files.items():
+        if not (folder / file_name).is_file():  # the same name holds the same bytes
+            _write_atomically(folder, file_name, content)
+            written.append(file_name)
+    _replace_files(publication, list(files), written, folder)
     before = publication.cover_path
     publication.cover_path = name
-    record_change(
-        publication, actor, "cover", {"cover_path": before}, {"cover_path": name}
-    )
+    publication.cover_width, publication.cover_height = width, height
+    if before != name:
+        record_change(publication, actor, "cover", {"cover_path": before}, {"cover_path": name})
     db.session.flush()
     return name
 
 
 def remove_cover(publication: Publication, actor: str) -> None:
-    """Stop using the cover (the placeholder shows instead). The file stays until a new upload
-    replaces it, so a rollback leaves nothing pointing at a missing file."""
+    """Stop using the cover (the placeholder shows instead). Its files are deleted once the
+    caller commits, so a rollback leaves nothing pointing at a missing file."""
     if not publication.cover_path:
         raise CoverError(f"“{publication.title}” has no cover to remove.")
     record_change(publication, actor, "cover", {"cover_path": publication.cover_path}, {"cover_path": None})
+    _replace_files(publication, [], [], _folder(current_app.config["COVERS_DIR"]))
     publication.cover_path = None
+    publication.cover_width = publication.cover_height = None
     db.session.flush()
 
 
@@ -210,15 +327,91 @@ def placeholder_svg(title: str, publisher: str = "") -> str:
     )
 
 
-def cover_url(publication: Publication) -> str:
-    """The cover's address; ``v`` changes whenever the publication does, so caches refetch."""
-    version = int(publication.updated_at.timestamp()) if publication.updated_at else 0
-    return url_for("covers.cover", isbn_text=publication.isbn, v=version)
+@dataclass(frozen=True)
+class CoverImage:
+    """What an ``<img>`` of a cover needs."""
+
+    src: str
+    srcset: str
+    sizes: str
+    width: int
+    height: int
+    alt: str
+    uploaded: bool  # False: the placeholder
+
+
+def _short_hash(*parts: str | None) -> str:
+    return hashlib.sha256("\x1f".join(part or "" for part in parts).encode()).hexdigest()[:10]
+
+
+def _file_prefix() -> str:
+    """``/covers/f/``, built once per request (a catalogue page shows twenty covers)."""
+    prefix = g.get("cover_file_prefix")
+    if prefix is None:
+        prefix = g.cover_file_prefix = url_for("covers.file", name="x")[:-1]
+    return prefix
+
+
+def cover_image(publication: Any, place: str = "page") -> CoverImage:
+    """The cover of ``publication`` (a Publication or a row with isbn, title, publisher and the
+    cover columns) as shown in ``place`` (``PLACES``): its resized copies when it has them, the
+    stored file as it is when it was never resized, else the placeholder. From the row alone."""
+    shown_width, sizes = PLACES[place]
+    title = publication.title
+    path, width, height = publication.cover_path, publication.cover_width, publication.cover_height
+    if _is_resized(publication):
+        stem = _file_prefix() + _stem(path)
+        widths = copy_widths(width)
+        srcset = ", ".join(f"{stem}-{w}.jpg {w}w" for w in widths)
+        fallback = next((w for w in widths if w >= shown_width), widths[-1])
+        return CoverImage(f"{stem}-{fallback}.jpg", srcset, sizes, shown_width,
+                          max(round(shown_width * height / width), 1), f"Cover of {title}", True)
+    placeholder_height = round(shown_width * PLACEHOLDER_SIZE[1] / PLACEHOLDER_SIZE[0])
+    version = _short_hash(path) if path else _short_hash(title, publication.publisher)
+    src = url_for("covers.cover", isbn_text=publication.isbn, v=version)
+    return CoverImage(src, "", sizes, shown_width, placeholder_height,
+                      f"Cover of {title}" if path else f"Plain cover showing the title {title}",
+                      bool(path))
+
+
+def share_image(publication: Any) -> tuple[str, int, int] | None:
+    """The largest copy of an uploaded cover (path, width, height), for og:image and JSON-LD."""
+    path, width, height = publication.cover_path, publication.cover_width, publication.cover_height
+    if not _is_resized(publication):
+        return None
+    largest = copy_widths(width)[-1]
+    return (url_for("covers.file", name=f"{_stem(path)}-{largest}.jpg"), largest,
+            max(round(largest * height / width), 1))
+
+
+def cover_url(publication: Any) -> str:
+    """The address of the cover as the publication page shows it."""
+    return cover_image(publication, "page").src
 
 
 @bp.app_template_global("cover_url")
 def _cover_url_global(publication: Publication) -> str:
     return cover_url(publication)
+
+
+@bp.app_template_global("cover_image")
+def _cover_image_global(publication: Any, place: str = "page") -> CoverImage:
+    return cover_image(publication, place)
+
+
+@bp.get("/f/<name>")
+def file(name: str):
+    """A stored cover or one of its copies, by its content-addressed name: cached for a year."""
+    if not STORED_NAME.match(name):
+        abort(404)
+    path = safe_join(str(_folder(current_app.config["COVERS_DIR"])), name)
+    if path is None or not Path(path).is_file():
+        abort(404)
+    response = send_file(path, mimetype=MIMETYPES["." + name.rsplit(".", 1)[1]], max_age=IMMUTABLE_AGE,
+                         conditional=True, etag=True)
+    response.cache_control.public = True
+    response.cache_control.immutable = True
+    return response
 
 
 @bp.get("/<isbn_text>")

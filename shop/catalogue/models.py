@@ -32,6 +32,9 @@ class Publication(Model):
     summary: Mapped[str] = mapped_column(Text, default="")
     pdf_url: Mapped[str | None] = mapped_column(String(500))
     cover_path: Mapped[str | None] = mapped_column(String(500))  # under the covers folder
+    # The stored cover's pixel size; its resized copies follow from it (shop.catalogue.covers).
+    cover_width: Mapped[int | None]
+    cover_height: Mapped[int | None]
     on_sale: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(

@@ -60,7 +60,8 @@ _version = table(VERSION_TABLE, column("version"))
 _publication = Publication.__table__
 CARD_COLUMNS = tuple(
     _publication.c[name]
-    for name in ("id", "isbn", "title", "subtitle", "year", "pages", "price_pence", "stock")
+    for name in ("id", "isbn", "title", "subtitle", "year", "pages", "price_pence", "stock",
+                 "publisher", "cover_path", "cover_width", "cover_height")  # the last four: the cover
 )
 
 

@@ -12,8 +12,9 @@ def public_url(path: str, base_url: str) -> str:
     return base_url + path
 
 
-def book_structured_data(publication: Publication, page_url: str) -> dict:
-    """schema.org ``Book`` with its ``Offer``, for search engines (JSON-LD)."""
+def book_structured_data(publication: Publication, page_url: str, image_url: str | None = None) -> dict:
+    """schema.org ``Book`` with its ``Offer``, for search engines (JSON-LD); ``image_url``: the
+    cover's largest copy, when it has one."""
     if not publication.on_sale:
         availability = "https://schema.org/Discontinued"
     elif publication.in_stock:
@@ -45,6 +46,8 @@ def book_structured_data(publication: Publication, page_url: str) -> dict:
         data["alternativeHeadline"] = publication.subtitle
     if publication.summary:
         data["description"] = publication.summary
+    if image_url:
+        data["image"] = image_url
     return data
 
 

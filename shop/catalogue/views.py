@@ -12,8 +12,9 @@ from flask import (
 )
 
 from shop import isbn as isbns
-from shop.catalogue import queries, search, seo
+from shop.catalogue import covers, queries, search, seo
 from shop.errors import InvalidISBN, NotFound
+from shop.text import plain_summary
 from shop.timeutil import local
 from shop.web.pagecache import render_public_page, row_key
 
@@ -29,6 +30,10 @@ def index():
         request.args.get("q", ""), page, current_app.config["CATALOGUE_PAGE_SIZE"]
     )
     results = found.page
+    if results.page > max(results.pages, 1):
+        # Past the last page (an old link, a typed number): say so, link to the last, and answer
+        # 404 so that no search engine keeps the address. Rare, so never cached.
+        return render_template("catalogue/index.html", search=found, beyond_last=True), 404
     shown = (found.query, found.message, results.page, results.per_page, results.total,
              tuple(map(tuple, results.items)))
     return render_public_page("catalogue/index.html", shown, lambda: {"search": found})
@@ -51,10 +56,18 @@ def publication(isbn_text: str):
         page_url = seo.public_url(
             url_for(".publication", isbn_text=pub.isbn), current_app.config["SHOP_BASE_URL"]
         )
+        base = current_app.config["SHOP_BASE_URL"]
+        share = covers.share_image(pub)
+        image_url = seo.public_url(share[0], base) if share else None
+        share_image = {"url": image_url, "width": share[1], "height": share[2]} if share else None
         return {
             "pub": pub,
             "page_url": page_url,
-            "structured_data": seo.book_structured_data(pub, page_url),
+            "description": plain_summary(pub.summary),
+            "share_image": share_image,
+            "structured_data": seo.book_structured_data(
+                pub, page_url, image_url=image_url
+            ),
             "max_copies": current_app.config["MAX_COPIES_PER_LINE"],
         }
 

@@ -8,6 +8,7 @@ from flask import (
     current_app,
     flash,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -15,8 +16,10 @@ from flask import (
 )
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from shop.basket.cookie import current_items, current_region
+from shop import delivery
+from shop.basket.cookie import current_items, current_region, save_region
 from shop.basket.forms import CheckoutForm
+from shop.basket.postage import find_region
 from shop.basket.services import price_basket
 from shop.basket.views import back_to_basket
 from shop.checkout import services
@@ -24,8 +27,10 @@ from shop.checkout import session as pending_checkout
 from shop.errors import NotFound, PaymentGatewayError, ShopError
 from shop.extensions import csrf, db, limiter
 from shop.orders import services as orders
+from shop.orders.views import order_page_path
 from shop.payments import gateway
 from shop.payments.gateway import CheckoutUrls, InvalidWebhook
+from shop.timeutil import local
 
 log = logging.getLogger(__name__)
 bp = Blueprint("checkout", __name__)
@@ -55,9 +60,18 @@ def settle_paid_checkout():
     error_message="Too many checkouts from this address. Please wait a few minutes and try again.",
 )
 def start():
-    if not CheckoutForm().validate_on_submit():
+    form = CheckoutForm()
+    if not form.validate_on_submit():
         abort(400)
-    basket = price_basket(current_items(), current_region())
+    region = current_region()
+    if form.region.data:  # the region selected on the basket page, whether or not it was saved
+        try:
+            region = find_region(current_app.config["POSTAGE_REGIONS"], form.region.data)
+        except ShopError as error:
+            flash(error.message, "error")
+            return back_to_basket()
+        save_region(region.key)
+    basket = price_basket(current_items(), region)
     try:
         order = services.place_order(basket, current_app.config["ORDER_REFERENCE_PREFIX"])
     except ShopError as error:
@@ -99,7 +113,18 @@ def success():
     db.session.commit()
     if order.is_paid and pending_checkout.is_pending(session_id):
         pending_checkout.paid()
-    return render_template("checkout/success.html", order=order)
+    days = delivery.estimate(current_app.config["DELIVERY_ESTIMATES"], order.region)
+    response = make_response(render_template(
+        "checkout/success.html",
+        order=order,
+        order_page=order_page_path(order),
+        estimate=delivery.describe(days),
+        expected=delivery.expected_between(local(order.paid_at).date(), days) if order.paid_at else None,
+    ))
+    # It shows an address and the link to the order's page: for this browser only.
+    response.headers["Cache-Control"] = "no-store, private"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def _cancel_token() -> URLSafeSerializer:

@@ -11,9 +11,14 @@ from typing import Any
 from flask import current_app, render_template
 from sqlalchemy import select
 
+from shop import delivery
+from shop.carriers import known_carrier, tracking_url
 from shop.catalogue.models import Publication
 from shop.emails.models import CONFIRMATION, DISPATCH, OutboxEmail
 from shop.extensions import db
+from shop.orderlinks import order_page_url
+from shop.seller import seller_from_config
+from shop.timeutil import local
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +46,22 @@ def queue(order: Any, kind: str, resend_of: OutboxEmail | None = None) -> Outbox
         order.record("email_not_queued", "system", email=kind, reason="no usable email address")
         return None
     pdf_links = _pdf_links(order)
+    config = current_app.config
+    days = delivery.estimate(config["DELIVERY_ESTIMATES"], order.region)
     context = {
         "order": order,
         "name": clean_name(order.customer_name),
         "pdf_links": pdf_links,
-        "shop_name": current_app.config["SHOP_NAME"],
-        "shop_url": current_app.config["SHOP_BASE_URL"],
+        "shop_name": config["SHOP_NAME"],
+        "shop_url": config["SHOP_BASE_URL"],
+        "seller": seller_from_config(config),
+        "order_url": order_page_url(order.id, config),
+        "terms_url": config["SHOP_BASE_URL"] + "/terms",
+        "returns_url": config["SHOP_BASE_URL"] + "/delivery-and-returns",
+        "estimate": delivery.describe(days),
+        "expected": delivery.expected_between(local(order.paid_at).date(), days) if order.paid_at else None,
+        "carrier": known_carrier(order.carrier, config["CARRIERS"]) or order.carrier,
+        "tracking_url": tracking_url(order.carrier, order.tracking_number, config["CARRIERS"]),
     }
     email = OutboxEmail(
         order=order,

@@ -3,13 +3,14 @@ is configured (development). Each email is claimed, sent and marked in its own t
 failure is retried with exponential back-off, and after ``MAX_ATTEMPTS`` it is left for staff."""
 
 import logging
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 
 from flask import current_app
@@ -21,6 +22,7 @@ from shop.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
+SAFE_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 MAX_ATTEMPTS = 8
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=2)
@@ -33,27 +35,47 @@ class SendReport:
     gave_up: int = 0
 
 
-def build_message(email: OutboxEmail, sender: str) -> EmailMessage:
+def build_message(email: OutboxEmail, sender: str, reply_to: str | None = None) -> EmailMessage:
     """A multipart text + HTML message. The email package refuses header values with line
-    breaks, so nothing a customer typed can add a header."""
+    breaks, so nothing a customer typed can add a header. ``reply_to``: the seller's address,
+    so a customer's reply reaches a person even when ``sender`` is a no-reply mailbox."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = Address(display_name=email.recipient_name or "", addr_spec=email.recipient)
     message["Subject"] = email.subject
-    message["Message-ID"] = make_msgid(idstring=f"outbox-{email.id}")
+    message["Date"] = format_datetime(utcnow())
+    message["Message-ID"] = make_msgid(idstring=f"outbox-{email.id}", domain=_domain_of(sender))
+    if reply_to:
+        message["Reply-To"] = reply_to
     message.set_content(email.text_body)
     message.add_alternative(email.html_body, subtype="html")
     return message
 
 
-def deliver(message: EmailMessage) -> None:
-    """Hand one message to the configured mail server, or write it to the mail folder."""
+def _domain_of(address: str) -> str | None:
+    """The domain of the sender's address, for Message-ID (None: this machine's name)."""
+    domain = parseaddr(address)[1].rpartition("@")[2]
+    return domain if SAFE_FILE_NAME.fullmatch(domain) else None
+
+
+def file_name(email: OutboxEmail) -> str:
+    """``KF-2026-000123-confirmation-7.eml``: by order reference and kind (and the outbox id,
+    so a resend sits beside the first rather than over it)."""
+    reference = (email.order.reference if email.order else None) or f"order-{email.order_id}"
+    name = f"{reference}-{email.kind}-{email.id}"
+    return (name if SAFE_FILE_NAME.fullmatch(name) else f"email-{email.id}") + ".eml"
+
+
+def deliver(message: EmailMessage, name: str | None = None) -> None:
+    """Hand one message to the configured mail server, or write it to the mail folder (as
+    ``name``, or named by its Message-ID)."""
     config = current_app.config
     if not config.get("MAIL_SERVER"):
         folder = Path(config["MAIL_FOLDER"])
         folder.mkdir(parents=True, exist_ok=True)
-        name = message["Message-ID"].strip("<>").replace("@", "_").replace("/", "_")
-        (folder / f"{name}.eml").write_bytes(bytes(message))
+        if name is None:
+            name = message["Message-ID"].strip("<>").replace("@", "_").replace("/", "_") + ".eml"
+        (folder / name).write_bytes(bytes(message))
         return
     with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT_SECONDS"]) as smtp:
         if config["MAIL_USE_TLS"]:
@@ -83,7 +105,10 @@ def send_due(now: datetime | None = None, limit: int = 100) -> SendReport:
             break
         email.attempts += 1
         try:
-            deliver(build_message(email, current_app.config["MAIL_FROM"]))
+            deliver(
+                build_message(email, current_app.config["MAIL_FROM"], current_app.config.get("SELLER_EMAIL")),
+                file_name(email),
+            )
         except (OSError, smtplib.SMTPException, ValueError) as error:
             email.last_error = f"{type(error).__name__}: {error}"[:2000]
             if email.attempts >= MAX_ATTEMPTS:

@@ -126,8 +126,22 @@ def test_catalogue_is_paginated(client, db):
     second = client.get("/?page=2").get_data(as_text=True)
     assert "Report 00" in first and "Report 19" in first and "Report 20" not in first
     assert "Report 20" in second and "Page 2 of 2" in second
-    assert client.get("/?page=99").status_code == 200
     assert client.get("/?page=abc").status_code == 200
+
+
+def test_a_page_beyond_the_last_says_so_and_links_to_the_last(client, db):
+    for n in range(25):
+        make_publication(isbn=isbn13(200 + n), title=f"Report {n:02d}")
+    response = client.get("/?page=99")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 404  # so that no search engine keeps it
+    assert "There is no page 99: this list has 2 pages." in page
+    assert 'href="/?page=2">Go to the last page, page 2</a>' in page
+    assert "Set-Cookie" not in response.headers
+    searched = client.get("/?q=report&page=7").get_data(as_text=True)
+    assert 'href="/?q=report&amp;page=2"' in searched and "publications match" not in searched
+    # A search with one page of results, and an empty catalogue, link to page 1.
+    assert 'href="/?q=Report+01">Go to page 1' in client.get("/?q=Report 01&page=3").get_data(as_text=True)
 
 
 def test_health_check_answers_when_the_database_does(client, db):
@@ -220,3 +234,34 @@ def test_postgresql_answers_a_search_from_one_trigram_index(app, db, publication
     plan = "\n".join(db.session.connection().exec_driver_sql(f"EXPLAIN {compiled}", compiled.params).scalars())
     assert "ix_publication_title_text_trgm" in plan, plan
     assert db.session.scalars(statement).all() == [publication.id]
+
+
+def test_a_wrong_check_digit_gets_the_same_help_as_other_empty_searches(client, publication):
+    help_text = "No publications match. Try fewer words, or an ISBN such as 978-1-85717-640-7."
+    assert help_text in client.get("/?q=zzzz").get_data(as_text=True)
+    page = client.get("/?q=978-1-85717-640-8").get_data(as_text=True)
+    assert "check digit is wrong" in page and help_text in page
+
+
+def test_a_withdrawn_title_no_longer_offers_a_print_copy(client, db):
+    make_publication(on_sale=False)
+    page = client.get(f"/publications/{ISBN}").get_data(as_text=True)
+    assert "Buy a print copy" not in page and "Add to basket" not in page
+    assert "This publication is no longer on sale in print." in page
+    assert "<h2 id=\"buy-heading\">Print copies</h2>" in page
+
+
+def test_a_summary_keeps_its_paragraphs_and_lists_safely(client, db):
+    make_publication(summary=(
+        "First paragraph,\nwith a line break.\n\nSecond <script>alert('x')</script> paragraph.\n\n"
+        "- one point\n- *another* point\n\n<img src=x onerror=alert(1)> [link](javascript:alert(1))"
+    ))
+    page = client.get(f"/publications/{ISBN}").get_data(as_text=True)
+    summary = page[page.index('<div class="summary">'):page.index('<section class="buy"')]
+    assert "<p>First paragraph,<br>\nwith a line break.</p>" in summary
+    assert "<p>Second &lt;script&gt;alert('x')&lt;/script&gt; paragraph.</p>" in summary
+    assert "<ul>\n<li>one point</li>\n<li><em>another</em> point</li>\n</ul>" in summary
+    assert "<img" not in summary and "&lt;img src=x onerror=alert(1)&gt;" in summary
+    assert "<a " not in summary  # a summary makes no links
+    # The meta description is the text on one line, without Markdown marks.
+    assert '<meta name="description" content="First paragraph, with a line break. Second' in page

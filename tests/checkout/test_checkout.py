@@ -63,6 +63,33 @@ def test_region_decides_postage_and_allowed_countries(shopper, sandbox, db, publ
     assert only_order(db).postage_pence == 650
 
 
+def test_the_region_selected_on_the_basket_is_the_one_paid_without_updating_postage(shopper, sandbox, db, publication):
+    shopper.add(quantity=1)
+    page = shopper.basket_page()
+    # One form holds the region and the Pay button; "Update postage" posts the same form elsewhere.
+    form = page[page.index('<form method="post" action="/checkout"'):]
+    form = form[:form.index("</form>")]
+    assert 'name="region"' in form and 'formaction="/basket/region"' in form and "Pay by card" in form
+    response = shopper.post("/checkout", region="world")  # never pressed "Update postage"
+    assert response.status_code == 303
+    [request] = sandbox.requests_to("/v1/checkout/sessions")
+    countries = request["params"]["shipping_address_collection"]["allowed_countries"]
+    assert "US" in countries and "AU" in countries and "GB" not in countries
+    [option] = request["params"]["shipping_options"]
+    assert str(option["shipping_rate_data"]["fixed_amount"]["amount"]) == "950"
+    assert only_order(db).postage_pence == 950 and only_order(db).region == "world"
+    assert "Postage to Rest of world" in shopper.basket_page()  # and it is remembered
+
+
+def test_an_unknown_region_on_checkout_is_refused_with_the_basket_kept(shopper, sandbox, db, publication):
+    shopper.add(quantity=1)
+    response = shopper.post("/checkout", region="moon")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/basket")
+    assert "Please choose a delivery region from the list." in shopper.basket_page()
+    assert sandbox.requests_to("/v1/checkout/sessions") == []
+    assert shopper.basket() == {ISBN: 1}
+
+
 def test_a_forged_price_on_checkout_is_ignored(shopper, sandbox, db, publication):
     shopper.add(quantity=1)
     response = shopper.post("/checkout", price="0.01", amount_total="1", unit_amount="1")

@@ -180,3 +180,37 @@ def test_without_a_mail_server_emails_go_to_a_folder(app, client, runner, sandbo
     send(runner)
     [eml] = list((tmp_path / "mail").glob("*.eml"))
     assert order.reference in eml.read_text()
+    email_id = db.session.scalar(select(OutboxEmail.id))
+    assert eml.name == f"{order.reference}-confirmation-{email_id}.eml"  # by reference and kind
+
+
+def test_every_email_says_who_sells_and_links_the_order_page(app, client, runner, smtp, sandbox, db, publication):
+    from shop.orderlinks import order_token
+
+    order = paid_order_through_stripe(client, sandbox)
+    send(runner)
+    [message] = smtp.messages
+    # Dated, identified on the sender's domain, and a reply reaches the seller.
+    assert message["Date"] and message["Message-ID"].endswith("@shop.test>")
+    assert message["Reply-To"] == "orders@example.org"
+    order_url = f"http://shop.test/orders/{order_token(order.id, app.config['SECRET_KEY'])}"
+    text, html = parts(message)
+    for body in (text, html):
+        assert order_url in body
+        assert "Example Publisher Ltd, 1 Example Street, Exampleton, EX0 0EX, United Kingdom" in body
+        assert "orders@example.org" in body and "01632 960000" in body
+        assert "http://shop.test/terms" in body and "http://shop.test/delivery-and-returns" in body
+        assert "usually takes 2 to 5 working days: expect your copies between" in body
+    assert "contact us" not in text.lower() and "contact us" not in html.lower()
+    assert client.get(order_url.removeprefix("http://shop.test")).status_code == 200
+
+
+def test_the_dispatch_email_links_to_the_carriers_tracking(client, runner, smtp, sandbox, db, publication, staff_client):
+    order = paid_order_through_stripe(client, sandbox)
+    token = page_token(staff_client, f"/staff/orders/{order.reference}")
+    staff_client.post(f"/staff/orders/{order.reference}/dispatch", data={"csrf_token": token, "carrier": "Evri", "tracking_number": "H00A1B2C3D4E5F6"})
+    send(runner)
+    text, html = parts(smtp.messages[1])
+    url = "https://www.evri.com/track/parcel/H00A1B2C3D4E5F6/details"
+    assert f"Track your parcel: {url}" in text
+    assert f'<a href="{url}"' in html and "Track your parcel on Evri" in html

@@ -1,6 +1,7 @@
 """The staff catalogue: list, create, edit, withdraw and return, stock adjustments with their
 audit trail, prices that never reach back into placed orders, and covers."""
 
+import hashlib
 import html
 import io
 import os
@@ -634,15 +635,23 @@ def test_a_cover_upload_is_checked_cleaned_stored_and_served(staff_client, clien
     assert "New cover for “Leadership and engagement for improvement in the NHS” saved." in page
     extension = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}[kind]
     publication = reload(db, publication)
-    assert publication.cover_path == ISBN + extension
-    stored = (covers_dir / (ISBN + extension)).read_bytes()
+    stored_name = publication.cover_path
+    assert re.fullmatch(ISBN + r"-[0-9a-f]{16}" + re.escape(extension), stored_name)
+    stored = (covers_dir / stored_name).read_bytes()
+    assert stored_name == f"{ISBN}-{hashlib.sha256(stored).hexdigest()[:16]}{extension}"  # by content
     assert b"PhoneMaker" not in stored and b"Secret" not in stored
     with Image.open(io.BytesIO(stored)) as image:
         assert image.format == kind
         assert image.size == (90, 60)  # turned as the camera said, since the tag is gone
         assert not image.getexif()
+    assert (publication.cover_width, publication.cover_height) == (90, 60)
+    # Resized copies, never wider than the original, without the metadata either.
+    copies = sorted(p.name for p in covers_dir.iterdir() if p.name != stored_name)
+    assert copies == sorted(f"{stored_name[:-len(extension)]}-{w}.jpg" for w in (48, 80, 90))
+    for name in copies:
+        assert b"PhoneMaker" not in (covers_dir / name).read_bytes()
     [change] = changes(db, publication)
-    assert (change.action, change.before, change.after, change.actor) == ("cover", {"cover_path": None}, {"cover_path": ISBN + extension}, STAFF_EMAIL)
+    assert (change.action, change.before, change.after, change.actor) == ("cover", {"cover_path": None}, {"cover_path": stored_name}, STAFF_EMAIL)
 
     response = client.get(f"/covers/{ISBN}")
     assert response.status_code == 200 and response.mimetype == mimetype
@@ -650,14 +659,19 @@ def test_a_cover_upload_is_checked_cleaned_stored_and_served(staff_client, clien
     assert "public" in response.headers["Cache-Control"] and "max-age=86400" in response.headers["Cache-Control"]
     assert response.headers["ETag"] and response.headers["Last-Modified"]
     assert client.get(f"/covers/{ISBN}", headers={"If-None-Match": response.headers["ETag"]}).status_code == 304
-    assert f'src="/covers/{ISBN}?v=' in page
+    copy = client.get(f"/covers/f/{copies[0]}")
+    assert copy.status_code == 200 and copy.mimetype == "image/jpeg"
+    assert "immutable" in copy.headers["Cache-Control"] and "max-age=31536000" in copy.headers["Cache-Control"]
+    assert f'src="/covers/f/{stored_name[:-len(extension)]}-' in page
 
 
-def test_a_new_cover_in_another_format_replaces_the_old_file(staff_client, db, publication, covers_dir):
+def test_a_new_cover_in_another_format_replaces_the_old_files(staff_client, db, publication, covers_dir):
     upload(staff_client, image_bytes("PNG"), "a.png")
     upload(staff_client, image_bytes("JPEG"), "b.jpg")
-    assert sorted(p.name for p in covers_dir.iterdir()) == [ISBN + ".jpg"]
-    assert reload(db, publication).cover_path == ISBN + ".jpg"
+    stored = reload(db, publication).cover_path
+    assert stored.endswith(".jpg")
+    stem = stored[:-4]
+    assert sorted(p.name for p in covers_dir.iterdir()) == sorted([stored, *(f"{stem}-{w}.jpg" for w in (48, 60))])
 
 
 @pytest.mark.parametrize(

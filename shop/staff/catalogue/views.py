@@ -200,7 +200,7 @@ def upload_cover(isbn: str):
 
     def action():
         data = covers.read_upload(form.cover.data.stream, config["COVER_MAX_BYTES"])
-        covers.save_cover(publication, data, config["COVERS_DIR"], current_user.email)
+        covers.store_cover(publication, data, config["COVERS_DIR"], current_user.email)
 
     return _run(publication, form, action, f"New cover for “{publication.title}” saved.")
 

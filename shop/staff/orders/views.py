@@ -16,11 +16,13 @@ from flask import (
 from flask_login import current_user
 
 from shop import isbn as isbns
+from shop.carriers import tracking_url
 from shop.emails import outbox
 from shop.errors import InvalidISBN, NotFound, ShopError
 from shop.orders import desk, refunds
 from shop.orders.desk import STATUS_FILTERS, OrderFilters
 from shop.orders.export import order_lines_csv
+from shop.orders.views import order_page_path, receipt_response
 from shop.payments.gateway import dashboard_url
 from shop.staff.actions import run_action
 from shop.staff.orders.forms import DispatchForm, NoteForm, OrderFilterForm, RefundForm, ResendForm
@@ -98,6 +100,9 @@ def show(reference: str):
         resend_form=ResendForm(),
         stripe_url=dashboard_url(order.payment_intent_id) if order.payment_intent_id else None,
         flags=desk.order_flags(order, utcnow(), current_app.config["DISPATCH_WARNING_DAYS"]),
+        carriers=list(current_app.config["CARRIERS"]),
+        tracking_url=tracking_url(order.carrier, order.tracking_number, current_app.config["CARRIERS"]),
+        customer_page=order_page_path(order),
     )
 
 
@@ -159,5 +164,14 @@ def resend_email(reference: str, email_id: int):
 @bp.get("/orders/<reference>/packing-slip")
 def packing_slip(reference: str):
     return render_template("staff/orders/packing_slip.html", order=_order_or_404(reference))
+
+
+@bp.get("/orders/<reference>/receipt.pdf")
+def receipt(reference: str):
+    """The same VAT receipt the customer downloads from their order's page."""
+    order = _order_or_404(reference)
+    if not order.is_paid:
+        abort(404, description=f"Order {order.reference} has not been paid, so it has no receipt.")
+    return receipt_response(order)
 
 

@@ -1,0 +1,1 @@
+"""The shop's information pages: terms of sale, delivery and returns, privacy, contact."""
