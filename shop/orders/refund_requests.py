@@ -57,9 +57,11 @@ def can_cancel(order: Order) -> bool:
 
 
 def plan_refund(order: Order, *, full: bool, amount_pence: int | None, reason: str, note: str,
-                restock: bool, cancel: bool = False) -> RefundPlan:
-    """Check a refund staff asked for against the order as it is now. Raises ``RefundError``
-    with a message for the form."""
+                restock: bool, cancel: bool = False, confirmed_pence: int | None = None) -> RefundPlan:
+    """Check a refund staff asked for against the order as it is now. ``confirmed_pence`` is
+    the amount the confirmation page showed: a full refund whose balance changed since (a
+    refund made in Stripe's dashboard meanwhile) is refused rather than made for another sum.
+    Raises ``RefundError`` with a message for the form."""
     if order.status not in REFUNDABLE or not order.payment_intent_id or order.refundable_pence <= 0:
         raise RefundError(f"Order {order.reference} has nothing left to refund ({order.status_label.lower()}).")
     left = order.refundable_pence
@@ -80,6 +82,11 @@ def plan_refund(order: Order, *, full: bool, amount_pence: int | None, reason: s
         raise RefundError("Say in the note why you are refunding.")
     if len(note) > MAX_NOTE:
         raise RefundError(f"A note can have at most {MAX_NOTE} characters.")
+    if confirmed_pence is not None and amount != confirmed_pence:
+        raise RefundError(
+            f"What is left to refund changed to {format_pence(left)} since you checked: nothing "
+            "was refunded. Check the refund again."
+        )
     is_full = amount == left
     if cancel and not can_cancel(order):
         raise RefundError(f"Only a paid order not yet dispatched can be cancelled; {order.reference} is "
@@ -146,11 +153,6 @@ def carry_out(order: Order, plan: RefundPlan, request_token: str, actor: str) ->
     the reason, put copies back in stock if asked and the order is now fully refunded, and queue
     the customer's email. Raises ``RefundError`` or ``PaymentGatewayError`` with nothing
     changed. Flushes; the caller commits."""
-    if plan.full and plan.amount_pence != order.refundable_pence:
-        raise RefundError(
-            f"What is left to refund changed to {format_pence(order.refundable_pence)} since you "
-            "checked: nothing was refunded. Start the refund again."
-        )
     refund = refunds.refund_order(order, plan.amount_pence, request_token, actor)
     # refund_order has locked the order row (record_refunds), so two submissions of one
     # confirmation take turns here, and the second finds the first's event.

@@ -68,6 +68,7 @@ class RefundForm(FlaskForm):
                          validators=[Optional(), Length(max=MAX_NOTE)])
     restock = BooleanField("Put the copies back in stock")
     request_token = _request_token()
+    confirmed_pence = HiddenField()  # the amount the confirmation showed (set there)
 
     def validate_amount(self, field) -> None:
         field.pence = None
@@ -82,6 +83,7 @@ class RefundForm(FlaskForm):
 
 
 class CancelForm(FlaskForm):
+    confirmed_pence = HiddenField()  # the amount the page showed
     reason = SelectField("Reason", choices=REASON_CHOICES, validators=[DataRequired("Choose the reason for cancelling.")])
     note = TextAreaField("Note (for the timeline; the customer does not see it)",
                          validators=[Optional(), Length(max=MAX_NOTE)])

@@ -323,10 +323,15 @@ def _refund_page(order, form: RefundForm, error: str | None = None, status: int 
     ), status
 
 
-def _plan_from(order, form: RefundForm) -> refund_requests.RefundPlan:
+def _pence(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def _plan_from(order, form: RefundForm, confirmed: bool = False) -> refund_requests.RefundPlan:
     return refund_requests.plan_refund(
         order, full=form.choice.data == "full", amount_pence=getattr(form.amount, "pence", None),
         reason=form.reason.data or "", note=form.note.data or "", restock=bool(form.restock.data),
+        confirmed_pence=_pence(form.confirmed_pence.data) if confirmed else None,
     )
 
 
@@ -363,7 +368,7 @@ def refund(reference: str):
     if not form.validate_on_submit():
         return _refund_page(order, form, status=422)
     try:
-        plan = _plan_from(order, form)
+        plan = _plan_from(order, form, confirmed=True)
         outcome = refund_requests.carry_out(order, plan, form.request_token.data, current_user.email)
     except ShopError as error:
         db.session.rollback()
@@ -411,7 +416,7 @@ def cancel(reference: str):
     try:
         plan = refund_requests.plan_refund(
             order, full=True, amount_pence=None, reason=form.reason.data or "", note=form.note.data or "",
-            restock=True, cancel=True,
+            restock=True, cancel=True, confirmed_pence=_pence(form.confirmed_pence.data),
         )
         outcome = refund_requests.carry_out(order, plan, form.request_token.data, current_user.email)
     except ShopError as error:
