@@ -74,12 +74,19 @@ def address_lines(order) -> list[str]:
     return [" ".join(part.split()) for part in parts if part and part.strip()]
 
 
+# Letters with no Latin-1 form and no accent to take off.
+_PLAIN_LETTERS = str.maketrans("ŁłĐđĦħŦŧŒœ", "LlDdHhTtEe")
+
+
 def _latin1(text: str) -> str:
-    """For the built-in font: accents dropped where the letter has no Latin-1 form."""
-    if all(ord(ch) < 256 for ch in text):
-        return text
-    plain = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in plain if ord(ch) < 256 and not unicodedata.combining(ch)) or "?"
+    """For the built-in font: a letter outside Latin-1 loses its accent (Ż → Z, Ł → L)."""
+    kept = []
+    for ch in text.translate(_PLAIN_LETTERS):
+        if ord(ch) < 256:
+            kept.append(ch)
+        else:
+            kept.extend(part for part in unicodedata.normalize("NFKD", ch) if ord(part) < 256)
+    return "".join(kept)
 
 
 class _Labels:

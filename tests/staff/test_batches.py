@@ -235,7 +235,7 @@ def test_all_matching_the_filter_carries_the_filter_not_the_ids(staff_client, db
     assert {row["Order reference"] for row in rows} == {o.reference for o in leeds}
     assert york.reference not in {row["Order reference"] for row in rows}
     assert later.reference not in {row["Order reference"] for row in rows}
-    assert [row["Order reference"] for row in rows][0] == leeds[-1].reference  # to pack: oldest first
+    assert next(row["Order reference"] for row in rows) == leeds[-1].reference  # to pack: oldest first
 
 
 def test_a_batch_larger_than_the_limit_is_refused(app, staff_client, db):

@@ -79,6 +79,6 @@ def test_chart_geometry():
     assert tallest.height == chart.plot_height  # the axis tops at nice_ceiling(2) == 2
     assert [bar.height for bar in chart.bars[:3]] == [0, chart.plot_height / 2, chart.plot_height]
     assert all(bar.y + bar.height == chart.plot_top + chart.plot_height for bar in chart.bars)
-    assert [tick.label for tick in chart.category_ticks][0] == "1 Nov"
+    assert next(tick.label for tick in chart.category_ticks) == "1 Nov"
     bars = title_chart([("A report", 40), ("B report", 10)])
     assert bars.bars[0].width == bars.plot_width * 40 / 50 and bars.bars[1].width == bars.plot_width * 10 / 50
