@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from bench import csvexport, datagen, load, report, targets, webhooks
+from bench import batchdispatch, csvexport, datagen, load, report, targets, webhooks
 from bench.inprocess import QueryCounter, explain
 from bench.servers import Gunicorn, base_env, shop_env
 from bench.settings import ARTIFACTS, GUNICORN_ARGS, ROOT, Settings
@@ -163,7 +163,7 @@ def run_backend(s: Settings, name: str, url: str, small_url: str, csv_url: str, 
         out["queries"], statements, out["errors"] = count_queries(url, target_list)
         log("  queries per request: " + ", ".join(f"{k} {v}" for k, v in out["queries"].items()))
         out["explain"] = {}
-        for key in ("staff_orders", "staff_filtered", "staff_search"):
+        for key in ("staff_orders", "staff_filtered", "staff_to_pack", "staff_search"):
             # Every statement the list ran on shop_order (the page, and the total however it is
             # computed: a window count over the same scan, or a separate count).
             listing = [(sql, params) for sql, params in statements.get(key, [])
@@ -202,6 +202,8 @@ def run_backend(s: Settings, name: str, url: str, small_url: str, csv_url: str, 
                 log(f"  ! {key} failed after the load: {exc}")
         log(f"== {name}: webhook fulfilment")
         out["webhook"] = webhooks.measure(url, shop.url, s.webhook_events, s.webhook_concurrency, s.seed, log=log)
+        log(f"== {name}: batch dispatch of {s.batch_orders} orders to pack")
+        out["batch_dispatch"] = batchdispatch.measure(url, shop.url, s.batch_orders, log=log)
     finally:
         shop.stop()
         realistic.stop()
