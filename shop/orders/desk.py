@@ -248,6 +248,7 @@ class Selection:
     references: list[str] = field(default_factory=list)
     filters: OrderFilters | None = None
     placed_by: datetime | None = None
+    packing_order: bool = False  # ticked on the "to pack" view: keep its order (flagged, oldest)
 
     @property
     def is_empty(self) -> bool:
@@ -268,7 +269,7 @@ def selected_orders(selection: Selection, limit: int, now: datetime, overdue_day
     else:
         references = sorted({ref.strip().upper() for ref in selection.references if ref.strip()})
         statement = select(Order).where(Order.reference.in_(references))
-        to_pack = False
+        to_pack = selection.packing_order
     ordering = to_pack_order(now, overdue_days) if to_pack else (Order.created_at.desc(), Order.id.desc())
     orders = list(db.session.scalars(statement.order_by(*ordering).limit(limit + 1)))
     if len(orders) > limit:

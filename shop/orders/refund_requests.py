@@ -107,10 +107,10 @@ def describe(order: Order, plan: RefundPlan) -> list[str]:
         + (", everything that is left" if plan.full else f", of {format_pence(order.refundable_pence)} left")
         + f"{already}. This cannot be undone."
     ]
-    if plan.full:
-        after = "dispatched, " if order.dispatched_at is not None else ""
-        lines.append(f"The order becomes {after}refunded" + (
-            " and will not be packed or posted." if order.dispatched_at is None else "."))
+    if plan.full and order.dispatched_at is None:
+        lines.append("The order becomes refunded and will not be packed or posted.")
+    elif plan.full:
+        lines.append("The order becomes refunded; the date it was dispatched stays on record.")
     elif order.dispatched_at is None:
         lines.append("The order stays paid and will still be packed and posted as it is.")
     else:

@@ -127,7 +127,7 @@ def _selection_from_form() -> tuple[Selection, OrderFilters]:
         except ValueError:
             shown_at = utcnow()
         return Selection(filters=filters, placed_by=shown_at), filters
-    return Selection(references=request.form.getlist("ref")), filters
+    return Selection(references=request.form.getlist("ref"), packing_order=filters.to_pack), filters
 
 
 def _list_url(filters: OrderFilters) -> str:
