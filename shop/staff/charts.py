@@ -53,7 +53,7 @@ def _value_ticks(top: int) -> list[int]:
 
 def daily_chart(days: list[tuple[date, int]], what: str = "copies") -> Chart:
     """A column per day, oldest on the left; the first of each month is labelled."""
-    chart = Chart(width=720, height=240, plot_left=40, plot_top=10, plot_width=670, plot_height=190)
+    chart = Chart(width=720, height=240, plot_left=40, plot_top=10, plot_width=640, plot_height=190)
     top = nice_ceiling(max((value for _, value in days), default=0))
     slot = chart.plot_width / max(len(days), 1)
     for index, (day, value) in enumerate(days):
