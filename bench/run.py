@@ -163,13 +163,19 @@ def run_backend(s: Settings, name: str, url: str, small_url: str, csv_url: str, 
         out["queries"], statements, out["errors"] = count_queries(url, target_list)
         log("  queries per request: " + ", ".join(f"{k} {v}" for k, v in out["queries"].items()))
         out["explain"] = {}
-        for key in ("staff_orders", "staff_filtered", "staff_to_pack", "staff_search"):
+        for key in ("staff_orders", "staff_filtered", "staff_search"):
             # Every statement the list ran on shop_order (the page, and the total however it is
             # computed: a window count over the same scan, or a separate count).
             listing = [(sql, params) for sql, params in statements.get(key, [])
                        if "shop_order" in sql and "FROM staff_user" not in sql]
             out["explain"][key] = [{"sql": sql, "params": repr(params), "plan": explain(url, sql, params)}
                                    for sql, params in listing]
+        # The "to pack" view: its page (flagged first, oldest first) and its capped count.
+        out["explain"]["staff_to_pack"] = [
+            {"sql": sql, "params": repr(params), "plan": explain(url, sql, params)}
+            for sql, params in statements.get("staff_to_pack", [])
+            if "shop_order" in sql and "FROM staff_user" not in sql
+        ]
         try:
             search_page = targets.check(shop.url, next(t.request for t in target_list if t.key == "search")).text
             out["search_note"] = _search_count(search_page)
