@@ -6,7 +6,8 @@ trigram indexes for partial postcode, town and street searches
    unique where set; the one-per-order-and-kind rule now holds for unkeyed, unresent emails.
 2. PostgreSQL: trigram GIN indexes on town, both street lines and the postcode without spaces,
    so ``ILIKE '%text%'`` over them is answered from indexes as the other order search columns
-   are (0007). SQLite scans.
+   are (0007). The postcode's index replaces 0007's B-tree on the same expression (which
+   answered only a whole postcode) under the same name. SQLite scans.
 
 Revision ID: 0017
 Revises: 0011
@@ -42,15 +43,20 @@ def upgrade():
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     for column in TRIGRAM_COLUMNS:
         op.execute(f"CREATE INDEX IF NOT EXISTS ix_shop_order_{column}_trgm ON shop_order USING gin ({column} gin_trgm_ops)")
+    op.execute("DROP INDEX IF EXISTS ix_shop_order_postcode_compact_trgm")
     op.execute(
-        "CREATE INDEX IF NOT EXISTS ix_shop_order_postcode_compact_gin_trgm "
+        "CREATE INDEX ix_shop_order_postcode_compact_trgm "
         "ON shop_order USING gin ((replace(upper(ship_postal_code), ' ', '')) gin_trgm_ops)"
     )
 
 
 def downgrade():
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP INDEX IF EXISTS ix_shop_order_postcode_compact_gin_trgm")
+        op.execute("DROP INDEX IF EXISTS ix_shop_order_postcode_compact_trgm")
+        op.execute(  # 0007's
+            "CREATE INDEX ix_shop_order_postcode_compact_trgm "
+            "ON shop_order (replace(upper(ship_postal_code), ' ', ''))"
+        )
         for column in TRIGRAM_COLUMNS:
             op.execute(f"DROP INDEX IF EXISTS ix_shop_order_{column}_trgm")
     op.execute("DELETE FROM outbox_email WHERE dedupe_key IS NOT NULL")
