@@ -18,7 +18,7 @@ BEGIN = "<!-- bench:begin (written by `make bench`; edit outside these markers) 
 END = "<!-- bench:end -->"
 NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 PAGE_KEYS = ["publication", "catalogue_1", "catalogue_200", "search", "search_new", "basket", "add",
-             "staff_orders", "staff_filtered", "staff_search"]
+             "staff_orders", "staff_filtered", "staff_to_pack", "staff_search"]
 GOALS = {"publication": 0.90, "catalogue_1": 0.75, "catalogue_200": 0.75, "search": 0.75}
 P99_LIMIT_MS = 50.0
 RSS_LIMIT_MB = 200.0
@@ -164,6 +164,15 @@ def render(results: dict) -> tuple[str, str]:
                 f"{w['orders_paid']} of {w['events']} orders paid; outcomes {w['outcomes']})")
         text += [line]
         md += [f"- {line}"]
+        if "batch_dispatch" in b:
+            d = b["batch_dispatch"]
+            line = (f"Batch dispatch from the “to pack” view: {d['orders']} orders in one POST "
+                    f"/staff/orders/batch/dispatch: {d.get('seconds', 0):.2f} s ({d.get('orders_per_s') or 0:.0f} orders/s; "
+                    f"answered {d.get('status')}), its confirmation page {d.get('confirm_seconds', 0):.2f} s; "
+                    f"{d.get('dispatched', 0)} dispatched, {d.get('emails', 0)} dispatch emails queued"
+                    + (f"; {d['error']}" if d.get("error") else ""))
+            text += [line]
+            md += [f"- {line}"]
         if "csv" in b:
             c, v = b["csv"], _export(b["csv"])
             at = f" (shop at {b['csv_shop_version']})" if b.get("csv_shop_version") else ""

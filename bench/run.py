@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from bench import csvexport, datagen, load, report, targets, webhooks
+from bench import batchdispatch, csvexport, datagen, load, report, targets, webhooks
 from bench.inprocess import QueryCounter, explain
 from bench.servers import Gunicorn, base_env, shop_env
 from bench.settings import ARTIFACTS, GUNICORN_ARGS, ROOT, Settings
@@ -170,6 +170,12 @@ def run_backend(s: Settings, name: str, url: str, small_url: str, csv_url: str, 
                        if "shop_order" in sql and "FROM staff_user" not in sql]
             out["explain"][key] = [{"sql": sql, "params": repr(params), "plan": explain(url, sql, params)}
                                    for sql, params in listing]
+        # The "to pack" view: its page (flagged first, oldest first) and its capped count.
+        out["explain"]["staff_to_pack"] = [
+            {"sql": sql, "params": repr(params), "plan": explain(url, sql, params)}
+            for sql, params in statements.get("staff_to_pack", [])
+            if "shop_order" in sql and "FROM staff_user" not in sql
+        ]
         try:
             search_page = targets.check(shop.url, next(t.request for t in target_list if t.key == "search")).text
             out["search_note"] = _search_count(search_page)
@@ -202,6 +208,8 @@ def run_backend(s: Settings, name: str, url: str, small_url: str, csv_url: str, 
                 log(f"  ! {key} failed after the load: {exc}")
         log(f"== {name}: webhook fulfilment")
         out["webhook"] = webhooks.measure(url, shop.url, s.webhook_events, s.webhook_concurrency, s.seed, log=log)
+        log(f"== {name}: batch dispatch of {s.batch_orders} orders to pack")
+        out["batch_dispatch"] = batchdispatch.measure(url, shop.url, s.batch_orders, log=log)
     finally:
         shop.stop()
         realistic.stop()

@@ -46,6 +46,7 @@ class Settings:
         self.csv_on_postgres = not q and not _flag("BENCH_SKIP_PG_CSV")
         self.webhook_events = 40 if q else 400
         self.webhook_concurrency = 8
+        self.batch_orders = 50 if q else 500  # one batch dispatch, measured last (it changes the data)
         self.rounds = 1 if q else 3
         self.duration = float(os.environ.get("BENCH_DURATION") or (2 if q else 5))
         self.warmup = 1.0

@@ -49,7 +49,7 @@ def realistic_request() -> Request:
 
 
 def staff_filtered_query() -> str:
-    return "?" + urlencode({"status": "awaiting", "date_from": (date.today() - timedelta(days=90)).isoformat()})
+    return "?" + urlencode({"status": "to_pack", "date_from": (date.today() - timedelta(days=90)).isoformat()})
 
 
 def prepare(shop_url: str) -> list[Target]:
@@ -97,9 +97,11 @@ def prepare(shop_url: str) -> list[Target]:
                                                       body=add_body, expect=303)),
         Target("staff_orders", "staff orders, page 1", Request(path="/staff/orders", headers=staff_cookie),
                latency_run=True, sliced=False),
-        Target("staff_filtered", "staff orders, awaiting dispatch, last 90 days",
+        Target("staff_filtered", "staff orders to pack, last 90 days",
                Request(path="/staff/orders" + staff_filtered_query(), headers=staff_cookie), latency_run=True,
                sliced=False),
+        Target("staff_to_pack", "staff orders to pack (flagged first, oldest first)",
+               Request(path="/staff/orders?status=to_pack", headers=staff_cookie), latency_run=True, sliced=False),
         Target("staff_search", f"staff orders, search “{STAFF_SEARCH}”",
                Request(path="/staff/orders?" + urlencode({"q": STAFF_SEARCH}), headers=staff_cookie),
                latency_run=True, sliced=False),

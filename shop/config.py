@@ -113,6 +113,9 @@ def load_config() -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
         # Larger bodies are refused before anything reads them (a cover image is the largest).
+        # Form fields one request may carry: a batch dispatch of STAFF_BATCH_LIMIT orders sends
+        # a tracking field for each (Werkzeug's default is 1,000).
+        "MAX_FORM_PARTS": _int("MAX_FORM_PARTS", 3000),
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 4 * 1024 * 1024),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session cookie
         # Said outright: Flask-Limiter's one limiter object keeps the last app's setting.
@@ -143,6 +146,16 @@ def load_config() -> dict[str, Any]:
         "COVER_MAX_BYTES": _int("COVER_MAX_BYTES", 2 * 1024 * 1024),
         "DISPATCH_WARNING_DAYS": _int("DISPATCH_WARNING_DAYS", 3),
         "LOW_STOCK_THRESHOLD": _int("LOW_STOCK_THRESHOLD", 20),
+        # Most orders one batch action (dispatch, slips, labels, Click & Drop) takes at once.
+        "STAFF_BATCH_LIMIT": _int("STAFF_BATCH_LIMIT", 1000),
+        # Address labels: which A4 sheet (shop.orders.labels.SHEETS).
+        "LABEL_SHEET": os.environ.get("LABEL_SHEET", "L7160"),
+        # Royal Mail Click & Drop export: grams of one copy and of the packing, and the service
+        # codes (or aliases) of the account, for UK and for other addresses.
+        "COPY_WEIGHT_GRAMS": _int("COPY_WEIGHT_GRAMS", 170),
+        "PACKAGING_WEIGHT_GRAMS": _int("PACKAGING_WEIGHT_GRAMS", 40),
+        "CLICK_DROP_SERVICE_UK": os.environ.get("CLICK_DROP_SERVICE_UK", "TPS48"),
+        "CLICK_DROP_SERVICE_INTERNATIONAL": os.environ.get("CLICK_DROP_SERVICE_INTERNATIONAL", "MTK"),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": _int("MAIL_PORT", 25),
         "MAIL_USE_TLS": os.environ.get("MAIL_USE_TLS", "").lower() in ("1", "true", "yes", "on"),

@@ -391,3 +391,26 @@ def cancel_link(sandbox: Sandbox) -> str:
 
     url = urlsplit(sandbox.requests_to("/v1/checkout/sessions")[-1]["params"]["cancel_url"])
     return f"{url.path}?{url.query}"
+
+
+def refund_at_the_desk(staff_client: FlaskClient, order, amount: str | None, reason: str = "damaged",
+                       note: str = ""):
+    """The desk's two-step refund: choose (``amount`` in pounds, or None for a full refund),
+    then confirm the page that says what will happen. Returns the confirmation's response."""
+    import re
+
+    url = f"/staff/orders/{order.reference}/refund"
+    page = staff_client.get(url).get_data(as_text=True)
+    data = {
+        "csrf_token": csrf_token(page),
+        "request_token": re.search(r'name="request_token" type="hidden" value="([0-9a-f]+)"', page).group(1),
+        "choice": "part" if amount else "full",
+        "amount": amount or "",
+        "reason": reason,
+        "note": note,
+    }
+    checked = staff_client.post(url + "/check", data=data).get_data(as_text=True)
+    form = checked[checked.index(f'action="{url}"'):]
+    form = form[: form.index("</form>")]
+    fields = dict(re.findall(r'name="([a-z_]+)" (?:type="hidden" )?value="([^"]*)"', form))
+    return staff_client.post(url, data=fields)

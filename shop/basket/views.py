@@ -3,6 +3,7 @@
 from functools import partial
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from wtforms import SelectChoice
 
 from shop import delivery
 from shop import isbn as isbns
@@ -41,7 +42,7 @@ def show():
         return render_template("basket/basket.html", basket=basket)
     region_form = RegionForm(region=region.key)
     region_form.region.choices = [
-        (r.key, r.label) for r in regions(current_app.config["POSTAGE_REGIONS"])
+        SelectChoice(r.key, r.label) for r in regions(current_app.config["POSTAGE_REGIONS"])
     ]
     return render_template(
         "basket/basket.html",
@@ -108,7 +109,7 @@ def remove():
 @bp.post("/region")
 def choose_region():
     form = RegionForm()
-    form.region.choices = [(r.key, r.label) for r in regions(current_app.config["POSTAGE_REGIONS"])]
+    form.region.choices = [SelectChoice(r.key, r.label) for r in regions(current_app.config["POSTAGE_REGIONS"])]
     if form.validate_on_submit():
         save_region(form.region.data)
     else:

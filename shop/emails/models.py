@@ -12,21 +12,28 @@ from shop.timeutil import utcnow
 
 CONFIRMATION = "confirmation"
 DISPATCH = "dispatch"
+# Keyed kinds: more than one per order, each carrying a ``dedupe_key`` (see OutboxEmail).
+REFUND = "refund"  # one per Stripe refund made from the desk
+CANCELLATION = "cancellation"  # the cancel-order action's email (its refund's key)
+DISPATCH_CORRECTION = "dispatch_correction"  # one per tracking correction staff chose to send
 
 
 class OutboxEmail(Model):
     __tablename__ = "outbox_email"
     __table_args__ = (
         # One automatic email of each kind per order, however often Stripe retries or staff
-        # click; a resend is a deliberate extra row that points at the one it repeats.
+        # click; a resend is a deliberate extra row that points at the one it repeats. Kinds
+        # that come more than once per order (a refund email per refund) are keyed instead:
+        # one email per key, whatever retries or double clicks.
         Index(
             "uq_outbox_email_order_kind",
             "order_id",
             "kind",
             unique=True,
-            postgresql_where=db.text("resend_of_id IS NULL"),
-            sqlite_where=db.text("resend_of_id IS NULL"),
+            postgresql_where=db.text("resend_of_id IS NULL AND dedupe_key IS NULL"),
+            sqlite_where=db.text("resend_of_id IS NULL AND dedupe_key IS NULL"),
         ),
+        Index("uq_outbox_email_dedupe_key", "dedupe_key", unique=True),
         Index("ix_outbox_email_due", "sent_at", "failed_at", "next_attempt_at"),
     )
 
@@ -34,6 +41,7 @@ class OutboxEmail(Model):
     order_id: Mapped[int] = mapped_column(ForeignKey("shop_order.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(30))
     resend_of_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_email.id", ondelete="SET NULL"))
+    dedupe_key: Mapped[str | None] = mapped_column(String(120))  # e.g. "refund:re_…"
     recipient: Mapped[str] = mapped_column(String(320))
     recipient_name: Mapped[str | None] = mapped_column(String(300))
     subject: Mapped[str] = mapped_column(String(300))

@@ -14,7 +14,14 @@ from sqlalchemy import select
 from shop import delivery
 from shop.carriers import known_carrier, tracking_url
 from shop.catalogue.models import Publication
-from shop.emails.models import CONFIRMATION, DISPATCH, OutboxEmail
+from shop.emails.models import (
+    CANCELLATION,
+    CONFIRMATION,
+    DISPATCH,
+    DISPATCH_CORRECTION,
+    REFUND,
+    OutboxEmail,
+)
 from shop.extensions import db
 from shop.orderlinks import order_page_url
 from shop.seller import seller_from_config
@@ -25,6 +32,9 @@ log = logging.getLogger(__name__)
 SUBJECTS = {
     CONFIRMATION: "Your order {reference} is confirmed",
     DISPATCH: "Your order {reference} is on its way",
+    REFUND: "A refund for your order {reference}",
+    CANCELLATION: "Your order {reference} is cancelled and refunded",
+    DISPATCH_CORRECTION: "Corrected tracking details for your order {reference}",
 }
 # Deliberately strict: one address, no spaces, no line breaks (nothing to smuggle a header in).
 ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
@@ -38,8 +48,17 @@ def clean_name(name: str | None) -> str | None:
     return " ".join(flat.split())[:300] or None
 
 
-def queue(order: Any, kind: str, resend_of: OutboxEmail | None = None) -> OutboxEmail | None:
-    """Render and queue one email about ``order``; None when the order has no usable address."""
+def queue(order: Any, kind: str, resend_of: OutboxEmail | None = None, *, key: str | None = None,
+          extra: dict[str, Any] | None = None) -> OutboxEmail | None:
+    """Render and queue one email about ``order``; None when the order has no usable address.
+
+    ``key`` makes the email one of its kind: queued once per key, however often this is called
+    (a second call returns the first email). ``extra`` goes into the templates' context (the
+    refund's amount, say)."""
+    if key is not None:
+        existing = db.session.scalar(select(OutboxEmail).filter_by(dedupe_key=key))
+        if existing is not None:
+            return existing
     recipient = (order.customer_email or "").strip()
     if not ADDRESS.match(recipient) or len(recipient) > 320:
         log.warning("Order %s: no usable email address, %s not queued", order.reference, kind)
@@ -62,11 +81,13 @@ def queue(order: Any, kind: str, resend_of: OutboxEmail | None = None) -> Outbox
         "expected": delivery.expected_between(local(order.paid_at).date(), days) if order.paid_at else None,
         "carrier": known_carrier(order.carrier, config["CARRIERS"]) or order.carrier,
         "tracking_url": tracking_url(order.carrier, order.tracking_number, config["CARRIERS"]),
+        **(extra or {}),
     }
     email = OutboxEmail(
         order=order,
         kind=kind,
         resend_of_id=resend_of.id if resend_of else None,
+        dedupe_key=key,
         recipient=recipient,
         recipient_name=clean_name(order.customer_name),
         subject=SUBJECTS[kind].format(reference=order.reference),
@@ -86,12 +107,45 @@ def queue_dispatch_notice(order: Any) -> OutboxEmail | None:
     return queue(order, DISPATCH)
 
 
+def queue_refund_notice(order: Any, refund_id: str, amount_pence: int, *, cancelled: bool = False,
+                        restocked: bool = False) -> OutboxEmail | None:
+    """The customer's email about one refund (or the cancellation it made), once per Stripe
+    refund id."""
+    return queue(
+        order, CANCELLATION if cancelled else REFUND, key=f"refund:{refund_id}",
+        extra={"amount_pence": amount_pence, "cancelled": cancelled, "restocked": restocked},
+    )
+
+
+def queue_dispatch_correction(order: Any, correction_event_id: int) -> OutboxEmail | None:
+    """The corrected dispatch email for one tracking correction (an ``OrderEvent`` id), once."""
+    return queue(order, DISPATCH_CORRECTION, key=f"dispatch_correction:{correction_event_id}")
+
+
 def resend(email: OutboxEmail, actor: str) -> OutboxEmail | None:
-    """Queue a fresh copy of ``email`` on purpose (rendered anew), and audit it."""
-    copy = queue(email.order, email.kind, resend_of=email)
+    """Queue a fresh copy of ``email`` on purpose, and audit it. Rendered anew, except a keyed
+    email (a refund's), whose figures belong to its moment: that is copied as it was."""
+    if email.dedupe_key is not None:
+        copy = _copy(email)
+    else:
+        copy = queue(email.order, email.kind, resend_of=email)
     if copy is not None:
         email.order.record("email_resent", actor, email=email.kind, of_email=email.id, new_email=copy.id)
         db.session.flush()
+    return copy
+
+
+def _copy(email: OutboxEmail) -> OutboxEmail | None:
+    recipient = (email.order.customer_email or "").strip()
+    if not ADDRESS.match(recipient) or len(recipient) > 320:
+        return None
+    copy = OutboxEmail(
+        order=email.order, kind=email.kind, resend_of_id=email.id, recipient=recipient,
+        recipient_name=clean_name(email.order.customer_name), subject=email.subject,
+        text_body=email.text_body, html_body=email.html_body,
+    )
+    db.session.add(copy)
+    db.session.flush()
     return copy
 
 

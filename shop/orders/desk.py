@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
 
 from shop.emails.outbox import queue_dispatch_notice
 from shop.errors import NotFound, ShopError
@@ -29,10 +29,15 @@ from shop.timeutil import start_of_local_day, utcnow
 MAX_NOTE = 2000
 REFERENCE_SHAPE = re.compile(r"^[A-Z]{1,6}-\d{4}-\d{1,9}$")
 
-# The status filter: groups first, then each status.
+TO_PACK = "to_pack"
+# Old links said "awaiting" for what is now the "to pack" view.
+FILTER_ALIASES = {"awaiting": TO_PACK}
+
+# The status filter: groups first, then each status. The "to pack" view is not a set of
+# statuses but ``packable()``; its tuple is only what it draws from.
 STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    TO_PACK: ("To pack (oldest first, flagged first)", DISPATCHABLE),
     "placed": ("All paid orders", PLACED),
-    "awaiting": ("Awaiting dispatch", DISPATCHABLE),
     "all": ("Everything, unpaid too", ()),
     "unpaid": ("Not paid (closed checkouts)", CLOSED),
     **{status: (label, (status,)) for status, label in STATUS_LABELS.items()},
@@ -43,6 +48,31 @@ class DeskError(ShopError):
     pass
 
 
+def packable() -> ColumnElement[bool]:
+    """The one definition of an order staff may pack now: dispatchable and not yet dispatched.
+
+    The "to pack" view, its count on the dashboard, the batch actions and the Click & Drop
+    export all ask this, so a new kind of dispatchable order (an invoiced one) or a new reason
+    to hold one back (a pre-order whose copies are not yet allocated) is one change here.
+    """
+    return and_(Order.status.in_(DISPATCHABLE), Order.dispatched_at.is_(None))
+
+
+def flagged(now: datetime, overdue_days: int) -> ColumnElement[bool]:
+    """The SQL twin of ``order_flags`` for orders to pack: what staff should look at first."""
+    return or_(
+        Order.amount_mismatch.is_(True),
+        Order.refunded_pence > 0,
+        # order_flags says "waiting N days" past ``overdue_days`` whole days
+        Order.paid_at <= now - timedelta(days=overdue_days + 1),
+    )
+
+
+def to_pack_order(now: datetime, overdue_days: int) -> tuple:
+    """Flagged first, then oldest payment first."""
+    return (case((flagged(now, overdue_days), 0), else_=1), Order.paid_at.asc(), Order.id.asc())
+
+
 @dataclass
 class OrderFilters:
     status: str = "placed"
@@ -50,6 +80,10 @@ class OrderFilters:
     date_to: date | None = None
     isbn: str | None = None  # 13 digits
     text: str = ""
+
+    @property
+    def to_pack(self) -> bool:
+        return self.status == TO_PACK
 
     def as_args(self) -> dict[str, str]:
         """The filters as query-string arguments (for pagination links and the CSV link)."""
@@ -131,7 +165,9 @@ def filtered_orders(filters: OrderFilters) -> Select:
     """``SELECT … FROM shop_order WHERE <filters>``, no ordering, for the list and the export."""
     statement = select(Order)
     statuses = STATUS_FILTERS.get(filters.status, STATUS_FILTERS["placed"])[1]
-    if statuses:
+    if filters.to_pack:
+        statement = statement.where(packable())
+    elif statuses:
         statement = statement.where(Order.status.in_(statuses))
     if filters.date_from:
         statement = statement.where(Order.created_at >= start_of_local_day(filters.date_from))
@@ -147,6 +183,8 @@ def filtered_orders(filters: OrderFilters) -> Select:
         if REFERENCE_SHAPE.match(text.upper()):
             statement = statement.where(Order.reference == text.upper())
         else:
+            # Part of a postcode, typed with or without its space ("ls14", "LS1 4"), matches
+            # the postcode written without spaces; town and street lines match as typed.
             postcode = text.upper().replace(" ", "")
             statement = statement.where(
                 or_(
@@ -154,10 +192,18 @@ def filtered_orders(filters: OrderFilters) -> Select:
                     contains_text(Order.customer_email, text),
                     contains_text(Order.customer_name, text),
                     contains_text(Order.ship_name, text),
-                    func.replace(func.upper(Order.ship_postal_code), " ", "") == postcode,
+                    contains_text(compact_postcode(), postcode),
+                    contains_text(Order.ship_city, text),
+                    contains_text(Order.ship_line1, text),
+                    contains_text(Order.ship_line2, text),
                 )
             )
     return statement
+
+
+def compact_postcode() -> ColumnElement[str]:
+    """The postcode in capitals without spaces (trigram-indexed on PostgreSQL, migration 0017)."""
+    return func.replace(func.upper(Order.ship_postal_code), " ", "")
 
 
 def search_orders(
@@ -169,13 +215,17 @@ def search_orders(
     Two statements, each cheap at 100,000 orders: the page walks ``ix_shop_order_created_at``
     backwards and stops after ``per_page`` rows; the count reads at most ``COUNT_CAP + 1``
     entries of the status/created index. (A window ``count(*) OVER ()`` on the page query would
-    instead read and sort every matching row.)
+    instead read and sort every matching row.) The "to pack" view sorts flagged first, then
+    oldest first: it sorts only the orders waiting to be packed, a small share of the table.
     """
     page = max(page, 1)
     filtered = filtered_orders(filters)
+    ordering = (
+        to_pack_order(now, overdue_days) if filters.to_pack else (Order.created_at.desc(), Order.id.desc())
+    )
     rows = db.session.execute(
         filtered.with_only_columns(*_LISTED_COLUMNS)
-        .order_by(Order.created_at.desc(), Order.id.desc())
+        .order_by(*ordering)
         .limit(per_page)
         .offset((page - 1) * per_page)
     )
@@ -188,6 +238,49 @@ def search_orders(
     capped = filtered.with_only_columns(Order.id).order_by(None).limit(COUNT_CAP + 1).subquery()
     total = db.session.scalar(select(func.count()).select_from(capped))
     return OrderPage(orders, total or 0, page, per_page, filters)
+
+
+@dataclass
+class Selection:
+    """The orders a batch action is for: ticked references, or every order matching
+    ``filters`` placed by the time the list was shown (``placed_by``), without a list of ids."""
+
+    references: list[str] = field(default_factory=list)
+    filters: OrderFilters | None = None
+    placed_by: datetime | None = None
+    packing_order: bool = False  # ticked on the "to pack" view: keep its order (flagged, oldest)
+
+    @property
+    def is_empty(self) -> bool:
+        return self.filters is None and not self.references
+
+
+def selected_orders(selection: Selection, limit: int, now: datetime, overdue_days: int) -> list[Order]:
+    """The selected orders, in the list's own order ("to pack": flagged first, oldest first;
+    otherwise newest first). Raises ``DeskError`` for an empty selection or one larger than
+    ``limit`` (a batch is meant to be read and packed, so narrow the filter)."""
+    if selection.is_empty:
+        raise DeskError("Tick at least one order first.")
+    if selection.filters is not None:
+        statement = filtered_orders(selection.filters)
+        if selection.placed_by is not None:
+            statement = statement.where(Order.created_at <= selection.placed_by)
+        to_pack = selection.filters.to_pack
+    else:
+        references = sorted({ref.strip().upper() for ref in selection.references if ref.strip()})
+        statement = select(Order).where(Order.reference.in_(references))
+        to_pack = selection.packing_order
+    ordering = to_pack_order(now, overdue_days) if to_pack else (Order.created_at.desc(), Order.id.desc())
+    orders = list(db.session.scalars(statement.order_by(*ordering).limit(limit + 1)))
+    if len(orders) > limit:
+        raise DeskError(
+            f"More than {limit:,} orders are selected; a batch takes at most {limit:,}. "
+            "Narrow the filter (a date range, say) and try again."
+        )
+    if not orders:
+        raise DeskError("None of the selected orders exists any more." if selection.filters is None
+                        else "No order matches that filter any more.")
+    return orders
 
 
 def get_order(reference: str) -> Order:

@@ -17,8 +17,11 @@ HEADER = [
     "order_reference", "created", "paid", "dispatched", "status", "customer_name", "customer_email",
     "ship_name", "ship_line1", "ship_line2", "ship_city", "ship_state", "ship_postal_code",
     "ship_country", "isbn", "title", "quantity", "unit_price", "line_total", "postage",
-    "order_total", "refunded",
+    "order_total", "refunded", "carrier", "tracking_number",
 ]
+# Excel reads a CSV as UTF-8 only when it starts with a byte order mark; other programs are
+# better without one, so it is asked for (``excel=True``).
+BOM = "\ufeff"
 # A cell starting with one of these is run as a formula by spreadsheet programs.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 2000
@@ -44,18 +47,21 @@ COLUMNS = (
     Order.customer_name, Order.customer_email, Order.ship_name, Order.ship_line1, Order.ship_line2,
     Order.ship_city, Order.ship_state, Order.ship_postal_code, Order.ship_country, OrderLine.isbn,
     OrderLine.title, OrderLine.quantity, OrderLine.unit_price_pence, Order.postage_pence,
-    Order.total_pence, Order.refunded_pence,
+    Order.total_pence, Order.refunded_pence, Order.carrier, Order.tracking_number,
 )
 
 
-def order_lines_csv(filters: OrderFilters) -> Iterator[str]:
-    """Yield the CSV text in chunks: the header, then a chunk per batch of rows.
+def order_lines_csv(filters: OrderFilters, excel: bool = False) -> Iterator[str]:
+    """Yield the CSV text in chunks: the header, then a chunk per batch of rows; with ``excel``,
+    a byte order mark first.
 
     Plain column tuples, not ORM objects, so nothing accumulates in the session's identity map;
     the database cursor streams (server-side on PostgreSQL) in batches of ``BATCH``.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
+    if excel:
+        buffer.write(BOM)
     writer.writerow(HEADER)
     matching = filtered_orders(filters).with_only_columns(Order.id)
     statement = (
@@ -67,14 +73,15 @@ def order_lines_csv(filters: OrderFilters) -> Iterator[str]:
     )
     for count, row in enumerate(db.session.execute(statement), start=1):
         (reference, created, paid, dispatched, status, name, email, ship_name, line1, line2, city,
-         state, postcode, country, isbn, title, quantity, unit_price, postage, total, refunded) = row
+         state, postcode, country, isbn, title, quantity, unit_price, postage, total, refunded,
+         carrier, tracking) = row
         writer.writerow(
             safe_cell(value)
             for value in (
                 reference, _when(created), _when(paid), _when(dispatched), status, name, email,
                 ship_name, line1, line2, city, state, postcode, country, isbn, title, quantity,
                 _pounds(unit_price), _pounds(unit_price * quantity), _pounds(postage),
-                _pounds(total), _pounds(refunded),
+                _pounds(total), _pounds(refunded), carrier, tracking,
             )
         )
         if count % BATCH == 0:

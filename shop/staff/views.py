@@ -2,6 +2,8 @@
 blueprints (``staff.orders``, ``staff.catalogue``) but sign-in needs an active staff account:
 the guard is this blueprint's own ``before_request``, so a new route cannot forget it."""
 
+import csv
+import io
 import time
 from urllib.parse import urlsplit
 
@@ -20,8 +22,10 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 
 from shop.extensions import db, limiter
+from shop.money import decimal_pounds
 from shop.orders import reports
-from shop.staff import auth
+from shop.orders.export import safe_cell
+from shop.staff import auth, charts
 from shop.staff.forms import LoginForm, LogoutForm
 from shop.timeutil import utcnow
 
@@ -122,4 +126,38 @@ def logout():
 def dashboard():
     config = current_app.config
     figures = reports.dashboard(utcnow(), config["LOW_STOCK_THRESHOLD"], config["DISPATCH_WARNING_DAYS"])
-    return render_template("staff/dashboard.html", figures=figures)
+    return render_template(
+        "staff/dashboard.html",
+        figures=figures,
+        daily_chart=charts.daily_chart(figures.daily),
+        title_chart=charts.title_chart(
+            [(title, copies) for _, title, copies, _ in figures.sales[: reports.TITLES_CHARTED]]
+        ),
+    )
+
+
+def _csv_download(name: str, header: list[str], rows) -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return Response(
+        buffer.getvalue(), mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}-{utcnow():%Y%m%d}.csv"'},
+    )
+
+
+@bp.get("/dashboard/copies-per-day.csv")
+def copies_per_day_csv():
+    """The daily chart's figures."""
+    days = reports.copies_per_day(utcnow())
+    return _csv_download("copies-per-day", ["date", "copies"], ((day.isoformat(), copies) for day, copies in days))
+
+
+@bp.get("/dashboard/copies-by-title.csv")
+def copies_by_title_csv():
+    """The title chart's figures, for every title sold."""
+    return _csv_download(
+        "copies-by-title", ["isbn", "title", "copies", "sales"],
+        ((isbn, safe_cell(title), copies, decimal_pounds(revenue)) for isbn, title, copies, revenue in reports.copies_by_title()),
+    )

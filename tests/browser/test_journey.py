@@ -121,7 +121,7 @@ def test_customer_buys_three_copies_and_staff_dispatch_them(open_tab, shop, db):
     expect(desk.get_by_role("heading", level=1)).to_have_text("Orders")
     staff.step("staff-orders")
 
-    desk.get_by_label("Reference, email, name or postcode").fill(reference)
+    desk.get_by_label("Reference, email, name, postcode, town or street").fill(reference)
     desk.get_by_role("button", name="Filter").click()
     expect(desk.get_by_role("status")).to_contain_text("1 order.")
     rows = desk.locator("table.orders tbody tr")

@@ -3,10 +3,21 @@
 import secrets
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from shop.money import InvalidAmount, parse_pounds
+from shop.orders.refund_requests import MAX_NOTE, REASONS
 
 
 class OrderFilterForm(FlaskForm):
@@ -19,7 +30,15 @@ class OrderFilterForm(FlaskForm):
     date_from = DateField("From", validators=[Optional()])
     date_to = DateField("To", validators=[Optional()])
     isbn = StringField("ISBN", validators=[Optional(), Length(max=32)])
-    q = StringField("Reference, email, name or postcode", validators=[Optional(), Length(max=200)])
+    q = StringField("Reference, email, name, postcode, town or street", validators=[Optional(), Length(max=200)])
+
+    def check_date_order(self) -> bool:
+        """A "from" date after the "to" date matches nothing: say so (both are then ignored)."""
+        start, end = self.date_from.data, self.date_to.data
+        if start and end and not self.date_from.errors and not self.date_to.errors and start > end:
+            self.date_to.errors = [f"is before the “from” date ({start:%-d %b %Y}), so both dates are"]
+            return False
+        return True
 
 
 class DispatchForm(FlaskForm):
@@ -27,16 +46,73 @@ class DispatchForm(FlaskForm):
     tracking_number = StringField("Tracking number (optional)", validators=[Optional(), Length(max=100)])
 
 
+def _request_token() -> HiddenField:
+    # One token per refund started: the confirmation carries it, so a double submission reuses
+    # it, and so one idempotency key at Stripe.
+    return HiddenField(default=lambda: secrets.token_hex(16), validators=[DataRequired(), Length(max=64)])
+
+
+REASON_CHOICES = [SelectChoice("", "Choose a reason"), *(SelectChoice(k, v) for k, v in REASONS.items())]
+
+
 class RefundForm(FlaskForm):
-    amount = StringField("Amount to refund (£)", validators=[DataRequired("Enter an amount, such as 8.50.")])
-    # One token per rendered form: a double submission reuses it, and so one idempotency key.
-    request_token = HiddenField(default=lambda: secrets.token_hex(16), validators=[DataRequired(), Length(max=64)])
+    """Step one of a refund (and, as hidden fields, the confirmation that repeats it)."""
+
+    choice = RadioField(
+        "How much",
+        choices=[SelectChoice("full", "Full refund"), SelectChoice("part", "Part of it")],
+        validators=[DataRequired("Choose a full refund or enter part of it.")],
+    )
+    amount = StringField("Amount to refund (£)", validators=[Optional(), Length(max=20)])
+    reason = SelectField("Reason", choices=REASON_CHOICES, validators=[DataRequired("Choose the reason for the refund.")])
+    note = TextAreaField("Note (for the timeline; the customer does not see it)",
+                         validators=[Optional(), Length(max=MAX_NOTE)])
+    restock = BooleanField("Put the copies back in stock")
+    request_token = _request_token()
+    confirmed_pence = HiddenField()  # the amount the confirmation showed (set there)
 
     def validate_amount(self, field) -> None:
+        field.pence = None
+        if self.choice.data != "part":
+            return
+        if not (field.data or "").strip():
+            raise ValidationError("Enter the amount to refund, such as 8.50.")
         try:
             field.pence = parse_pounds(field.data)
         except InvalidAmount as error:
             raise ValidationError(str(error)) from None
+
+
+class CancelForm(FlaskForm):
+    confirmed_pence = HiddenField()  # the amount the page showed
+    reason = SelectField("Reason", choices=REASON_CHOICES, validators=[DataRequired("Choose the reason for cancelling.")])
+    note = TextAreaField("Note (for the timeline; the customer does not see it)",
+                         validators=[Optional(), Length(max=MAX_NOTE)])
+    request_token = _request_token()
+
+
+class BatchForm(FlaskForm):
+    """The orders list's action bar. Which orders: the ticked ``ref`` boxes, or every order
+    matching the filter (carried as the filter's own fields, with ``shown_at`` the moment the
+    list was shown, so no order placed since joins the batch unseen)."""
+
+    scope = RadioField("Act on", choices=[SelectChoice("ticked", "The ticked orders"), SelectChoice("all", "All orders matching the filter")],
+                       default="ticked")
+    shown_at = HiddenField()
+
+
+class BatchDispatchForm(FlaskForm):
+    carrier = StringField("Carrier for all of them", validators=[Optional(), Length(max=100)])
+
+
+class TrackingImportForm(FlaskForm):
+    file = FileField("Click & Drop export (CSV)", validators=[FileRequired("Choose the CSV file Click & Drop exported.")])
+
+
+class TrackingCorrectionForm(FlaskForm):
+    carrier = StringField("Carrier", validators=[Optional(), Length(max=100)])
+    tracking_number = StringField("Tracking number", validators=[Optional(), Length(max=100)])
+    notify = BooleanField("Email the customer the corrected details")
 
 
 class NoteForm(FlaskForm):

@@ -1,12 +1,17 @@
-"""The order desk: the list with its filters and CSV export, each order's page, and its
-actions (dispatch, refund, note, resend an email, packing slip). Nested under ``staff``, whose
-sign-in guard and ``no-store`` header apply here."""
+"""The order desk: the list with its filters, CSV export and batch actions (packing slips,
+address labels, Click & Drop export, dispatch, tracking import), each order's page, and its
+actions (dispatch, tracking correction, two-step refund, cancel, note, resend an email, packing
+slip). Nested under ``staff``, whose sign-in guard and ``no-store`` header apply here."""
+
+from datetime import datetime
+from typing import Any
 
 from flask import (
     Blueprint,
     Response,
     abort,
     current_app,
+    flash,
     redirect,
     render_template,
     request,
@@ -14,30 +19,50 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+from wtforms import SelectChoice
 
 from shop import isbn as isbns
 from shop.carriers import tracking_url
 from shop.emails import outbox
 from shop.errors import InvalidISBN, NotFound, ShopError
-from shop.orders import desk, refunds
-from shop.orders.desk import STATUS_FILTERS, OrderFilters
+from shop.extensions import db
+from shop.orders import batch as batches
+from shop.orders import clickdrop, desk, refund_requests
+from shop.orders.desk import FILTER_ALIASES, STATUS_FILTERS, OrderFilters, Selection
 from shop.orders.export import order_lines_csv
+from shop.orders.labels import labels_pdf
 from shop.orders.views import order_page_path, receipt_response
 from shop.payments.gateway import dashboard_url
 from shop.staff.actions import run_action
-from shop.staff.orders.forms import DispatchForm, NoteForm, OrderFilterForm, RefundForm, ResendForm
-from shop.timeutil import utcnow
+from shop.staff.orders.forms import (
+    BatchDispatchForm,
+    BatchForm,
+    CancelForm,
+    DispatchForm,
+    NoteForm,
+    OrderFilterForm,
+    RefundForm,
+    ResendForm,
+    TrackingCorrectionForm,
+    TrackingImportForm,
+)
+from shop.timeutil import as_utc, utcnow
 
 # No url_prefix: the export sits beside the list, at /staff/orders.csv.
 bp = Blueprint("orders", __name__)
 
 
-def _filters_from_request() -> tuple[OrderFilterForm, OrderFilters]:
-    form = OrderFilterForm(request.args)
-    form.status.choices = [(key, label) for key, (label, _) in STATUS_FILTERS.items()]
-    if not request.args.get("status"):
+def _filters_from(args: MultiDict) -> tuple[OrderFilterForm, OrderFilters]:
+    args = MultiDict(args)
+    if args.get("status") in FILTER_ALIASES:
+        args["status"] = FILTER_ALIASES[args["status"]]
+    form = OrderFilterForm(args)
+    form.status.choices = [SelectChoice(key, label) for key, (label, _) in STATUS_FILTERS.items()]
+    if not args.get("status"):
         form.status.data = "placed"
     form.validate()
+    dates_in_order = form.check_date_order()
     isbn = None
     if form.isbn.data and not form.isbn.errors:
         try:
@@ -46,12 +71,16 @@ def _filters_from_request() -> tuple[OrderFilterForm, OrderFilters]:
             form.isbn.errors = [error.message]
     filters = OrderFilters(
         status=form.status.data if not form.status.errors else "placed",
-        date_from=form.date_from.data if not form.date_from.errors else None,
-        date_to=form.date_to.data if not form.date_to.errors else None,
+        date_from=form.date_from.data if not form.date_from.errors and dates_in_order else None,
+        date_to=form.date_to.data if not form.date_to.errors and dates_in_order else None,
         isbn=isbn,
         text=(form.q.data or "") if not form.q.errors else "",
     )
     return form, filters
+
+
+def _filters_from_request() -> tuple[OrderFilterForm, OrderFilters]:
+    return _filters_from(request.args)
 
 
 @bp.get("/orders")
@@ -66,6 +95,9 @@ def index():
         "staff/orders/index.html",
         form=form,
         result=result,
+        batch_form=BatchForm(formdata=None),
+        shown_at=utcnow().isoformat(timespec="microseconds"),
+        tick_all=request.args.get("tick") == "page",
     )
 
 
@@ -73,11 +105,150 @@ def index():
 def csv():
     _, filters = _filters_from_request()
     stamp = utcnow().strftime("%Y%m%d-%H%M")
+    excel = request.args.get("excel") == "1"
     return Response(
-        stream_with_context(order_lines_csv(filters)),
+        stream_with_context(order_lines_csv(filters, excel=excel)),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="orders-{stamp}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="orders-{stamp}{"-excel" if excel else ""}.csv"'},
     )
+
+
+# --- batches --------------------------------------------------------------------------------
+
+FILTER_FIELDS = ("status", "date_from", "date_to", "isbn", "q")
+LISTED_IN_A_MESSAGE = 10
+
+
+def _selection_from_form() -> tuple[Selection, OrderFilters]:
+    """The batch form's selection: the ticked references, or the filter it carries (fields
+    prefixed ``filter-``) up to the newest order shown."""
+    carried = MultiDict({name: request.form.get(f"filter-{name}", "") for name in FILTER_FIELDS})
+    _, filters = _filters_from(carried)
+    if request.form.get("scope") == "all":
+        try:
+            shown_at = as_utc(datetime.fromisoformat(request.form.get("shown_at", "")))
+        except ValueError:
+            shown_at = utcnow()
+        return Selection(filters=filters, placed_by=shown_at), filters
+    return Selection(references=request.form.getlist("ref"), packing_order=filters.to_pack), filters
+
+
+def _list_url(filters: OrderFilters) -> str:
+    args: dict[str, Any] = dict(filters.as_args())
+    return url_for(".index", **args)
+
+
+def _back_to_list(filters: OrderFilters):
+    return redirect(_list_url(filters), code=303)
+
+
+def _selected(selection: Selection):
+    config = current_app.config
+    return desk.selected_orders(selection, config["STAFF_BATCH_LIMIT"], utcnow(), config["DISPATCH_WARNING_DAYS"])
+
+
+def _download(body: str | bytes, mimetype: str, name: str, extension: str) -> Response:
+    stamp = utcnow().strftime("%Y%m%d-%H%M")
+    return Response(body, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.{extension}"'})
+
+
+@bp.post("/orders/batch")
+def batch():
+    """One of the list's batch actions on the selection. Documents (slips, labels, the Click &
+    Drop file) are recorded on each order's timeline as they are made; "mark dispatched" first
+    shows the orders it would move, with a carrier and a tracking number for each."""
+    form = BatchForm()
+    selection, filters = _selection_from_form()
+    if not form.validate_on_submit():
+        flash("The form had expired: nothing was done. Try again.", "error")
+        return _back_to_list(filters)
+    action = request.form.get("action", "")
+    try:
+        orders = _selected(selection)
+    except ShopError as error:
+        flash(error.message, "error")
+        return _back_to_list(filters)
+    actor = current_user.email
+    config = current_app.config
+    if action == "slips":
+        batches.load_for_documents(orders)
+        batches.record_printed(orders, "packing_slip_printed", actor)
+        db.session.commit()
+        return render_template("staff/orders/packing_slips.html", orders=orders,
+                               back=_list_url(filters))
+    if action == "labels":
+        try:
+            pdf = labels_pdf(orders, config["LABEL_SHEET"])
+        except ShopError as error:
+            flash(error.message, "error")
+            return _back_to_list(filters)
+        batches.record_printed(orders, "address_label_printed", actor, sheet=config["LABEL_SHEET"])
+        db.session.commit()
+        return _download(pdf, "application/pdf", "address-labels", "pdf")
+    if action == "click_drop":
+        text = clickdrop.export_csv(orders, clickdrop.Postage.from_config(config))
+        batches.record_printed(orders, "click_drop_exported", actor)
+        db.session.commit()
+        return _download(text, "text/csv", "click-and-drop", "csv")
+    if action == "dispatch":
+        return render_template(
+            "staff/orders/batch_dispatch.html", orders=orders,
+            form=BatchDispatchForm(formdata=None, carrier="Royal Mail"),
+            movable=batches.packable_ids([order.id for order in orders]), filters=filters,
+        )
+    flash("Choose what to do with the selected orders.", "error")
+    return _back_to_list(filters)
+
+
+def _listed(items: list[str]) -> str:
+    shown = ", ".join(items[:LISTED_IN_A_MESSAGE])
+    more = len(items) - LISTED_IN_A_MESSAGE
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+@bp.post("/orders/batch/dispatch")
+def batch_dispatch():
+    """Mark the orders shown on the confirmation dispatched: one carrier, a tracking number each
+    (optional). Those that cannot move are named in the message and left alone."""
+    form = BatchDispatchForm()
+    references = request.form.getlist("ref")
+    tracking = {ref: request.form.get(f"tracking-{ref}", "") for ref in references}
+
+    def action() -> str:
+        orders = _selected(Selection(references=references))
+        result = batches.dispatch_batch(orders, form.carrier.data or "", tracking, current_user.email)
+        message = f"{len(result.moved)} {'order' if len(result.moved) == 1 else 'orders'} marked dispatched."
+        if result.left_alone:
+            message += f" Left alone ({len(result.left_alone)}): " + _listed(
+                [f"{item.reference} ({item.reason})" for item in result.left_alone]
+            ) + "."
+        return message
+
+    return run_action(form, action, "", redirect(url_for(".index", status=desk.TO_PACK), code=303))
+
+
+@bp.route("/orders/tracking-import", methods=["GET", "POST"])
+def tracking_import():
+    """Tracking numbers from a Click & Drop export: "Check" reports what would happen and changes
+    nothing; "Import" dispatches every matched order, all or nothing."""
+    form = TrackingImportForm()
+    report = None
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            apply = request.form.get("action") == "import"
+            try:
+                report = clickdrop.import_tracking(form.file.data.read(), current_user.email, apply=apply)
+            except ShopError as error:
+                form.file.errors = [error.message]
+            if report is not None and report.applied:
+                db.session.commit()
+            else:
+                db.session.rollback()
+        if form.errors or (report is not None and report.problems):
+            status = 422
+    return render_template("staff/orders/tracking_import.html", form=form, report=report), status
 
 
 def _order_or_404(reference: str):
@@ -94,7 +265,8 @@ def show(reference: str):
         "staff/orders/show.html",
         order=order,
         dispatch_form=DispatchForm(),
-        refund_form=RefundForm(),
+        tracking_form=TrackingCorrectionForm(formdata=None, carrier=order.carrier, tracking_number=order.tracking_number),
+        can_cancel=refund_requests.can_cancel(order),
         note_form=NoteForm(formdata=None),
         emails=outbox.emails_for(order),
         resend_form=ResendForm(),
@@ -129,15 +301,136 @@ def dispatch(reference: str):
     )
 
 
-@bp.post("/orders/<reference>/refund")
-def refund(reference: str):
+@bp.post("/orders/<reference>/tracking")
+def correct_tracking(reference: str):
+    order = _order_or_404(reference)
+    form = TrackingCorrectionForm()
+
+    def action() -> str:
+        emailed = batches.correct_tracking(
+            order, form.carrier.data or "", form.tracking_number.data or "", current_user.email,
+            notify=bool(form.notify.data),
+        )
+        if form.notify.data and not emailed:
+            return "Tracking corrected. No email was sent: the order has no usable email address."
+        return "Tracking corrected; the customer gets the corrected details by email." if emailed else (
+            "Tracking corrected. The customer was not emailed."
+        )
+
+    return _run(order, form, action, "")
+
+
+# --- refunds and cancelling: choose, confirm, then Stripe -------------------------------------
+
+def _refund_page(order, form: RefundForm, error: str | None = None, status: int = 200):
+    return render_template(
+        "staff/orders/refund.html", order=order, form=form, error=error,
+        can_restock=refund_requests.can_restock(order),
+    ), status
+
+
+def _pence(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def _plan_from(order, form: RefundForm, confirmed: bool = False) -> refund_requests.RefundPlan:
+    return refund_requests.plan_refund(
+        order, full=form.choice.data == "full", amount_pence=getattr(form.amount, "pence", None),
+        reason=form.reason.data or "", note=form.note.data or "", restock=bool(form.restock.data),
+        confirmed_pence=_pence(form.confirmed_pence.data) if confirmed else None,
+    )
+
+
+@bp.get("/orders/<reference>/refund")
+def refund_start(reference: str):
+    """Step one: how much (nothing filled in), why, and whether copies go back to stock."""
+    return _refund_page(_order_or_404(reference), RefundForm(formdata=None))
+
+
+@bp.post("/orders/<reference>/refund/check")
+def refund_check(reference: str):
+    """Step two: the confirmation, saying exactly what will happen. Nothing changes yet."""
     order = _order_or_404(reference)
     form = RefundForm()
+    if request.form.get("change"):  # back from the confirmation, everything as typed
+        return _refund_page(order, form)
+    if not form.validate_on_submit():
+        return _refund_page(order, form, status=422)
+    try:
+        plan = _plan_from(order, form)
+    except ShopError as error:
+        return _refund_page(order, form, error.message, 422)
+    return render_template(
+        "staff/orders/refund_confirm.html", order=order, form=form, plan=plan,
+        consequences=refund_requests.describe(order, plan),
+    )
 
-    def action():
-        refunds.refund_order(order, form.amount.pence, form.request_token.data, current_user.email)
 
-    return _run(order, form, action, f"Stripe refunded order {order.reference}.")
+@bp.post("/orders/<reference>/refund")
+def refund(reference: str):
+    """Step three: the confirmed refund, through Stripe; then stock and the customer's email."""
+    order = _order_or_404(reference)
+    form = RefundForm()
+    if not form.validate_on_submit():
+        return _refund_page(order, form, status=422)
+    try:
+        plan = _plan_from(order, form, confirmed=True)
+        outcome = refund_requests.carry_out(order, plan, form.request_token.data, current_user.email)
+    except ShopError as error:
+        db.session.rollback()
+        return _refund_page(order, form, error.message, 422)
+    db.session.commit()
+    flash(_refund_message(order, outcome), "success")
+    return _back_to(order)
+
+
+def _refund_message(order, outcome: refund_requests.RefundOutcome, cancelled: bool = False) -> str:
+    from shop.money import format_pence
+
+    if outcome.repeated:
+        return f"That refund was already made ({outcome.refund_id}); nothing more was done."
+    done = f"Order {order.reference} cancelled: " if cancelled else ""
+    message = f"{done}Stripe refunded {format_pence(outcome.amount_pence)} ({outcome.status})."
+    if outcome.restocked:
+        message += f" {order.copies} {'copy' if order.copies == 1 else 'copies'} back in stock."
+    message += " The customer gets an email." if outcome.emailed else " No email was sent."
+    return message
+
+
+def _cancel_page(order, form: CancelForm, error: str | None = None, status: int = 200):
+    preview = refund_requests.RefundPlan(order.refundable_pence, True, form.reason.data or "", "", True, True)
+    return render_template(
+        "staff/orders/cancel.html", order=order, form=form, error=error,
+        can_cancel=refund_requests.can_cancel(order),
+        consequences=refund_requests.describe(order, preview) if refund_requests.can_cancel(order) else [],
+    ), status
+
+
+@bp.get("/orders/<reference>/cancel")
+def cancel_start(reference: str):
+    """Cancel a paid order not yet dispatched: the page says what will happen and asks why."""
+    return _cancel_page(_order_or_404(reference), CancelForm(formdata=None))
+
+
+@bp.post("/orders/<reference>/cancel")
+def cancel(reference: str):
+    """Refund in full, put the copies back, email the customer: one confirmed action."""
+    order = _order_or_404(reference)
+    form = CancelForm()
+    if not form.validate_on_submit():
+        return _cancel_page(order, form, status=422)
+    try:
+        plan = refund_requests.plan_refund(
+            order, full=True, amount_pence=None, reason=form.reason.data or "", note=form.note.data or "",
+            restock=True, cancel=True, confirmed_pence=_pence(form.confirmed_pence.data),
+        )
+        outcome = refund_requests.carry_out(order, plan, form.request_token.data, current_user.email)
+    except ShopError as error:
+        db.session.rollback()
+        return _cancel_page(order, form, error.message, 422)
+    db.session.commit()
+    flash(_refund_message(order, outcome, cancelled=True), "success")
+    return _back_to(order)
 
 
 @bp.post("/orders/<reference>/notes")
@@ -173,5 +466,4 @@ def receipt(reference: str):
     if not order.is_paid:
         abort(404, description=f"Order {order.reference} has not been paid, so it has no receipt.")
     return receipt_response(order)
-
 
