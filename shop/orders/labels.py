@@ -42,10 +42,11 @@ SHEETS = {
         Sheet("L7163", 2, 7, 99.1, 38.1, 15.15, 4.65, 101.6, 38.1),  # 14 a sheet
     )
 }
-# A TrueType font with more than Latin-1 (names and towns from anywhere); the first that exists.
+# A TrueType font with more than Latin-1 (names and towns from anywhere): the one the shop ships
+# (shop/fonts, as the receipt uses), else the system's; the first that exists.
 FONT_CANDIDATES = (
+    str(Path(__file__).resolve().parent.parent / "fonts" / "DejaVuSans.ttf"),
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
 )
 PADDING = 3.0  # mm inside each label
 LARGEST, SMALLEST = 11.0, 6.5  # font sizes, points
