@@ -12,6 +12,7 @@ from shop.timeutil import utcnow
 
 CONFIRMATION = "confirmation"
 DISPATCH = "dispatch"
+PAYMENT_FAILED = "payment_failed"  # a delayed payment (Bacs Direct Debit) did not go through
 
 
 class OutboxEmail(Model):

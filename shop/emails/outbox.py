@@ -12,7 +12,7 @@ from flask import current_app, render_template
 from sqlalchemy import select
 
 from shop.catalogue.models import Publication
-from shop.emails.models import CONFIRMATION, DISPATCH, OutboxEmail
+from shop.emails.models import CONFIRMATION, DISPATCH, PAYMENT_FAILED, OutboxEmail
 from shop.extensions import db
 
 log = logging.getLogger(__name__)
@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 SUBJECTS = {
     CONFIRMATION: "Your order {reference} is confirmed",
     DISPATCH: "Your order {reference} is on its way",
+    PAYMENT_FAILED: "Your payment for order {reference} did not go through",
 }
 # Deliberately strict: one address, no spaces, no line breaks (nothing to smuggle a header in).
 ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
@@ -69,6 +70,10 @@ def queue_confirmation(order: Any) -> OutboxEmail | None:
 
 def queue_dispatch_notice(order: Any) -> OutboxEmail | None:
     return queue(order, DISPATCH)
+
+
+def queue_payment_failed(order: Any) -> OutboxEmail | None:
+    return queue(order, PAYMENT_FAILED)
 
 
 def resend(email: OutboxEmail, actor: str) -> OutboxEmail | None:

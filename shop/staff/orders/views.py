@@ -18,6 +18,7 @@ from flask_login import current_user
 from shop import isbn as isbns
 from shop.emails import outbox
 from shop.errors import InvalidISBN, NotFound, ShopError
+from shop.money import format_pence
 from shop.orders import desk, refunds
 from shop.orders.desk import STATUS_FILTERS, OrderFilters
 from shop.orders.export import order_lines_csv
@@ -129,8 +130,14 @@ def refund(reference: str):
     order = _order_or_404(reference)
     form = RefundForm()
 
-    def action():
-        refunds.refund_order(order, form.amount.pence, form.request_token.data, current_user.email)
+    def action() -> str | None:
+        refund = refunds.refund_order(order, form.amount.pence, form.request_token.data, current_user.email)
+        if refund.status in refunds.PENDING:
+            return (
+                f"Stripe accepted a refund of {format_pence(refund.amount)} for order {order.reference}; "
+                "it is pending, and counts once Stripe completes it."
+            )
+        return None
 
     return _run(order, form, action, f"Stripe refunded order {order.reference}.")
 
