@@ -48,6 +48,11 @@ def show():
         remove_form=RemoveForm(),
         checkout_form=CheckoutForm(),
         max_copies=current_app.config["MAX_COPIES_PER_LINE"],
+        # Only a shop that takes cards alone can promise a card; Stripe may offer a bank debit.
+        pay_label=(
+            "Pay by card" if current_app.config["STRIPE_PAYMENT_METHODS"] == ("card",)
+            else "Continue to payment"
+        ),
     )
 
 
