@@ -664,7 +664,8 @@ class SandboxState:
     def event(self, eid: str) -> Obj:
         """One event as the API answers it: rendered in the version it was created in."""
         with self.lock:
-            return json.loads(self._payload(self._get("event", eid), self._get("event", eid)["api_version"]))
+            event = self._get("event", eid)
+            return json.loads(self._payload(event, event["api_version"]))
 
     def event_detail(self, eid: str, api_version: str | None = None) -> Obj:
         """``{event, payload, delivery_attempts}`` for one event (404 if unknown). ``payload``

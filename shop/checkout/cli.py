@@ -31,8 +31,10 @@ def webhook_setup(url: str) -> None:
         click.echo(f"Webhook endpoint {endpoint.id} for {endpoint.url} is already set up")
     click.echo(f"API version {endpoint.api_version}; events: {events}")
     for other in setup.others:
-        if other.api_version != API_VERSION:
-            why = f"sends events in API version {other.api_version or 'of the account'} (Stripe cannot change that)"
+        if other.api_version is None:
+            why = "sends events in the account's default API version (Stripe cannot change that)"
+        elif other.api_version != API_VERSION:
+            why = f"sends events in API version {other.api_version} (Stripe cannot change that)"
         else:
             why = "duplicates it"
         click.echo(

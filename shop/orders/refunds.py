@@ -26,6 +26,7 @@ from shop.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 DASHBOARD = "Stripe dashboard"  # the author of a refund the desk did not make
+AUTHOR_MAX = 320  # Refund.created_by
 COUNTED = ("succeeded",)
 PENDING = ("pending", "requires_action")
 
@@ -94,7 +95,7 @@ def record_refunds(
     by_id = {refund.id: refund for refund in [*made_here, *listed]}
     for refund in by_id.values():
         author = refund.refunded_by or (actor if refund.id in ours else DASHBOARD)
-        _upsert(order, refund, author)
+        _upsert(order, refund, author[:AUTHOR_MAX])  # metadata can be edited in Stripe's dashboard
     db.session.flush()
     refunded, pending = _sum(order, COUNTED), _sum(order, PENDING)
     if pending != order.refund_pending_pence:

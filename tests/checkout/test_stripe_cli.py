@@ -145,3 +145,17 @@ def test_the_stripe_cli_recipe_forwards_exactly_the_handled_events_in_the_latest
     events = re.search(r"--events\s+(\S+)", listen)
     assert events and set(events.group(1).split(",")) == set(HANDLED_EVENTS)
     assert "--forward-to 127.0.0.1:5000/stripe/webhook" in listen
+
+
+def test_endpoints_on_the_accounts_default_version_and_duplicates_are_named(runner, sandbox, db):
+    client = stripe.StripeClient(STRIPE_KEY, base_addresses={"api": sandbox.url})
+    default = client.v1.webhook_endpoints.create(params={"url": URL, "enabled_events": ["*"]})  # no api_version
+    first = client.v1.webhook_endpoints.create(params={
+        "url": URL, "api_version": API_VERSION, "enabled_events": list(HANDLED_EVENTS)})
+    twin = client.v1.webhook_endpoints.create(params={
+        "url": URL, "api_version": API_VERSION, "enabled_events": list(HANDLED_EVENTS)})
+    output = setup(runner).output
+    assert f"Webhook endpoint {first.id} for {URL} is already set up" in output  # the oldest is kept
+    assert f"endpoint {default.id} at the same URL sends events in the account's default API version" in output
+    assert f"endpoint {twin.id} at the same URL duplicates it" in output
+    assert len(endpoints(sandbox)) == 3  # nothing is deleted on the operator's behalf

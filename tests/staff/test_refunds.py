@@ -174,3 +174,16 @@ def test_a_dashboard_refund_in_an_old_api_version_is_picked_up(app, client, sand
     )
     assert deliver_all(client, sandbox, "charge.refunded") == [200]
     assert only_refund(db).created_by == "Stripe dashboard" and reload(db, order).refunded_pence == 250
+
+
+def test_an_overlong_author_in_the_metadata_is_cut_to_fit(app, client, sandbox, db, publication):
+    """Metadata can be edited in Stripe's dashboard (values up to 500 characters); the refund
+    is still recorded, not refused by the database forever."""
+    import stripe
+
+    order = paid_order_through_stripe(client, sandbox)
+    stripe.StripeClient(app.config["STRIPE_SECRET_KEY"], base_addresses={"api": sandbox.url}).v1.refunds.create(
+        params={"payment_intent": order.payment_intent_id, "amount": 100, "metadata": {"refunded_by": "x" * 500}}
+    )
+    assert deliver_all(client, sandbox, "charge.refunded") == [200]
+    assert only_refund(db).created_by == "x" * 320
