@@ -6,8 +6,14 @@ The real stripe-python SDK talks to it over HTTP on loopback::
         client = stripe.StripeClient("sk_test_x", base_addresses={"api": sandbox.url})
 
 Routes: ``/v1/...`` (Stripe API subset: checkout sessions, payment intents, charges,
-refunds, shipping rates, events), ``/pay/<session id>`` (hosted payment page) and
-``/_sandbox/...`` (control API for tests; see ``app.py``).
+refunds, shipping rates, events, webhook endpoints), ``/pay/<session id>`` (hosted payment
+page: card or Bacs Direct Debit) and ``/_sandbox/...`` (control API for tests; see ``app.py``).
+
+As strict as Stripe where the shop could go wrong: every ``/v1`` request is checked against the
+pinned stripe-python's parameter types (``conformance``) and Stripe's limits (``params``);
+answers and webhook events are rendered in the API version asked for (``versions``); bank
+debits stay processing and refunds pending until they settle; idempotency keys replay whatever
+the first request got, 500s included.
 """
 
 from .server import SandboxServer

@@ -22,11 +22,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--webhook-url", help="where to POST events, e.g. http://127.0.0.1:5000/stripe/webhook")
     parser.add_argument("--webhook-secret", default=os.environ.get("STRIPE_WEBHOOK_SECRET"),
                         help="signing secret (default: $STRIPE_WEBHOOK_SECRET)")
+    parser.add_argument("--api-version", default=None,
+                        help="the account's default API version, which events are created in (default: the latest)")
+    parser.add_argument("--settle-after", type=float, default=60.0,
+                        help="seconds until a Bacs payment or a pending refund settles by itself (default: 60)")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     server = SandboxServer(args.host, args.port, args.webhook_url, args.webhook_secret)
+    server.state.configure(settle_after=args.settle_after,
+                           **({"api_version": args.api_version} if args.api_version else {}))
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

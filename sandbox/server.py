@@ -17,8 +17,9 @@ class SandboxServer:
     """A Stripe-compatible sandbox on ``http://host:port`` (``port=0``: pick a free one).
 
     ``start()`` serves with a threaded werkzeug server in a daemon thread plus a sweeper
-    thread that expires overdue open sessions every ``sweep_interval`` seconds, and
-    returns the base URL; ``stop()`` shuts both down. ``state`` gives direct Python
+    thread that every ``sweep_interval`` seconds expires overdue open sessions and settles
+    payments and refunds whose time has come (``Config.settle_after``), and returns the base
+    URL; ``stop()`` shuts both down. ``state`` gives direct Python
     access to the data the HTTP API serves.
     """
 
@@ -77,5 +78,6 @@ class SandboxServer:
         while not self._stopping.wait(self.sweep_interval):
             try:
                 self.state.expire_due_sessions()
+                self.state.settle_due()
             except Exception:  # keep sweeping whatever one pass hit
                 log.exception("sweeper failed")

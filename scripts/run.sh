@@ -21,7 +21,8 @@ if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
     --webhook-url "${SHOP_BASE_URL}/stripe/webhook" --webhook-secret "$STRIPE_WEBHOOK_SECRET" &
   sandbox_pid=$!
   echo "Stripe: LOCAL SANDBOX at $STRIPE_API_BASE (no real money). Pay with 4242 4242 4242 4242;"
-  echo "        4000 0000 0000 0002 is declined. Set STRIPE_SECRET_KEY to use Stripe itself."
+  echo "        4000 0000 0000 0002 is declined. Bacs Direct Debit: sort code 10-88-00, account"
+  echo "        00012345 pays after a minute, 22222227 fails. Set STRIPE_SECRET_KEY to use Stripe itself."
 else
   case "$STRIPE_SECRET_KEY" in
     sk_live_*|rk_live_*) mode="LIVE mode: real cards are charged" ;;

@@ -66,12 +66,14 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     csrf.init_app(app)
     from shop.catalogue import search as catalogue_search
+    from shop.payments import gateway
     from shop.staff import auth as staff_auth
     from shop.web import pagecache
 
     pagecache.init_app(app)
     catalogue_search.init_app(app)
     staff_auth.init_app(app)
+    gateway.init_app(app)
     with app.app_context():
         if on_sqlite:
             _tune_sqlite(db.engine)  # a file on this machine: its connections cannot go stale

@@ -71,6 +71,13 @@ def _int(name: str, default: int) -> int:
         raise RuntimeError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _names(name: str) -> tuple[str, ...]:
+    """A comma-separated list of names (``card,bacs_debit``), lower-cased, each once."""
+    raw = os.environ.get(name) or ""
+    names = [part.strip().lower() for part in raw.split(",") if part.strip()]
+    return tuple(dict.fromkeys(names))
+
+
 def default_database_url() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'shop.sqlite3'}"
 
@@ -91,6 +98,9 @@ def load_config() -> dict[str, Any]:
         "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY"),
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET"),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE") or None,
+        # Payment methods Checkout may offer (Stripe's names); empty: those the Stripe
+        # dashboard turns on. Checked against stripe-python's list at start-up.
+        "STRIPE_PAYMENT_METHODS": _names("STRIPE_PAYMENT_METHODS"),
         "STRIPE_TIMEOUT_SECONDS": _int("STRIPE_TIMEOUT_SECONDS", 10),
         "STRIPE_MAX_RETRIES": _int("STRIPE_MAX_RETRIES", 2),
         "SHOP_BASE_URL": (

@@ -16,6 +16,7 @@ from sqlalchemy import event, select, text
 from werkzeug.serving import make_server
 
 from sandbox import SandboxServer
+from sandbox.versions import LATEST as SANDBOX_API_VERSION
 from shop import create_app
 from shop.catalogue.models import Publication
 from shop.extensions import db as _db
@@ -59,6 +60,41 @@ def stripe_server() -> Iterator[SandboxServer]:
     server.start()
     yield server
     server.stop()
+    # Requests made outside any test (in session fixtures) are held to Stripe's rules too.
+    assert_requests_conform(server)
+
+
+def assert_requests_conform(server: SandboxServer) -> None:
+    """Fail unless every request sent to ``server`` since the last call is one Stripe's real
+    API would accept: its parameters checked against the pinned stripe-python's types (unknown
+    keys, wrong types, values outside enums; sandbox/conformance.py), whatever the sandbox
+    answered."""
+    refused = server.state.take_nonconforming()
+    assert not refused, "Stripe would refuse these requests:\n" + "\n".join(
+        f"{entry['method']} {entry['path']}: " + "; ".join(p["message"] for p in entry["problems"])
+        for entry in refused
+    )
+
+
+@pytest.fixture(autouse=True)
+def stripe_requests_conform(request) -> Iterator[None]:
+    """After each test that had the shop's Stripe sandbox running, every request it sent there
+    (from the shop, the SDK in the test, or a shop process it started) must conform."""
+    yield
+    if "stripe_server" in request.fixturenames:
+        assert_requests_conform(request.getfixturevalue("stripe_server"))
+
+
+SANDBOX_DEFAULTS = {
+    "webhook_url": None,
+    "webhook_secret": WEBHOOK_SECRET,
+    "deliver_webhooks": False,
+    "webhook_api_version": None,
+    "api_version": SANDBOX_API_VERSION,
+    "payment_methods": ["card", "bacs_debit"],
+    "pending_refunds": False,
+    "settle_after": None,
+}
 
 
 @pytest.fixture
@@ -66,7 +102,7 @@ def sandbox(stripe_server) -> Iterator["Sandbox"]:
     control = Sandbox(stripe_server.url)
     control.post("/_sandbox/reset")
     control.post("/_sandbox/fail", count=0)
-    control.post("/_sandbox/config", webhook_url=None, deliver_webhooks=False)
+    control.post("/_sandbox/config", **SANDBOX_DEFAULTS)
     yield control
 
 
@@ -91,8 +127,11 @@ class Sandbox:
         events = events.get("data", events) if isinstance(events, dict) else events
         return [e for e in events if type_ is None or e["type"] == type_]
 
-    def event_payload(self, event_id: str) -> str:
-        return self.get(f"/_sandbox/events/{event_id}")["payload"]
+    def event_payload(self, event_id: str, api_version: str | None = None) -> str:
+        """The event as the forwarding endpoint receives it, or as an endpoint in
+        ``api_version`` does."""
+        query = f"?api_version={api_version}" if api_version else ""
+        return self.get(f"/_sandbox/events/{event_id}{query}")["payload"]
 
     def requests_to(self, path: str, method: str = "POST") -> list[dict]:
         log = self.get("/_sandbox/requests")
@@ -265,12 +304,18 @@ def post_webhook(client, payload: str | bytes, signature: str | None):
     return client.post("/stripe/webhook", data=payload, headers=headers)
 
 
-def deliver_event(client, sandbox: Sandbox, event_id: str):
-    """Deliver one sandbox event to the shop, signed with the shop's webhook secret."""
+def deliver_event(client, sandbox: Sandbox, event_id: str, api_version: str | None = None):
+    """Deliver one sandbox event to the shop, signed with the shop's webhook secret, as an
+    endpoint in ``api_version`` would receive it (default: as the event was created)."""
     from sandbox import sign_payload
 
-    payload = sandbox.event_payload(event_id)
+    payload = sandbox.event_payload(event_id, api_version)
     return post_webhook(client, payload, sign_payload(payload, WEBHOOK_SECRET))
+
+
+def deliver_all(client, sandbox: Sandbox, type_: str | None = None) -> list[int]:
+    """Deliver every sandbox event (of ``type_``), oldest first; their HTTP statuses."""
+    return [deliver_event(client, sandbox, event["id"]).status_code for event in sandbox.events(type_)]
 
 
 def start_checkout(shopper: Shopper, sandbox: Sandbox, quantity: int = 2, region: str | None = None) -> str:
@@ -393,10 +438,10 @@ def cancel_link(sandbox: Sandbox) -> str:
     return f"{url.path}?{url.query}"
 
 
-def refund_at_the_desk(staff_client: FlaskClient, order, amount: str | None, reason: str = "damaged",
-                       note: str = ""):
-    """The desk's two-step refund: choose (``amount`` in pounds, or None for a full refund),
-    then confirm the page that says what will happen. Returns the confirmation's response."""
+def desk_refund_form(staff_client: FlaskClient, order, amount: str | None, reason: str = "damaged",
+                     note: str = "") -> dict:
+    """The fields of the desk's refund confirmation (step two of two): what the final POST sends.
+    ``amount`` in pounds, or None for a full refund."""
     import re
 
     url = f"/staff/orders/{order.reference}/refund"
@@ -410,7 +455,14 @@ def refund_at_the_desk(staff_client: FlaskClient, order, amount: str | None, rea
         "note": note,
     }
     checked = staff_client.post(url + "/check", data=data).get_data(as_text=True)
+    assert f'action="{url}"' in checked, checked
     form = checked[checked.index(f'action="{url}"'):]
     form = form[: form.index("</form>")]
-    fields = dict(re.findall(r'name="([a-z_]+)" (?:type="hidden" )?value="([^"]*)"', form))
-    return staff_client.post(url, data=fields)
+    return dict(re.findall(r'name="([a-z_]+)" (?:type="hidden" )?value="([^"]*)"', form))
+
+
+def refund_at_the_desk(staff_client: FlaskClient, order, amount: str | None, reason: str = "damaged",
+                       note: str = ""):
+    """The desk's two-step refund: choose, then confirm. Returns the confirmation's response."""
+    fields = desk_refund_form(staff_client, order, amount, reason, note)
+    return staff_client.post(f"/staff/orders/{order.reference}/refund", data=fields)

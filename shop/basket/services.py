@@ -11,6 +11,11 @@ from shop.isbn import hyphenate
 
 Items = dict[str, int]
 
+# Stripe Checkout takes at most 100 line items in payment mode, and each title is one. A basket
+# of 100 titles at the most copies each keeps the session cookie well under browsers' 4 KB
+# (tests/basket/test_limits.py measures it).
+MAX_TITLES = 100
+
 
 @dataclass
 class BasketLine:
@@ -61,10 +66,21 @@ class PricedBasket:
         return not self.lines
 
     @property
+    def too_many_titles(self) -> str | None:
+        """Why the basket as a whole cannot be bought (one from before the limit), if so."""
+        if len(self.lines) <= MAX_TITLES:
+            return None
+        return (
+            f"An order can have at most {MAX_TITLES} different titles; this basket has "
+            f"{len(self.lines)}. Please remove some before paying."
+        )
+
+    @property
     def problems(self) -> list[str]:
-        return [
+        found = [
             f"{line.publication.title}: {line.problem}" for line in self.lines if line.problem
         ]
+        return found + ([self.too_many_titles] if self.too_many_titles else [])
 
 
 def clean_items(raw: object) -> Items:
@@ -119,6 +135,11 @@ def add_item(
     """A new basket with ``quantity`` more copies of ``publication``; refuses rather than clips
     (naming ``contact_email`` for larger orders)."""
     check_quantity(quantity, maximum)
+    if publication.isbn not in items and len(items) >= MAX_TITLES:
+        raise BasketError(
+            f"Your basket already holds {MAX_TITLES} different titles, the most one order can "
+            "have. Please check out these first, or contact us for a larger order."
+        )
     total = items.get(publication.isbn, 0) + quantity
     if total > maximum:
         where = f"email us at {contact_email}" if contact_email else "use the contact page"

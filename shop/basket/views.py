@@ -53,6 +53,11 @@ def show():
         checkout_form=CheckoutForm(),
         max_copies=current_app.config["MAX_COPIES_PER_LINE"],
         estimate=delivery.describe(delivery.estimate(current_app.config["DELIVERY_ESTIMATES"], region.key)),
+        # Only a shop that takes cards alone can promise a card; Stripe may offer a bank debit.
+        pay_label=(
+            "Pay by card" if current_app.config["STRIPE_PAYMENT_METHODS"] == ("card",)
+            else "Continue to payment"
+        ),
     )
 
 

@@ -1,37 +1,48 @@
 """Checkout: from a basket to a Stripe Checkout Session, and Stripe's answers back to orders."""
 
 import logging
+from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shop.basket.services import PricedBasket
-from shop.errors import CheckoutError, PaymentGatewayError, UnknownCheckout
+from shop.errors import CheckoutError, PaymentGatewayError, ShopError, UnknownCheckout
 from shop.extensions import db
 from shop.orders import services as orders
 from shop.orders.fulfilment import fulfil_checkout
 from shop.orders.models import Order, StripeEvent
 from shop.orders.refunds import handle_refund_event
-from shop.orders.status import CANCELLED, EXPIRED, PAYMENT_FAILED
+from shop.orders.status import CANCELLED, PENDING_PAYMENT
 from shop.payments import gateway
 from shop.payments.gateway import (
     CheckoutLine,
     CheckoutRequest,
     CheckoutUrls,
     StartedCheckout,
+    WebhookEndpoint,
     WebhookEvent,
 )
 from shop.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-PAYMENT_EVENTS = {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
-# Refunds made anywhere (here or in Stripe's dashboard), and their later status changes.
-REFUND_EVENTS = {"charge.refunded", "charge.refund.updated", "refund.updated", "refund.failed"}
-CLOSING_EVENTS = {
-    "checkout.session.expired": EXPIRED,
-    "checkout.session.async_payment_failed": PAYMENT_FAILED,
-}
+# The events the shop handles: the one list of them. `flask stripe webhook-setup` subscribes
+# the endpoint to exactly these, and tests hold the README and its Stripe CLI recipe to it.
+# A session event only says "ask Stripe about this session": the session is then retrieved, so
+# which of them arrives, in which order or API version, does not matter.
+SESSION_EVENTS = (
+    "checkout.session.completed",  # paid, or (a bank debit) processing
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+)
+# Refunds made anywhere (here or in Stripe's dashboard), and their later changes: a pending
+# refund that succeeds or fails, a refund that fails after it succeeded.
+REFUND_EVENTS = ("charge.refunded", "charge.refund.updated", "refund.updated", "refund.failed")
+HANDLED_EVENTS = SESSION_EVENTS + REFUND_EVENTS
+ENDPOINT_DESCRIPTION = "Print shop: checkout and refund events"
 
 
 def place_order(basket: PricedBasket, reference_prefix: str) -> Order:
@@ -50,9 +61,14 @@ def place_order(basket: PricedBasket, reference_prefix: str) -> Order:
 
 
 def checkout_request(
-    order: Order, urls: CheckoutUrls, basket: PricedBasket, expires_in_minutes: int
+    order: Order,
+    urls: CheckoutUrls,
+    basket: PricedBasket,
+    expires_in_minutes: int,
+    payment_methods: tuple[str, ...] = (),
 ) -> CheckoutRequest:
-    """What Stripe is asked for: every amount from the order's own lines and postage."""
+    """What Stripe is asked for: every amount from the order's own lines and postage, and the
+    payment methods to offer (empty: those the Stripe dashboard turns on)."""
     return CheckoutRequest(
         order_id=order.id,
         reference=order.reference or "",
@@ -68,19 +84,25 @@ def checkout_request(
         idempotency_key=f"checkout-{order.reference}-{int(order.created_at.timestamp() * 1_000_000)}",
         expires_in_minutes=expires_in_minutes,
         urls=urls,
+        payment_methods=payment_methods,
     )
 
 
 def open_payment(
-    order: Order, urls: CheckoutUrls, basket: PricedBasket, expires_in_minutes: int
+    order: Order,
+    urls: CheckoutUrls,
+    basket: PricedBasket,
+    expires_in_minutes: int,
+    payment_methods: tuple[str, ...] = (),
 ) -> StartedCheckout:
     """Ask Stripe for a Checkout Session for a committed ``pending_payment`` order.
 
     On failure the order is marked ``failed_to_start`` and ``PaymentGatewayError`` propagates
     with the customer's message; the caller commits either way.
     """
+    request = checkout_request(order, urls, basket, expires_in_minutes, payment_methods)
     try:
-        started = gateway.create_session(checkout_request(order, urls, basket, expires_in_minutes))
+        started = gateway.create_session(request)
     except PaymentGatewayError as error:
         orders.record_checkout_failed(order, error.message)
         raise
@@ -89,58 +111,75 @@ def open_payment(
 
 
 def confirm_checkout(session_id: str) -> Order:
-    """The success page: ask Stripe about the session and record the payment if it is paid.
+    """The success page: ask Stripe about the session and record what it says (paid,
+    processing, failed), unless the order is already paid with its address.
 
     Does not wait for the webhook; both go through the same repeat-safe fulfilment.
     """
     order = orders.find_by_session(session_id)
     if order is None:
         raise UnknownCheckout("We have no order for that checkout.")
-    if order.is_paid:
+    if order.is_paid and order.has_delivery_address:
         return order
-    payment = gateway.retrieve_session(session_id)
-    return fulfil_checkout(payment, actor="customer")
+    return fulfil_checkout(gateway.retrieve_session(session_id), actor="customer")
 
 
 def cancel_checkout(session_id: str) -> Order | None:
     """The customer came back from Stripe without paying: close the session so an old tab cannot
-    pay a stale order later, and close the order (unless it was paid meanwhile)."""
+    pay a stale order later, and close the order, unless Stripe says the checkout was completed
+    meanwhile (paid, or a bank payment now processing)."""
     order = orders.find_by_session(session_id)
-    if order is None or order.is_paid:
+    if order is None or order.status != PENDING_PAYMENT:
         return order
     payment = gateway.expire_session(session_id)
-    if payment.is_paid:
-        return fulfil_checkout(payment, actor="customer")
-    return orders.close_checkout(session_id, CANCELLED, actor="customer")
+    if payment.outcome == gateway.EXPIRED:
+        return orders.close_checkout(session_id, CANCELLED, actor="customer")
+    return fulfil_checkout(payment, actor="customer")
 
 
 def handle_event(event: WebhookEvent) -> str:
-    """Apply one verified Stripe event, at most once per event id. Returns what was done."""
+    """Apply one verified Stripe event, at most once per event id. Returns what was done.
+
+    The payload is read for ids only: Stripe renders it in the endpoint's API version, which
+    may not be ours. What the event is about is asked of Stripe first, while no lock is held;
+    then the event is remembered and the answer recorded."""
+    if event.api_version and event.api_version != gateway.API_VERSION:
+        log.warning(
+            "Stripe event %s (%s) is in API version %s; the shop speaks %s. Run `flask stripe "
+            "webhook-setup` to give the endpoint the shop's version.",
+            event.id, event.type, event.api_version, gateway.API_VERSION,
+        )
     if event.type in REFUND_EVENTS and event.payment_intent_id:
-        # Ask Stripe first, while we hold no lock; then remember the event and record.
+        if _seen(event):
+            return "duplicate"
         listed = gateway.list_refunds(event.payment_intent_id)
         if not _remember(event):
             return "duplicate"
         refunded = handle_refund_event(event.payment_intent_id, listed)
         return f"{refunded.reference} {refunded.status}"
-    if event.payment is None or event.type not in PAYMENT_EVENTS | CLOSING_EVENTS.keys():
+    session_id = event.session_id
+    if event.type not in SESSION_EVENTS or session_id is None:
         return "ignored"
-    if not _remember(event):
-        return "duplicate"
-    order: Order | None
-    try:
-        if event.type in PAYMENT_EVENTS:
-            order = fulfil_checkout(event.payment)
-        else:
-            order = orders.close_checkout(
-                event.payment.session_id, CLOSING_EVENTS[event.type], actor="stripe"
-            )
-    except UnknownCheckout:
-        order = None
-    if order is None:
+    if orders.find_by_session(session_id) is None:
         log.info("Stripe event %s is for a session that is not ours", event.id)
         return "not ours"
+    if _seen(event):
+        return "duplicate"
+    try:
+        payment = gateway.retrieve_session(session_id)  # Stripe's view now, in our API version
+    except UnknownCheckout:
+        log.warning("Stripe event %s is for session %s, which Stripe no longer has", event.id, session_id)
+        return "unknown to Stripe"
+    if not _remember(event):
+        return "duplicate"
+    order = fulfil_checkout(payment)
     return f"{order.reference} {order.status}"
+
+
+def _seen(event: WebhookEvent) -> bool:
+    """Already handled? A plain read, to spare Stripe a question for a redelivery; ``_remember``
+    is what decides."""
+    return db.session.scalar(select(StripeEvent.id).filter_by(id=event.id)) is not None
 
 
 def _remember(event: WebhookEvent) -> bool:
@@ -148,8 +187,39 @@ def _remember(event: WebhookEvent) -> bool:
     dialect_insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
         dialect_insert(StripeEvent)
-        .values(id=event.id, type=event.type, received_at=utcnow())
+        .values(id=event.id, type=event.type, api_version=event.api_version, received_at=utcnow())
         .on_conflict_do_nothing()
         .returning(StripeEvent.id)  # rowcount is not reliable here across drivers; RETURNING is
     )
     return db.session.execute(statement).scalar() is not None
+
+
+@dataclass(frozen=True)
+class EndpointSetup:
+    """What ``setup_webhook_endpoint`` did: ``created`` (``endpoint.secret`` holds the signing
+    secret, shown this once), ``updated`` or ``unchanged``; and other endpoints at the same URL
+    that someone should delete (another API version, or duplicates)."""
+
+    endpoint: WebhookEndpoint
+    action: str
+    others: tuple[WebhookEndpoint, ...] = ()
+
+
+def setup_webhook_endpoint(url: str) -> EndpointSetup:
+    """Make sure Stripe sends ``HANDLED_EVENTS`` to ``url`` in the shop's API version: create
+    the endpoint, or find it and subscribe it to exactly those events (enabled). Repeat-safe.
+
+    Stripe cannot change an endpoint's API version, so an endpoint at ``url`` in another
+    version is left alone (reported in ``others``) and a new one is created beside it."""
+    if not url.startswith(("https://", "http://")):
+        raise ShopError(f"{url!r} is not a URL: give the full address, such as https://shop.example.org/stripe/webhook")
+    events = tuple(sorted(HANDLED_EVENTS))
+    at_url = [endpoint for endpoint in gateway.webhook_endpoints() if endpoint.url == url]
+    ours = [endpoint for endpoint in at_url if endpoint.api_version == gateway.API_VERSION]
+    if not ours:
+        created = gateway.create_webhook_endpoint(url, events, ENDPOINT_DESCRIPTION)
+        return EndpointSetup(created, "created", tuple(at_url))
+    endpoint, others = ours[0], tuple(e for e in at_url if e.id != ours[0].id)
+    if set(endpoint.enabled_events) == set(events) and endpoint.status == "enabled":
+        return EndpointSetup(endpoint, "unchanged", others)
+    return EndpointSetup(gateway.update_webhook_endpoint(endpoint.id, events, ENDPOINT_DESCRIPTION), "updated", others)

@@ -40,9 +40,9 @@ SESSION_ID_MAX = 255
 
 @bp.before_app_request
 def settle_paid_checkout():
-    """On the basket page, empty the basket of a buyer whose payment the webhook recorded while
-    they were away (they never came back to the success page). Only a browser with a pending
-    checkout pays the query."""
+    """On the basket page, empty the basket of a buyer whose completed checkout the webhook
+    recorded while they were away (they never came back to the success page): paid, or a bank
+    payment processing. Only a browser with a pending checkout pays the query."""
     if request.blueprint != "basket" or request.method != "GET":
         return
     session_id = pending_checkout.pending()
@@ -50,7 +50,7 @@ def settle_paid_checkout():
         order = orders.find_by_session(session_id)
         if order is None:
             pending_checkout.forget()
-        elif order.is_paid:
+        elif order.checkout_complete:
             pending_checkout.paid()
 
 
@@ -87,7 +87,8 @@ def start():
     )
     try:
         started = services.open_payment(
-            order, urls, basket, current_app.config["CHECKOUT_EXPIRY_MINUTES"]
+            order, urls, basket, current_app.config["CHECKOUT_EXPIRY_MINUTES"],
+            current_app.config["STRIPE_PAYMENT_METHODS"],
         )
     except PaymentGatewayError as error:
         db.session.commit()  # the order is recorded as failed to start
@@ -111,7 +112,7 @@ def success():
         # Stripe is unreachable: the webhook will still record the payment.
         order = orders.get_by_session(session_id)
     db.session.commit()
-    if order.is_paid and pending_checkout.is_pending(session_id):
+    if order.checkout_complete and pending_checkout.is_pending(session_id):
         pending_checkout.paid()
     days = delivery.estimate(current_app.config["DELIVERY_ESTIMATES"], order.region)
     response = make_response(render_template(
@@ -151,7 +152,7 @@ def cancelled():
         except ShopError:
             order = None  # it will expire on its own at Stripe, and the webhook closes it
         db.session.commit()
-        if order is not None and order.is_paid:
+        if order is not None and order.checkout_complete:
             pending_checkout.paid()
             return redirect(url_for(".success", session_id=session_id), code=303)
     flash("Payment cancelled. Your basket is just as you left it.", "info")

@@ -16,6 +16,7 @@ DISPATCH = "dispatch"
 REFUND = "refund"  # one per Stripe refund made from the desk
 CANCELLATION = "cancellation"  # the cancel-order action's email (its refund's key)
 DISPATCH_CORRECTION = "dispatch_correction"  # one per tracking correction staff chose to send
+PAYMENT_FAILED = "payment_failed"  # a delayed payment (Bacs Direct Debit) did not go through
 
 
 class OutboxEmail(Model):

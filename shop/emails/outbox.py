@@ -19,6 +19,7 @@ from shop.emails.models import (
     CONFIRMATION,
     DISPATCH,
     DISPATCH_CORRECTION,
+    PAYMENT_FAILED,
     REFUND,
     OutboxEmail,
 )
@@ -35,6 +36,7 @@ SUBJECTS = {
     REFUND: "A refund for your order {reference}",
     CANCELLATION: "Your order {reference} is cancelled and refunded",
     DISPATCH_CORRECTION: "Corrected tracking details for your order {reference}",
+    PAYMENT_FAILED: "Your payment for order {reference} did not go through",
 }
 # Deliberately strict: one address, no spaces, no line breaks (nothing to smuggle a header in).
 ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
@@ -120,6 +122,8 @@ def queue_refund_notice(order: Any, refund_id: str, amount_pence: int, *, cancel
 def queue_dispatch_correction(order: Any, correction_event_id: int) -> OutboxEmail | None:
     """The corrected dispatch email for one tracking correction (an ``OrderEvent`` id), once."""
     return queue(order, DISPATCH_CORRECTION, key=f"dispatch_correction:{correction_event_id}")
+def queue_payment_failed(order: Any) -> OutboxEmail | None:
+    return queue(order, PAYMENT_FAILED)
 
 
 def resend(email: OutboxEmail, actor: str) -> OutboxEmail | None:

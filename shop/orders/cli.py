@@ -72,7 +72,7 @@ def list_orders(limit: int) -> None:
 @orders_cli.command("fulfil")
 @click.argument("session_id")
 def fulfil(session_id: str) -> None:
-    """Ask Stripe about a Checkout Session and record its payment (repeat-safe)."""
+    """Ask Stripe about a Checkout Session and record what it says (repeat-safe)."""
     from shop.orders.fulfilment import fulfil_checkout
     from shop.payments import gateway
 
@@ -83,13 +83,17 @@ def fulfil(session_id: str) -> None:
 @orders_cli.command("reconcile")
 @click.option("--since", "since_text", default="7d", show_default=True, help="How far back: 7d, 12h, 30m.")
 def reconcile(since_text: str) -> None:
-    """Fulfil paid Stripe Checkout Sessions whose orders were never marked paid."""
+    """Record completed Stripe Checkout Sessions whose orders missed it (paid, processing,
+    failed, or without their address), and re-check every payment still processing."""
     from shop.orders.recovery import Progress
     from shop.orders.recovery import reconcile as run
 
     progress = Progress()
     changed = _commit_each(run(utcnow() - _duration(since_text), progress))
-    click.echo(f"Looked at {progress.sessions_seen} completed session(s); changed {changed} order(s).")
+    click.echo(
+        f"Looked at {progress.sessions_seen} completed session(s) and {progress.processing_checked} "
+        f"older payment(s) processing; changed {changed} order(s)."
+    )
 
 
 @orders_cli.command("expire-stale")

@@ -112,6 +112,8 @@ def order_flags(order, now: datetime, overdue_days: int) -> list[Flag]:
         flags.append(Flag(f"Waiting {waited} days"))
     if order.refunded_pence and order.status != REFUNDED:
         flags.append(Flag(f"Refunded {format_pence(order.refunded_pence)}", "flag flag-info"))
+    if order.refund_pending_pence:
+        flags.append(Flag(f"Refund pending {format_pence(order.refund_pending_pence)}", "flag flag-info"))
     return flags
 
 
@@ -130,8 +132,8 @@ class ListedOrder(NamedTuple):
 
 _LISTED_COLUMNS = (
     Order.reference, Order.created_at, Order.customer_name, Order.customer_email, Order.copies,
-    Order.total_pence, Order.status, Order.amount_mismatch, Order.refunded_pence, Order.paid_at,
-    Order.dispatched_at,
+    Order.total_pence, Order.status, Order.amount_mismatch, Order.refunded_pence,
+    Order.refund_pending_pence, Order.paid_at, Order.dispatched_at,
 )
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.addresses import country_name
 from shop.extensions import Model
-from shop.orders.status import DISPATCHABLE, PENDING_PAYMENT, PLACED, label
+from shop.orders.status import CHECKOUT_COMPLETE, DISPATCHABLE, PENDING_PAYMENT, PLACED, label
 from shop.timeutil import as_utc, utcnow
 
 
@@ -30,6 +30,7 @@ class Order(Model):
         CheckConstraint("total_pence = subtotal_pence + postage_pence", name="total_adds_up"),
         Index("ix_shop_order_status_created", "status", "created_at"),
         CheckConstraint("refunded_pence >= 0", name="refunded_not_negative"),
+        CheckConstraint("refund_pending_pence >= 0", name="refund_pending_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -49,7 +50,9 @@ class Order(Model):
     amount_charged_pence: Mapped[int | None]
     currency_charged: Mapped[str | None] = mapped_column(String(3))
     amount_mismatch: Mapped[bool] = mapped_column(default=False)
-    refunded_pence: Mapped[int] = mapped_column(default=0)
+    refunded_pence: Mapped[int] = mapped_column(default=0)  # refunds Stripe says succeeded
+    # Refunds Stripe has accepted but not yet completed: not refunded yet, not refundable again.
+    refund_pending_pence: Mapped[int] = mapped_column(default=0)
 
     customer_email: Mapped[str | None] = mapped_column(String(320), index=True)
     customer_name: Mapped[str | None] = mapped_column(String(300))
@@ -87,8 +90,8 @@ class Order(Model):
 
     @property
     def refundable_pence(self) -> int:
-        """What is left to refund of what Stripe actually charged."""
-        return max((self.amount_charged_pence or 0) - self.refunded_pence, 0)
+        """What is left to refund of what Stripe actually charged (pending refunds hold theirs)."""
+        return max((self.amount_charged_pence or 0) - self.refunded_pence - self.refund_pending_pence, 0)
 
     @property
     def can_dispatch(self) -> bool:
@@ -102,6 +105,15 @@ class Order(Model):
     def is_paid(self) -> bool:
         """Payment received: paid, and whatever came after (dispatched, refunded)."""
         return self.status in PLACED
+
+    @property
+    def checkout_complete(self) -> bool:
+        """The customer finished Stripe's checkout: paid, or a payment still processing."""
+        return self.status in CHECKOUT_COMPLETE
+
+    @property
+    def has_delivery_address(self) -> bool:
+        return bool(self.ship_line1 and self.ship_country)
 
     @property
     def shipping_address_lines(self) -> list[str]:
@@ -173,11 +185,15 @@ class StripeEvent(Model):
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     type: Mapped[str] = mapped_column(String(100))
+    # The version Stripe rendered it in: the endpoint's, or the account's default.
+    api_version: Mapped[str | None] = mapped_column(String(40))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Refund(Model):
-    """A refund as Stripe reports it, made from the staff desk or in Stripe's dashboard."""
+    """A refund as Stripe reports it, made from the staff desk or in Stripe's dashboard. Only a
+    ``succeeded`` one counts as money returned; ``pending`` (and ``requires_action``) ones are
+    on their way; ``failed`` and ``canceled`` ones returned nothing."""
 
     __tablename__ = "refund"
     __table_args__ = (CheckConstraint("amount_pence > 0", name="amount_positive"),)
@@ -192,3 +208,16 @@ class Refund(Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     order: Mapped[Order] = relationship(back_populates="refunds")
+
+    @property
+    def status_label(self) -> str:
+        return REFUND_STATUS_LABELS.get(self.status, self.status)
+
+
+REFUND_STATUS_LABELS = {
+    "succeeded": "Refunded",
+    "pending": "Pending: counted when Stripe completes it",
+    "requires_action": "Waiting for the customer: counted when Stripe completes it",
+    "failed": "Failed: nothing was refunded",
+    "canceled": "Cancelled: nothing was refunded",
+}

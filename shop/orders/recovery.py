@@ -14,8 +14,9 @@ from shop.extensions import db
 from shop.orders import services as orders
 from shop.orders.fulfilment import fulfil_checkout
 from shop.orders.models import Order
-from shop.orders.status import EXPIRED, PAID, PENDING_PAYMENT, sources
+from shop.orders.status import CHECKOUT_COMPLETE, PAYMENT_PROCESSING, PENDING_PAYMENT
 from shop.payments import gateway
+from shop.payments.gateway import CheckoutPayment
 
 log = logging.getLogger(__name__)
 
@@ -34,25 +35,76 @@ class Change:
 @dataclass
 class Progress:
     sessions_seen: int = 0
+    processing_checked: int = 0
+
+
+# Why an order changed, by what Stripe says of its session.
+_WHY = {
+    gateway.PAID: "Stripe says paid",
+    gateway.PROCESSING: "Stripe says the payment is processing",
+    gateway.FAILED: "Stripe says the payment failed",
+    gateway.EXPIRED: "Stripe session expired",
+}
+
+
+def _apply(order: Order, payment: CheckoutPayment, actor: str) -> Change | None:
+    """Record Stripe's view of ``order``'s session; the change, if there was one."""
+    before, had_address = order.status, order.has_delivery_address
+    fulfil_checkout(payment, actor=actor)
+    if order.status != before:
+        return Change(order.reference, before, order.status, _WHY.get(payment.outcome, payment.outcome))
+    if order.has_delivery_address and not had_address:
+        return Change(order.reference, before, order.status, "delivery address recorded from Stripe")
+    return None
+
+
+def _needs_work(order: Order, payment: CheckoutPayment) -> bool:
+    """Whether Stripe's view could change ``order``: a completed checkout not yet recorded as
+    paid (or failed), or one recorded without its delivery address."""
+    if payment.outcome == gateway.OPEN:
+        return False
+    if order.status not in CHECKOUT_COMPLETE or order.status == PAYMENT_PROCESSING:
+        return True
+    return not order.has_delivery_address
 
 
 def reconcile(since: datetime, progress: Progress) -> Iterator[Change]:
-    """Fulfil every paid session completed since ``since`` whose order is not yet paid."""
-    unpaid = sources(PAID)
+    """Apply every Checkout Session completed since ``since`` whose order does not yet show
+    it (paid, processing, failed, or missing its address); then ask Stripe again about every
+    order whose payment is still processing, however old (a Bacs Direct Debit takes days)."""
+    checked: set[str] = set()
     for payment in gateway.completed_sessions(since):
         progress.sessions_seen += 1
+        checked.add(payment.session_id)
         order = orders.find_by_session(payment.session_id)
-        if order is None or not payment.is_paid or order.status not in unpaid:
+        if order is None or not _needs_work(order, payment):
             continue
-        before = order.status
-        fulfil_checkout(payment, actor="reconcile")
-        yield Change(order.reference, before, order.status, "Stripe says paid")
+        change = _apply(order, payment, "reconcile")
+        if change:
+            yield change
+    processing = db.session.scalars(
+        select(Order.stripe_session_id)
+        .where(Order.status == PAYMENT_PROCESSING, Order.stripe_session_id.is_not(None))
+        .order_by(Order.id)
+    ).all()
+    for session_id in processing:
+        if session_id is None or session_id in checked:
+            continue
+        progress.processing_checked += 1
+        payment = gateway.retrieve_session(session_id)
+        order = orders.find_by_session(session_id)
+        if order is not None:
+            change = _apply(order, payment, "reconcile")
+            if change:
+                yield change
 
 
 def expire_stale(now: datetime, expiry_minutes: int) -> Iterator[Change]:
     """Settle pending orders past their checkout's expiry as Stripe says: paid ones are fulfilled,
-    others closed, and their reserved copies return to stock. An order whose Stripe session was
-    never recorded (the process died mid-checkout) is closed as failed to start."""
+    open ones expired and closed (their reserved copies return to stock), and ones whose
+    payment is still processing keep their copies and wait for it. An order whose Stripe
+    session was never recorded (the process died mid-checkout) is closed as failed to start.
+    Orders already processing a payment are never touched: their checkout is complete."""
     cutoff = now - timedelta(minutes=expiry_minutes + 1)
     stale = db.session.execute(
         select(Order.id, Order.reference, Order.stripe_session_id)
@@ -67,13 +119,8 @@ def expire_stale(now: datetime, expiry_minutes: int) -> Iterator[Change]:
                 yield Change(reference, PENDING_PAYMENT, order.status, "no Stripe session")
             continue
         payment = gateway.retrieve_session(session_id)
-        if payment.status == "open":
+        if payment.outcome == gateway.OPEN:
             payment = gateway.expire_session(session_id)
-        if payment.is_paid:
-            order = fulfil_checkout(payment, actor="expire-stale")
-            why = "Stripe says paid"
-        else:
-            order = orders.close_checkout(session_id, EXPIRED, actor="expire-stale")
-            why = f"Stripe session {payment.status}"
-        if order is not None and order.status != PENDING_PAYMENT:
-            yield Change(reference, PENDING_PAYMENT, order.status, why)
+        order = fulfil_checkout(payment, actor="expire-stale")
+        if order.status != PENDING_PAYMENT:
+            yield Change(reference, PENDING_PAYMENT, order.status, _WHY.get(payment.outcome, payment.outcome))

@@ -14,7 +14,7 @@ from shop.extensions import db
 from shop.money import format_pence
 from shop.orders import refunds
 from shop.orders.models import Order, OrderEvent
-from shop.orders.refunds import RefundError
+from shop.orders.refunds import RefundError, check_amount
 from shop.orders.status import PAID, REFUNDABLE, REFUNDED
 
 # Why staff refund; the customer never sees these.
@@ -70,10 +70,7 @@ def plan_refund(order: Order, *, full: bool, amount_pence: int | None, reason: s
     else:
         if amount_pence is None:
             raise RefundError("Enter the amount to refund, or choose a full refund.")
-        if amount_pence <= 0:
-            raise RefundError("A refund must be more than £0.00.")
-        if amount_pence > left:
-            raise RefundError(f"That is more than is left to refund: at most {format_pence(left)}.")
+        check_amount(order, amount_pence)
         amount = amount_pence
     if reason not in REASONS:
         raise RefundError("Choose the reason for the refund.")

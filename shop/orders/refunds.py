@@ -1,8 +1,14 @@
-"""Refunds: made from the staff desk through Stripe, or seen in Stripe's ``charge.refunded``.
+"""Refunds: made from the staff desk through Stripe, or seen in Stripe's refund events.
 
 Stripe is the ledger. Both paths fetch the payment's refunds and upsert them by Stripe's refund
-id, then derive the order's refunded total from the rows, so a webhook racing the staff action,
-or a refund made in Stripe's dashboard, is counted exactly once."""
+id, then derive the order's totals from the rows, so a webhook racing the staff action, or a
+refund made in Stripe's dashboard, is counted exactly once. A refund counts as money returned
+only once Stripe says it ``succeeded``: a pending one is held apart (``refund_pending_pence``)
+until it does, and a failed or cancelled one returned nothing.
+
+Who made a refund travels with it: the desk tells Stripe in the refund's metadata, so whichever
+reaches the shop first, Stripe's event or the desk's answer, credits the person who pressed
+Refund. A refund without that mark was made in Stripe's dashboard."""
 
 import logging
 
@@ -19,9 +25,29 @@ from shop.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
+DASHBOARD = "Stripe dashboard"  # the author of a refund the desk did not make
+AUTHOR_MAX = 320  # Refund.created_by
+COUNTED = ("succeeded",)
+PENDING = ("pending", "requires_action")
+
 
 class RefundError(ShopError):
     pass
+
+
+def check_amount(order: Order, amount_pence: int) -> None:
+    """``RefundError`` unless ``amount_pence`` is more than nothing and at most what is left
+    to refund (pending refunds already count against it)."""
+    if amount_pence <= 0:
+        raise RefundError("A refund must be more than £0.00.")
+    if amount_pence > order.refundable_pence:
+        pending = (
+            f" ({format_pence(order.refund_pending_pence)} is already on its way)"
+            if order.refund_pending_pence else ""
+        )
+        raise RefundError(
+            f"That is more than is left to refund: at most {format_pence(order.refundable_pence)}{pending}."
+        )
 
 
 def refund_order(order: Order, amount_pence: int, request_token: str, actor: str) -> RefundInfo:
@@ -34,15 +60,14 @@ def refund_order(order: Order, amount_pence: int, request_token: str, actor: str
     """
     if order.status not in REFUNDABLE or not order.payment_intent_id:
         raise RefundError(f"Order {order.reference} has no payment to refund ({order.status_label.lower()}).")
-    if amount_pence <= 0:
-        raise RefundError("A refund must be more than £0.00.")
-    if amount_pence > order.refundable_pence:
-        raise RefundError(
-            f"That is more than is left to refund: at most {format_pence(order.refundable_pence)}."
-        )
+    check_amount(order, amount_pence)
     token = "".join(ch for ch in request_token if ch.isalnum())[:64] or "none"
     refund = gateway.create_refund(
-        order.payment_intent_id, amount_pence, idempotency_key=f"refund-{order.reference}-{token}"
+        order.payment_intent_id,
+        amount_pence,
+        idempotency_key=f"refund-{order.reference}-{token}",
+        refunded_by=actor,
+        order_reference=order.reference or "",
     )
     try:
         listed = gateway.list_refunds(order.payment_intent_id)
@@ -56,14 +81,15 @@ def refund_order(order: Order, amount_pence: int, request_token: str, actor: str
 def record_refunds(
     order: Order, listed: list[RefundInfo], actor: str, made_here: list[RefundInfo] | tuple[()] = ()
 ) -> int:
-    """Bring the order's refund rows and total in line with what Stripe listed; returns the
-    refunded total in pence.
+    """Bring the order's refund rows and totals in line with what Stripe listed; returns the
+    refunded total in pence (succeeded refunds only).
 
     Call it after the Stripe requests, not before: its first statement locks the order row (a
     write, so SQLite takes its write lock too), and everything after reads fresh rows under that
     lock. So the desk and a ``charge.refunded`` webhook recording the same refund at the same
     moment serialise, and the second finds the first's row instead of inserting a duplicate.
-    Refunds in ``made_here`` are credited to ``actor``; others to Stripe's dashboard.
+    A refund is credited to whoever its metadata names, else (one made just now, by an older
+    shop) to ``actor``, else to Stripe's dashboard.
     """
     db.session.execute(
         update(Order).where(Order.id == order.id).values(updated_at=utcnow())
@@ -71,21 +97,33 @@ def record_refunds(
     )
     db.session.refresh(order)
     ours = {refund.id for refund in made_here}
-    by_id = {refund.id: refund for refund in [*listed, *made_here]}
+    # What Stripe listed is its latest word; a refund made a moment ago may not be listed yet.
+    by_id = {refund.id: refund for refund in [*made_here, *listed]}
     for refund in by_id.values():
-        _upsert(order, refund, actor if refund.id in ours else "Stripe dashboard")
+        author = refund.refunded_by or (actor if refund.id in ours else DASHBOARD)
+        _upsert(order, refund, author[:AUTHOR_MAX])  # metadata can be edited in Stripe's dashboard
     db.session.flush()
-    refunded = int(
-        db.session.scalar(
-            select(func.coalesce(func.sum(Refund.amount_pence), 0)).where(
-                Refund.order_id == order.id, Refund.status == "succeeded"
-            )
+    refunded, pending = _sum(order, COUNTED), _sum(order, PENDING)
+    if pending != order.refund_pending_pence:
+        order.record(
+            "refund_pending_total", "stripe",
+            before={"refund_pending_pence": order.refund_pending_pence},
+            after={"refund_pending_pence": pending},
         )
-        or 0
-    )
+        order.refund_pending_pence = pending
+        db.session.flush()
     if refunded != order.refunded_pence:
         _set_refunded(order, refunded, actor)
     return refunded
+
+
+def _sum(order: Order, statuses: tuple[str, ...]) -> int:
+    total = db.session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_pence), 0)).where(
+            Refund.order_id == order.id, Refund.status.in_(statuses)
+        )
+    )
+    return int(total or 0)
 
 
 def _upsert(order: Order, refund: RefundInfo, actor: str) -> None:
@@ -104,9 +142,14 @@ def _upsert(order: Order, refund: RefundInfo, actor: str) -> None:
             )
         )
         order.record("refund", actor, stripe_refund_id=refund.id, amount_pence=refund.amount, status=refund.status)
-    elif row.status != refund.status:
-        order.record("refund_status", "stripe", stripe_refund_id=refund.id, before=row.status, after=refund.status)
-        row.status = refund.status
+    else:
+        if row.status != refund.status:
+            order.record(
+                "refund_status", "stripe", stripe_refund_id=refund.id, before=row.status, after=refund.status
+            )
+            row.status = refund.status
+        if row.created_by == DASHBOARD and actor != DASHBOARD:
+            row.created_by = actor  # recorded before the desk's mark could be read
 
 
 def refund_status(order: Order, refunded: int) -> str:
@@ -147,7 +190,9 @@ class RefundNotYetMatched(ShopError):
 
 
 def handle_refund_event(payment_intent_id: str, listed: list[RefundInfo]) -> Order:
-    """``charge.refunded`` / ``refund.updated`` from Stripe, for refunds made anywhere."""
+    """``charge.refunded``, ``refund.updated``, ``refund.failed``, ``charge.refund.updated`` from
+    Stripe, for refunds made anywhere: ``listed`` is what Stripe says of the payment's refunds
+    now, whatever the event's payload said."""
     order = db.session.scalar(select(Order).filter_by(payment_intent_id=payment_intent_id))
     if order is None:
         raise RefundNotYetMatched(f"No order has payment {payment_intent_id} yet.")

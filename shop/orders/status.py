@@ -1,7 +1,8 @@
 """Order statuses: the one table of which status may follow which, and ``transition``, the one
 function that writes ``Order.status``.
 
-A status says where the order is in its life (awaiting payment, paid, dispatched, closed). Two
+A status says where the order is in its life (awaiting payment, payment processing, paid,
+dispatched, closed). Two
 facts sit beside it rather than in it: ``dispatched_at`` (the parcel left; kept when the order is
 later refunded) and ``refunded_pence`` (money returned; a partial refund leaves the status as it
 was, a full one makes it ``refunded``).
@@ -16,6 +17,9 @@ from shop.extensions import db, rows_changed
 from shop.timeutil import utcnow
 
 PENDING_PAYMENT = "pending_payment"
+# The customer finished Stripe's checkout with a method that takes days to clear (Bacs Direct
+# Debit): its copies stay reserved until Stripe says the payment succeeded or failed.
+PAYMENT_PROCESSING = "payment_processing"
 FAILED_TO_START = "failed_to_start"
 CANCELLED = "cancelled"
 EXPIRED = "expired"
@@ -25,10 +29,14 @@ DISPATCHED = "dispatched"
 REFUNDED = "refunded"
 
 # Which status may follow which. A payment Stripe reports is the truth, so a closed checkout can
-# still become paid (a customer who paid on a tab opened before we closed it). A full refund
-# that Stripe later reports failed takes the order back to where it was.
+# still become paid (a customer who paid on a tab opened before we closed it). A payment that is
+# processing ends paid or failed, never expired or cancelled: its checkout is complete. A full
+# refund that Stripe later reports failed takes the order back to where it was.
 ALLOWED: dict[str, frozenset[str]] = {
-    PENDING_PAYMENT: frozenset({PAID, FAILED_TO_START, CANCELLED, EXPIRED, PAYMENT_FAILED}),
+    PENDING_PAYMENT: frozenset(
+        {PAYMENT_PROCESSING, PAID, FAILED_TO_START, CANCELLED, EXPIRED, PAYMENT_FAILED}
+    ),
+    PAYMENT_PROCESSING: frozenset({PAID, PAYMENT_FAILED}),
     FAILED_TO_START: frozenset({PAID}),
     CANCELLED: frozenset({PAID}),
     EXPIRED: frozenset({PAID}),
@@ -49,6 +57,7 @@ REQUIRES: dict[tuple[str, str], tuple[str, bool]] = {
 
 STATUS_LABELS = {
     PENDING_PAYMENT: "Awaiting payment",
+    PAYMENT_PROCESSING: "Payment processing",
     FAILED_TO_START: "Checkout failed to start",
     CANCELLED: "Cancelled",
     EXPIRED: "Checkout expired",
@@ -76,6 +85,9 @@ def may_move(order: Any, to: str) -> bool:
 PLACED = (PAID, DISPATCHED, REFUNDED)
 # Checkouts that closed without a payment; their copies went back to stock.
 CLOSED = (FAILED_TO_START, CANCELLED, EXPIRED, PAYMENT_FAILED)
+# The customer finished Stripe's checkout: paid, or paying by a method that takes days. Their
+# basket is done with.
+CHECKOUT_COMPLETE = (PAYMENT_PROCESSING, *PLACED)
 # What staff may pack and send.
 DISPATCHABLE = (PAID,)
 # What may be refunded (in part or in full) through Stripe.

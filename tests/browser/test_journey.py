@@ -71,7 +71,7 @@ def test_customer_buys_three_copies_and_staff_dispatch_them(open_tab, shop, db):
     customer.step("basket-europe")
 
     # Checkout: off to the sandbox's hosted payment page (not ours: checked, not failed).
-    page.get_by_role("button", name="Pay by card").click()
+    page.get_by_role("button", name="Continue to payment").click()
     expect(page).to_have_url(re.compile(re.escape(shop.sandbox.url) + r"/pay/cs_test_\w+"))
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Pay {TOTAL}")
     customer.step("payment-page", ours=False)

@@ -122,7 +122,7 @@ def test_purchase_with_the_keyboard_alone(open_tab, shop, db):
     customer.step("keyboard-basket")
 
     tab_to(page, "button.primary")
-    expect(page.locator("button.primary")).to_have_text("Pay by card")
+    expect(page.locator("button.primary")).to_have_text("Continue to payment")
     press_enter_and_wait(page)
     expect(page).to_have_url(re.compile(re.escape(shop.sandbox.url) + "/pay/cs_test_"))
 
@@ -175,7 +175,7 @@ def test_purchase_with_javascript_disabled(open_tab, shop, db):
     expect(page.locator(".totals .grand")).to_contain_text(TOTAL)
     customer.step("no-js-basket-europe")
 
-    page.get_by_role("button", name="Pay by card").click()
+    page.get_by_role("button", name="Continue to payment").click()
     expect(page).to_have_url(re.compile(re.escape(shop.sandbox.url) + "/pay/cs_test_"))
     fill_payment_page(page, DECLINED_CARD)
     page.get_by_role("button", name=f"Pay {TOTAL}").click()

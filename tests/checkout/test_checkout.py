@@ -69,7 +69,7 @@ def test_the_region_selected_on_the_basket_is_the_one_paid_without_updating_post
     # One form holds the region and the Pay button; "Update postage" posts the same form elsewhere.
     form = page[page.index('<form method="post" action="/checkout"'):]
     form = form[:form.index("</form>")]
-    assert 'name="region"' in form and 'formaction="/basket/region"' in form and "Pay by card" in form
+    assert 'name="region"' in form and 'formaction="/basket/region"' in form and "Continue to payment" in form
     response = shopper.post("/checkout", region="world")  # never pressed "Update postage"
     assert response.status_code == 303
     [request] = sandbox.requests_to("/v1/checkout/sessions")

@@ -156,3 +156,23 @@ def test_a_stripe_500_is_retried_with_the_same_idempotency_key(app, shopper, san
     assert attempts[0]["idempotency_key"] == attempts[1]["idempotency_key"]
     db.session.expire_all()
     assert db.session.scalar(select(Order.stripe_session_id)) == session_id
+
+
+def test_a_stripe_500_stored_for_the_key_is_not_retried_and_the_next_checkout_is_new(app, shopper, sandbox, db, publication):
+    """Stripe failed while running the request and stored the 500 under its idempotency key: it
+    says Stripe-Should-Retry: false, so the SDK does not retry (a retry would replay the 500).
+    The buyer's next checkout is a new order with a new key, and goes through."""
+    app.config.update(STRIPE_MAX_RETRIES=2)
+    app.extensions.pop("stripe_client", None)
+    sandbox.post("/_sandbox/fail", count=1, status=500, stage="during", path_prefix="/v1/checkout/sessions")
+    shopper.add(quantity=2)
+    assert shopper.checkout().headers["Location"] == "/basket"
+    [attempt] = sandbox.requests_to("/v1/checkout/sessions")
+    assert (attempt["status"], attempt["should_retry"]) == (500, "false")
+    db.session.expire_all()
+    assert db.session.scalar(select(Order.status)) == "failed_to_start" and stock(db) == 100
+    assert shopper.basket() == {ISBN: 2}
+    response = shopper.checkout()
+    assert response.status_code == 303 and response.headers["Location"].startswith(sandbox.url + "/pay/")
+    first, second = sandbox.requests_to("/v1/checkout/sessions")
+    assert first["idempotency_key"] != second["idempotency_key"] and second["status"] == 200

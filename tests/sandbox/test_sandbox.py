@@ -336,7 +336,8 @@ def test_control_complete_async_override_and_expire(client: stripe.StripeClient,
     session = client.v1.checkout.sessions.create(params=session_params())
     declined = http.post(f"{control}/{session.id}/complete", json={"card": "4000000000000002"})
     assert declined.status_code == 402 and declined.json()["error"]["code"] == "card_declined"
-    done = http.post(f"{control}/{session.id}/complete", json={"async": True, "amount_total": 100}).json()
+    done = http.post(f"{control}/{session.id}/complete", json={"payment_method": "bacs_debit",
+                                                               "amount_total": 100}).json()
     assert (done["session"]["status"], done["session"]["payment_status"]) == ("complete", "unpaid")
     assert done["session"]["amount_total"] == 100
     settled = http.post(f"{control}/{session.id}/async", json={"succeeded": True}).json()

@@ -193,7 +193,10 @@ def test_full_refund_through_stripe(client, staff_client, sandbox, db, publicati
     [refund] = order.refunds
     assert refund.stripe_refund_id.startswith("re_") and refund.created_by == STAFF_EMAIL
     [request] = sandbox.requests_to("/v1/refunds")
-    assert request["params"] == {"payment_intent": order.payment_intent_id, "amount": "2095"}
+    assert request["params"] == {
+        "payment_intent": order.payment_intent_id, "amount": "2095",
+        "metadata": {"refunded_by": STAFF_EMAIL, "order_reference": order.reference},
+    }
     assert request["idempotency_key"] == f"refund-{order.reference}-tok1"
 
 

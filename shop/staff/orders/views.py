@@ -27,8 +27,9 @@ from shop.carriers import tracking_url
 from shop.emails import outbox
 from shop.errors import InvalidISBN, NotFound, ShopError
 from shop.extensions import db
+from shop.money import format_pence
 from shop.orders import batch as batches
-from shop.orders import clickdrop, desk, refund_requests
+from shop.orders import clickdrop, desk, refund_requests, refunds
 from shop.orders.desk import FILTER_ALIASES, STATUS_FILTERS, OrderFilters, Selection
 from shop.orders.export import order_lines_csv
 from shop.orders.labels import labels_pdf
@@ -385,12 +386,16 @@ def refund(reference: str):
 
 
 def _refund_message(order, outcome: refund_requests.RefundOutcome, cancelled: bool = False) -> str:
-    from shop.money import format_pence
-
     if outcome.repeated:
         return f"That refund was already made ({outcome.refund_id}); nothing more was done."
     done = f"Order {order.reference} cancelled: " if cancelled else ""
-    message = f"{done}Stripe refunded {format_pence(outcome.amount_pence)} ({outcome.status})."
+    if outcome.status in refunds.PENDING:
+        message = (
+            f"{done}Stripe accepted a refund of {format_pence(outcome.amount_pence)}; it is pending, "
+            "and counts once Stripe completes it."
+        )
+    else:
+        message = f"{done}Stripe refunded {format_pence(outcome.amount_pence)} ({outcome.status})."
     if outcome.restocked:
         message += f" {order.copies} {'copy' if order.copies == 1 else 'copies'} back in stock."
     message += " The customer gets an email." if outcome.emailed else " No email was sent."
