@@ -1,8 +1,12 @@
 """Configuration from the environment. Nothing is read at import time: ``load_config()`` does it."""
 
+import math
 import os
+import string
+from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
@@ -31,6 +35,44 @@ POSTAGE_REGIONS: dict[str, dict[str, Any]] = {
 }
 
 DEV_SECRET_KEY = "dev-only-not-secret"
+ENVIRONMENTS = ("development", "production", "test")
+# What scripts/run.sh gives the local sandbox: a production shop must never run on them.
+SANDBOX_KEYS = {"STRIPE_SECRET_KEY": "sk_test_local_sandbox", "STRIPE_WEBHOOK_SECRET": "whsec_local_sandbox"}
+MIN_SECRET_BITS = 256
+MAKE_A_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+# Character classes for estimating a key's strength: (members, how many symbols the class has).
+KEY_ALPHABETS = (
+    (set(string.ascii_lowercase), 26),
+    (set(string.ascii_uppercase), 26),
+    (set(string.digits), 10),
+    (set("-_"), 2),  # the rest of the URL-safe alphabet (secrets.token_urlsafe)
+    (set(string.punctuation + " ") - set("-_"), 31),
+)
+HEX_DIGITS = (set("0123456789abcdef"), set("0123456789ABCDEF"))
+
+
+def estimated_bits(key: str) -> int:
+    """How many bits of randomness ``key`` could hold at most, as if each character were drawn
+    at random from the alphabet of the character classes it uses: its length × log2(that
+    alphabet). The classes are lower case (26), upper case (26), digits (10), ``-`` and ``_``
+    (2), other ASCII punctuation and the space (31) and anything else (128); a key of hex digits
+    alone counts as 16 symbols. A key whose characters repeat so much that they carry less than
+    3 bits each by their own frequencies (``aaaa…``, ``abab…``) counts as 0, whatever its length.
+    ``secrets.token_urlsafe(48)`` gives about 380; ``secrets.token_hex(32)`` exactly 256."""
+    if not key:
+        return 0
+    counts = Counter(key)
+    per_character = -sum(n / len(key) * math.log2(n / len(key)) for n in counts.values())
+    if per_character < 3:
+        return 0
+    used = set(key)
+    if any(used <= hex_digits for hex_digits in HEX_DIGITS):
+        alphabet = 16
+    else:
+        known = set().union(*(members for members, _ in KEY_ALPHABETS))
+        alphabet = sum(size for members, size in KEY_ALPHABETS if used & members)
+        alphabet += 128 if used - known else 0
+    return int(len(key) * math.log2(alphabet))
 
 
 def _int(name: str, default: int) -> int:
@@ -43,6 +85,38 @@ def _int(name: str, default: int) -> int:
         raise RuntimeError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes", "on")
+
+
+def declared_workers() -> int:
+    """How many worker processes gunicorn was asked for, as far as this process can see: the
+    ``-w``/``--workers`` on its command line (a worker keeps its master's ``sys.argv``) or in
+    ``GUNICORN_CMD_ARGS``, else ``WEB_CONCURRENCY`` (gunicorn's own default), else 1. A
+    ``workers =`` in a gunicorn config file is not seen: deploy/gunicorn.conf.py takes it from
+    WEB_CONCURRENCY for that reason."""
+    import shlex
+    import sys
+
+    def from_args(args: list[str]) -> int | None:
+        found = None
+        for index, arg in enumerate(args):
+            if arg in ("-w", "--workers") and index + 1 < len(args):
+                found = args[index + 1]
+            elif arg.startswith("--workers="):
+                found = arg.partition("=")[2]
+            elif arg.startswith("-w") and arg[2:].isdigit():
+                found = arg[2:]
+        return int(found) if found and found.isdigit() else None
+
+    counts = [from_args(shlex.split(os.environ.get("GUNICORN_CMD_ARGS", "")))]
+    if sys.argv and "gunicorn" in sys.argv[0]:
+        counts.append(from_args(sys.argv[1:]))
+    concurrency = os.environ.get("WEB_CONCURRENCY", "")
+    counts.append(int(concurrency) if concurrency.isdigit() else None)
+    return max((count for count in counts if count is not None), default=1)
+
+
 def default_database_url() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'shop.sqlite3'}"
 
@@ -50,6 +124,9 @@ def default_database_url() -> str:
 def load_config() -> dict[str, Any]:
     """Read settings from the environment; in production a missing secret stops start-up."""
     env = os.environ.get("SHOP_ENV", "development")
+    if env not in ENVIRONMENTS:
+        # Exactly one of these: "Production" or "production " must not quietly run as development.
+        raise RuntimeError(f"SHOP_ENV must be one of {', '.join(ENVIRONMENTS)} (exactly), got {env!r}")
     production = env == "production"
     config: dict[str, Any] = {
         "SHOP_ENV": env,
@@ -88,6 +165,9 @@ def load_config() -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 4 * 1024 * 1024),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session cookie
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # memory:// keeps each process's counts to itself; production takes it only when told
+        # that one process serves the shop (see check_production).
+        "RATELIMIT_ALLOW_MEMORY": _flag("RATELIMIT_ALLOW_MEMORY"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "STAFF_LOGIN_LIMIT_PER_ADDRESS": os.environ.get(
             "STAFF_LOGIN_LIMIT_PER_ADDRESS", "20 per 10 minutes"
@@ -115,7 +195,7 @@ def load_config() -> dict[str, Any]:
         "LOW_STOCK_THRESHOLD": _int("LOW_STOCK_THRESHOLD", 20),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": _int("MAIL_PORT", 25),
-        "MAIL_USE_TLS": os.environ.get("MAIL_USE_TLS", "").lower() in ("1", "true", "yes", "on"),
+        "MAIL_USE_TLS": _flag("MAIL_USE_TLS"),
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_FROM": os.environ.get("MAIL_FROM", "The King's Fund print shop <orders@localhost>"),
@@ -137,6 +217,35 @@ def check_production(config: dict[str, Any]) -> None:
     for key in ("SECRET_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SHOP_BASE_URL"):
         if not config.get(key):
             raise RuntimeError(f"{key} must be set in the environment when SHOP_ENV=production")
+    secret = config["SECRET_KEY"]
+    if secret == DEV_SECRET_KEY or estimated_bits(secret) < MIN_SECRET_BITS:
+        # Anyone who can guess the key can sign a staff cookie or a CSRF token.
+        raise RuntimeError(
+            f"SECRET_KEY is too weak for production (under {MIN_SECRET_BITS} random bits, or the "
+            f"development default). Make one with: {MAKE_A_KEY}"
+        )
+    for key, sandbox_value in SANDBOX_KEYS.items():
+        if config[key] == sandbox_value:
+            raise RuntimeError(f"{key} is the local sandbox's; set the key Stripe gave you")
+    if config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
+        # Each process would count sign-in attempts on its own: two workers, twice the guesses.
+        workers = declared_workers()
+        if not config["RATELIMIT_ALLOW_MEMORY"]:
+            raise RuntimeError(
+                "RATELIMIT_STORAGE_URI is memory://, which each process counts on its own: set it "
+                "to redis://… (shared), or set RATELIMIT_ALLOW_MEMORY=1 if exactly one process "
+                "serves the shop"
+            )
+        if workers > 1:
+            raise RuntimeError(
+                f"RATELIMIT_STORAGE_URI is memory:// but gunicorn runs {workers} workers, which "
+                "would each count sign-in attempts on their own: use redis://…"
+            )
+    base = urlsplit(config["SHOP_BASE_URL"])
+    if base.scheme != "https" or not base.hostname:
+        raise RuntimeError(
+            f"SHOP_BASE_URL must be the shop's https:// address in production, got {config['SHOP_BASE_URL']!r}"
+        )
     api_base = config.get("STRIPE_API_BASE")
     if api_base and not api_base.startswith("https://"):
         # The local sandbox speaks plain HTTP on loopback; it must never take real orders.
