@@ -12,6 +12,7 @@ from flask import current_app, render_template
 from sqlalchemy import select
 
 from shop.catalogue.models import Publication
+from shop.emails.headers import header_text
 from shop.emails.models import CONFIRMATION, DISPATCH, OutboxEmail
 from shop.extensions import db
 
@@ -26,11 +27,9 @@ ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 
 
 def clean_name(name: str | None) -> str | None:
-    """A display name on one line: line breaks and control characters become spaces."""
-    if not name:
-        return None
-    flat = "".join(ch if ch.isprintable() else " " for ch in name)
-    return " ".join(flat.split())[:300] or None
+    """A display name on one line, fit for a header (``emails.headers.header_text``): encoded
+    words decoded, line breaks and control characters become spaces."""
+    return header_text(name) or None
 
 
 def queue(order: Any, kind: str, resend_of: OutboxEmail | None = None) -> OutboxEmail | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
+from shop.emails.headers import header_text
 from shop.emails.models import OutboxEmail
 from shop.extensions import db
 from shop.timeutil import utcnow
@@ -34,12 +35,13 @@ class SendReport:
 
 
 def build_message(email: OutboxEmail, sender: str) -> EmailMessage:
-    """A multipart text + HTML message. The email package refuses header values with line
-    breaks, so nothing a customer typed can add a header."""
+    """A multipart text + HTML message. Every header value is cleaned here, at the last moment
+    (``headers.header_text``: encoded words decoded, control characters gone), so nothing a
+    customer typed can add a header, whatever the row holds or the Python patch level."""
     message = EmailMessage()
-    message["From"] = sender
-    message["To"] = Address(display_name=email.recipient_name or "", addr_spec=email.recipient)
-    message["Subject"] = email.subject
+    message["From"] = header_text(sender, 400)
+    message["To"] = Address(display_name=header_text(email.recipient_name), addr_spec=email.recipient)
+    message["Subject"] = header_text(email.subject)
     message["Message-ID"] = make_msgid(idstring=f"outbox-{email.id}")
     message.set_content(email.text_body)
     message.add_alternative(email.html_body, subtype="html")
