@@ -340,6 +340,30 @@ def test_csv_defuses_formula_injection(staff_client, db):
     assert row["title"] == "'@SUM(A1)"
 
 
+def spreadsheet_cells(text: str) -> list[str]:
+    """Every cell a spreadsheet makes of ``text`` when told to split on a comma, a semicolon or
+    a tab (LibreOffice's CSV import; the double quote is its string delimiter by default)."""
+    return [cell for delimiter in (",", ";", "\t") for row in csv.reader(io.StringIO(text), delimiter=delimiter) for cell in row]
+
+
+def runs_as_formula(cell: str) -> bool:
+    # LibreOffice may trim spaces on import; a cell that then starts with one of these is a formula.
+    return cell.strip()[:1] in ("=", "+", "-", "@")
+
+
+def test_csv_cells_stay_text_however_the_spreadsheet_splits_them(staff_client, db):
+    """Finding 5: a formula after a ; or a tab inside a cell ran when LibreOffice split on it."""
+    make_order(name="Bob;=1+1;", email="bob@example.org", postcode="SW1A 1AA",
+               lines=[(ISBN, "Bob\t=2+2\t", 850, 1), (isbn13(7), "Ann,@SUM(A1)", 100, 1)])
+    make_order(name="Cy\n=3+3", email="cy@example.org", lines=[(ISBN, " -4+4", 850, 1)])
+    text = staff_client.get("/staff/orders.csv").get_data(as_text=True)
+    cells = spreadsheet_cells(text)
+    assert not [cell for cell in cells if runs_as_formula(cell)]
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert {row["customer_name"] for row in rows} == {"Bob;'=1+1;", "Cy\n'=3+3"}
+    assert {row["title"] for row in rows} == {"Bob\t'=2+2\t", "Ann,'@SUM(A1)", " '-4+4"}
+
+
 # --- dashboard ----------------------------------------------------------------------------
 
 def test_dashboard_figures(staff_client, db, publication):

@@ -13,6 +13,7 @@ from typing import Any
 from shop import isbn as isbns
 from shop.catalogue.imports.plan import ImportPlan, Invalid, Record, checked, parse_isbn, quoted
 from shop.money import InvalidAmount, parse_pounds
+from shop.spreadsheet import undo
 
 # The CSV format, in the order the export writes it.
 COLUMNS = [
@@ -188,7 +189,9 @@ def _record(
     for index, name in enumerate(names):
         if not name:
             continue
-        text = cells[index].strip() if index < len(cells) else ""
+        # The export defuses spreadsheet formulas with an apostrophe (shop.spreadsheet): undone
+        # here, before the spaces go, so an exported file reads back exactly.
+        text = undo(cells[index]).strip() if index < len(cells) else ""
         try:
             if "\x00" in text:
                 raise Invalid("contains a NUL character, which cannot be stored.")
