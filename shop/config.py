@@ -191,6 +191,11 @@ def load_config() -> dict[str, Any]:
         # Uploaded cover images, named by ISBN; outside the package so a deploy keeps them.
         "COVERS_DIR": os.environ.get("COVERS_DIR") or str(INSTANCE_DIR / "covers"),
         "COVER_MAX_BYTES": _int("COVER_MAX_BYTES", 2 * 1024 * 1024),
+        # Catalogue imports: a larger file is refused unread, so a huge one cannot eat the memory.
+        "CATALOGUE_IMPORT_MAX_BYTES": _int("CATALOGUE_IMPORT_MAX_BYTES", 20 * 1024 * 1024),
+        "CATALOGUE_ONIX_MAX_BYTES": _int("CATALOGUE_ONIX_MAX_BYTES", 50 * 1024 * 1024),
+        "CATALOGUE_IMPORT_MAX_ROWS": _int("CATALOGUE_IMPORT_MAX_ROWS", 50_000),  # rows or products
+        "CATALOGUE_IMPORT_ERRORS_SHOWN": _int("CATALOGUE_IMPORT_ERRORS_SHOWN", 100),
         "DISPATCH_WARNING_DAYS": _int("DISPATCH_WARNING_DAYS", 3),
         "LOW_STOCK_THRESHOLD": _int("LOW_STOCK_THRESHOLD", 20),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,

@@ -194,6 +194,52 @@ def test_every_error_is_reported_and_nothing_is_imported(runner, db):
     assert catalogue(db)[ISBN].price_pence == 850
 
 
+# --- size caps (finding 7: a 1,000,000-row CSV took 1.4 GB) ---------------------------------
+
+def test_a_csv_file_over_the_byte_cap_is_refused_unread(app, runner, db, tmp_path):
+    app.config["CATALOGUE_IMPORT_MAX_BYTES"] = 2000
+    rows = [{**GOOD, "isbn": isbn13(n), "title": f"Title {n}"} for n in range(40)]
+    path = write_rows(tmp_path / "big.csv", rows)
+    assert path.stat().st_size > 2000
+    result = run(runner, db, "import", path)
+    assert result.exit_code != 0
+    assert "big.csv is larger than 2 KB" in result.output and "nothing was imported" in result.output
+    assert catalogue(db) == {}
+
+
+def test_a_csv_file_over_the_row_cap_is_refused(app, runner, db, tmp_path):
+    app.config["CATALOGUE_IMPORT_MAX_ROWS"] = 10
+    path = write_rows(tmp_path / "many.csv", [{**GOOD, "isbn": isbn13(n)} for n in range(11)])
+    result = run(runner, db, "import", path)
+    assert result.exit_code != 0
+    assert "many.csv has more than 10 rows" in result.output
+    assert catalogue(db) == {}
+    ten = write_rows(tmp_path / "ten.csv", [{**GOOD, "isbn": isbn13(n)} for n in range(10)])
+    assert run(runner, db, "import", ten).exit_code == 0
+    assert len(catalogue(db)) == 10
+
+
+def test_only_the_first_errors_are_printed_with_a_count_of_the_rest(app, runner, db, tmp_path):
+    app.config["CATALOGUE_IMPORT_ERRORS_SHOWN"] = 5
+    path = write_rows(tmp_path / "bad.csv", [{**GOOD, "isbn": isbn13(n), "pages": "x"} for n in range(30)])
+    result = run(runner, db, "import", path)
+    assert result.exit_code != 0
+    assert result.output.count("(pages): ") == 5
+    assert "… and 25 more problems, not shown." in result.output
+    assert "30 problem(s) in bad.csv; nothing was imported." in result.output
+
+
+def test_an_onix_file_over_its_caps_is_refused(app, runner, db):
+    app.config["CATALOGUE_ONIX_MAX_BYTES"] = 1000
+    result = run(runner, db, "import", "--format", "onix", SAMPLES / "onix.xml")
+    assert result.exit_code != 0 and "onix.xml is larger than" in result.output
+    app.config["CATALOGUE_ONIX_MAX_BYTES"] = 1_000_000
+    app.config["CATALOGUE_IMPORT_MAX_ROWS"] = 2
+    result = run(runner, db, "import", "--format", "onix", SAMPLES / "onix.xml")
+    assert result.exit_code != 0 and "onix.xml has more than 2 products" in result.output
+    assert catalogue(db) == {}
+
+
 def test_a_dry_run_lists_the_changes_and_changes_nothing(runner, db):
     make_publication()
     result = run(runner, db, "import", "--dry-run", SAMPLES / "good.csv")
