@@ -67,6 +67,8 @@ def _safe_next(target: str | None) -> str:
     default = url_for("staff.dashboard")
     if not target:
         return default
+    if any(not ch.isprintable() or ch.isspace() for ch in target):
+        return default  # a line break would end the Location header (and be a 500)
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not parts.path.startswith("/staff") or "\\" in target:
         return default

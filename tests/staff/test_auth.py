@@ -52,7 +52,9 @@ def test_sign_in_goes_to_the_page_asked_for(client, staff_user):
     assert client.get("/staff/orders").status_code == 200
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/staff", "//evil.example/staff", "/basket", "/\\evil.example"])
+@pytest.mark.parametrize("target", ["https://evil.example/staff", "//evil.example/staff", "/basket", "/\\evil.example",
+                                    # finding 7: a line break in next= gave a 500 after sign-in
+                                    "/staff/orders%0d%0aSet-Cookie:%20x=1", "/staff%0a", "/staff%09x"])
 def test_sign_in_never_redirects_off_the_desk(client, staff_user, target):
     response = sign_in(client, next_url=target)
     assert response.headers["Location"] == "/staff"
