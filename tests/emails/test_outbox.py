@@ -70,13 +70,14 @@ def test_still_one_after_ten_concurrent_deliveries_and_the_success_page(app, liv
     headers = {"Content-Type": "application/json", "Stripe-Signature": sign_payload(payload, WEBHOOK_SECRET)}
     barrier = threading.Barrier(11)
     codes = []
+    cookies = {"session": shopper.client.get_cookie("session").value}  # the buyer's browser
 
     def hit(kind):
         barrier.wait()
         if kind == "webhook":
             codes.append(requests.post(live_server + "/stripe/webhook", data=payload, headers=headers, timeout=30).status_code)
         else:
-            codes.append(requests.get(f"{live_server}/checkout/success?session_id={session_id}", timeout=30).status_code)
+            codes.append(requests.get(f"{live_server}/checkout/success?session_id={session_id}", cookies=cookies, timeout=30).status_code)
 
     threads = [threading.Thread(target=hit, args=("webhook",)) for _ in range(10)]
     threads.append(threading.Thread(target=hit, args=("page",)))
