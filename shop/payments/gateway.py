@@ -241,6 +241,16 @@ def expire_session(session_id: str) -> CheckoutPayment:
     return _as_payment(session.to_dict())
 
 
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
 def verify_event(payload: bytes, signature: str | None) -> WebhookEvent:
     """Check the ``Stripe-Signature`` header against our secret and parse the event."""
     secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
@@ -257,14 +267,24 @@ def verify_event(payload: bytes, signature: str | None) -> WebhookEvent:
         raise InvalidWebhook(f"Webhook refused: {error}") from None
     if not isinstance(event, dict) or not isinstance(event.get("id"), str):
         raise InvalidWebhook("Webhook refused: not an event.")
-    obj = (event.get("data") or {}).get("object") or {}
+    # Signed, yet not the shape Stripe sends: a 400 says so, where a 500 would bring it back.
+    data = event.get("data") or {}
+    obj = (data.get("object") or {}) if isinstance(data, dict) else None
+    if not isinstance(obj, dict):
+        raise InvalidWebhook("Webhook refused: its data is not an object.")
+    if _holds_nul(event):
+        # A NUL cannot be stored (PostgreSQL text) and no Stripe value holds one.
+        raise InvalidWebhook("Webhook refused: it contains a NUL character.")
     kind = obj.get("object")
-    return WebhookEvent(
-        id=event["id"],
-        type=str(event.get("type")),
-        payment=_as_payment(obj) if kind == "checkout.session" else None,
-        payment_intent_id=obj.get("payment_intent") if kind in ("charge", "refund") else None,
-    )
+    try:
+        return WebhookEvent(
+            id=event["id"],
+            type=str(event.get("type")),
+            payment=_as_payment(obj) if kind == "checkout.session" else None,
+            payment_intent_id=obj.get("payment_intent") if kind in ("charge", "refund") else None,
+        )
+    except (KeyError, AttributeError, TypeError):
+        raise InvalidWebhook("Webhook refused: its object is not what Stripe sends.") from None
 
 
 def _as_refund(refund: dict[str, Any]) -> RefundInfo:
