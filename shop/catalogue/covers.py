@@ -2,8 +2,8 @@
 
 An upload must be a JPEG, PNG or WebP that Pillow can open and verify, no larger than
 ``COVER_MAX_BYTES`` and no wider or taller than ``MAX_SIDE`` pixels (a small file can still
-decode to a huge image). It is decoded and encoded again, so EXIF, XMP and comments (camera,
-GPS, software) never reach the public, and stored as ``<isbn13>.<ext>`` under ``COVERS_DIR``
+decode to a huge image). It is decoded and encoded again in sRGB, so EXIF, XMP, comments (camera,
+GPS, software) and colour profiles never reach the public, and stored as ``<isbn13>.<ext>`` under ``COVERS_DIR``
 (outside the package), in ``Publication.cover_path`` relative to that folder.
 
 Covers are public, so this module has its own blueprint outside the staff desk.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, request, send_file, url_for
 from markupsafe import escape
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from werkzeug.security import safe_join
 
 from shop import isbn as isbns
@@ -96,11 +96,38 @@ def clean_image(data: bytes) -> tuple[bytes, str]:
         ) from None
 
 
-def _encode(image: Image.Image, kind: str) -> bytes:
-    """The pixels (turned the way the camera said, since the EXIF that says so goes) and the
-    colour profile; nothing else."""
+SRGB = ImageCms.createProfile("sRGB")
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """The pixels in sRGB, what browsers assume, with no colour profile kept: an embedded
+    profile is applied (an unreadable one is dropped unread), and CMYK and other modes become
+    RGB. A profile is bytes from the uploader that every reader's browser would parse."""
     icc = image.info.get("icc_profile")
-    image = ImageOps.exif_transpose(image)
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if icc:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            alpha = image.getchannel("A") if image.mode in ("RGBA", "LA") else None
+            pixels = image.convert(image.mode.rstrip("A")) if alpha is not None else image
+            converted = ImageCms.profileToProfile(pixels, source, SRGB, outputMode="RGB")
+            if converted is not None:
+                if alpha is not None:
+                    converted.putalpha(alpha)
+                image = converted
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+            pass  # not a profile we can read: the pixels stay as they are, the profile goes
+    if image.mode not in ("1", "L", "LA", "RGB", "RGBA"):
+        image = image.convert("RGBA" if "A" in image.mode else "RGB")
+    image.info.pop("icc_profile", None)
+    return image
+
+
+def _encode(image: Image.Image, kind: str) -> bytes:
+    """The pixels, in sRGB (turned the way the camera said, since the EXIF that says so goes);
+    nothing else."""
+    image = _to_srgb(ImageOps.exif_transpose(image))
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
     if kind == "JPEG" and image.mode not in ("L", "RGB", "CMYK"):
@@ -111,7 +138,7 @@ def _encode(image: Image.Image, kind: str) -> bytes:
     # but a PNG's transparent colour, which is part of the picture.
     transparency = image.info.get("transparency") if kind == "PNG" else None
     image.info = {} if transparency is None else {"transparency": transparency}
-    options = {"icc_profile": icc} if icc else {}
+    options: dict[str, object] = {}
     if kind == "JPEG":
         options.update(quality=QUALITY, optimize=True)
     elif kind == "PNG":
