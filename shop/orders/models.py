@@ -49,6 +49,9 @@ class Order(Model):
     amount_charged_pence: Mapped[int | None]
     currency_charged: Mapped[str | None] = mapped_column(String(3))
     amount_mismatch: Mapped[bool] = mapped_column(default=False)
+    # A member of staff looked at the mismatch; until then the order cannot be dispatched.
+    mismatch_acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    mismatch_acknowledged_by: Mapped[str | None] = mapped_column(String(320))
     refunded_pence: Mapped[int] = mapped_column(default=0)
 
     customer_email: Mapped[str | None] = mapped_column(String(320), index=True)
@@ -93,6 +96,10 @@ class Order(Model):
     @property
     def can_dispatch(self) -> bool:
         return self.status in DISPATCHABLE and self.dispatched_at is None
+
+    @property
+    def mismatch_unacknowledged(self) -> bool:
+        return self.amount_mismatch and self.mismatch_acknowledged_at is None
 
     @property
     def status_label(self) -> str:

@@ -23,7 +23,14 @@ from shop.orders.desk import STATUS_FILTERS, OrderFilters
 from shop.orders.export import order_lines_csv
 from shop.payments.gateway import dashboard_url
 from shop.staff.actions import run_action
-from shop.staff.orders.forms import DispatchForm, NoteForm, OrderFilterForm, RefundForm, ResendForm
+from shop.staff.orders.forms import (
+    AcknowledgeMismatchForm,
+    DispatchForm,
+    NoteForm,
+    OrderFilterForm,
+    RefundForm,
+    ResendForm,
+)
 from shop.timeutil import utcnow
 
 # No url_prefix: the export sits beside the list, at /staff/orders.csv.
@@ -94,6 +101,7 @@ def show(reference: str):
         dispatch_form=DispatchForm(),
         refund_form=RefundForm(),
         note_form=NoteForm(formdata=None),
+        acknowledge_form=AcknowledgeMismatchForm(formdata=None),
         emails=outbox.emails_for(order),
         resend_form=ResendForm(),
         stripe_url=dashboard_url(order.payment_intent_id) if order.payment_intent_id else None,
@@ -121,6 +129,18 @@ def dispatch(reference: str):
             current_user.email,
         ),
         f"Order {order.reference} marked dispatched.",
+    )
+
+
+@bp.post("/orders/<reference>/acknowledge-mismatch")
+def acknowledge_mismatch(reference: str):
+    order = _order_or_404(reference)
+    form = AcknowledgeMismatchForm()
+    return _run(
+        order,
+        form,
+        lambda: desk.acknowledge_mismatch(order, form.note.data, current_user.email),
+        f"Amount mismatch on order {order.reference} acknowledged; it may now be dispatched.",
     )
 
 
