@@ -175,10 +175,13 @@ def load_config() -> dict[str, Any]:
         "STAFF_LOGIN_LIMIT_PER_ACCOUNT": os.environ.get(
             "STAFF_LOGIN_LIMIT_PER_ACCOUNT", "5 per 10 minutes"
         ),
-        # Each checkout holds copies for half an hour: one address cannot hold the whole stock.
+        # How often one address may start a checkout (each asks Stripe for a session).
         "CHECKOUT_LIMIT_PER_ADDRESS": os.environ.get(
             "CHECKOUT_LIMIT_PER_ADDRESS", "30 per 10 minutes"
         ),
+        # Each checkout holds copies for half an hour: one address (or one basket) cannot hold
+        # more than this many copies of a title in unpaid checkouts at once. See orders.holds.
+        "CHECKOUT_HOLD_LIMIT": _int("CHECKOUT_HOLD_LIMIT", 2 * _int("MAX_COPIES_PER_LINE", 50)),
         "STAFF_IDLE_MINUTES": _int("STAFF_IDLE_MINUTES", 60),
         # Argon2id cost of staff passwords: RFC 9106's low-memory profile (argon2-cffi's own
         # default). Raising it rehashes each password at its next sign-in.

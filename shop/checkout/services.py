@@ -10,6 +10,7 @@ from shop.errors import CheckoutError, PaymentGatewayError, UnknownCheckout
 from shop.extensions import db
 from shop.orders import services as orders
 from shop.orders.fulfilment import fulfil_checkout
+from shop.orders.holds import Holder
 from shop.orders.models import Order, StripeEvent
 from shop.orders.refunds import handle_refund_event
 from shop.orders.status import CANCELLED, EXPIRED, PAYMENT_FAILED
@@ -34,9 +35,12 @@ CLOSING_EVENTS = {
 }
 
 
-def place_order(basket: PricedBasket, reference_prefix: str) -> Order:
+def place_order(
+    basket: PricedBasket, reference_prefix: str, holder: Holder | None = None, hold_limit: int | None = None
+) -> Order:
     """Record the basket as a ``pending_payment`` order (prices from the database, copies
-    reserved); ``CheckoutError`` says why not, and nothing is kept."""
+    reserved, the holder's unpaid copies capped at ``hold_limit`` per title); ``CheckoutError``
+    says why not, and nothing is kept."""
     if basket.is_empty:
         raise CheckoutError("Your basket is empty.")
     if basket.problems:
@@ -46,6 +50,8 @@ def place_order(basket: PricedBasket, reference_prefix: str) -> Order:
         basket.region.key,
         basket.postage_pence,
         reference_prefix,
+        holder,
+        hold_limit,
     )
 
 

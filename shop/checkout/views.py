@@ -25,6 +25,7 @@ from shop.checkout import session as pending_checkout
 from shop.errors import NotFound, PaymentGatewayError, ShopError
 from shop.extensions import csrf, db, limiter
 from shop.orders import services as orders
+from shop.orders.holds import Holder, holder_key
 from shop.payments import gateway
 from shop.payments.gateway import CheckoutUrls, InvalidWebhook
 
@@ -59,8 +60,16 @@ def start():
     if not CheckoutForm().validate_on_submit():
         abort(400)
     basket = price_basket(current_items(), current_region())
+    config = current_app.config
+    secret = config["SECRET_KEY"]
+    holder = Holder(
+        address=holder_key(secret, "address", request.remote_addr),
+        basket=holder_key(secret, "basket", pending_checkout.browser_id()),
+    )
     try:
-        order = services.place_order(basket, current_app.config["ORDER_REFERENCE_PREFIX"])
+        order = services.place_order(
+            basket, config["ORDER_REFERENCE_PREFIX"], holder, config["CHECKOUT_HOLD_LIMIT"]
+        )
     except ShopError as error:
         db.session.rollback()  # nothing reserved, nothing recorded
         flash(error.message, "error")

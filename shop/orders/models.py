@@ -44,6 +44,9 @@ class Order(Model):
     copies: Mapped[int] = mapped_column(default=0)  # sum of line quantities, fixed at checkout
     stripe_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     checkout_error: Mapped[str | None] = mapped_column(Text)
+    # Who checked out, as keyed hashes (shop.orders.holds): unpaid checkouts are capped by them.
+    checkout_address: Mapped[str | None] = mapped_column(String(32), index=True)
+    checkout_basket: Mapped[str | None] = mapped_column(String(32), index=True)
 
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
     amount_charged_pence: Mapped[int | None]

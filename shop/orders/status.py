@@ -76,6 +76,8 @@ def may_move(order: Any, to: str) -> bool:
 PLACED = (PAID, DISPATCHED, REFUNDED)
 # Checkouts that closed without a payment; their copies went back to stock.
 CLOSED = (FAILED_TO_START, CANCELLED, EXPIRED, PAYMENT_FAILED)
+# Checkouts not paid yet whose copies are reserved (capped per client: shop.orders.holds).
+UNPAID_HOLDS = (PENDING_PAYMENT,)
 # What staff may pack and send.
 DISPATCHABLE = (PAID,)
 # What may be refunded (in part or in full) through Stripe.
