@@ -172,9 +172,17 @@ def load_config() -> dict[str, Any]:
         "STAFF_LOGIN_LIMIT_PER_ADDRESS": os.environ.get(
             "STAFF_LOGIN_LIMIT_PER_ADDRESS", "20 per 10 minutes"
         ),
+        # Failed sign-ins to one account from one address (or from one browser that has signed
+        # in to it before), and from browsers it has never been used in, all addresses together.
+        # Counted before the password is checked: shop.staff.throttle.
         "STAFF_LOGIN_LIMIT_PER_ACCOUNT": os.environ.get(
             "STAFF_LOGIN_LIMIT_PER_ACCOUNT", "5 per 10 minutes"
         ),
+        "STAFF_LOGIN_LIMIT_UNKNOWN_BROWSERS": os.environ.get(
+            "STAFF_LOGIN_LIMIT_UNKNOWN_BROWSERS", "30 per hour"
+        ),
+        "STAFF_KNOWN_BROWSER_DAYS": _int("STAFF_KNOWN_BROWSER_DAYS", 180),
+        "STAFF_KNOWN_BROWSER_COOKIE_NAME": "shop_staff_device",
         # How often one address may start a checkout (each asks Stripe for a session).
         "CHECKOUT_LIMIT_PER_ADDRESS": os.environ.get(
             "CHECKOUT_LIMIT_PER_ADDRESS", "30 per 10 minutes"
@@ -182,7 +190,16 @@ def load_config() -> dict[str, Any]:
         # Each checkout holds copies for half an hour: one address (or one basket) cannot hold
         # more than this many copies of a title in unpaid checkouts at once. See orders.holds.
         "CHECKOUT_HOLD_LIMIT": _int("CHECKOUT_HOLD_LIMIT", 2 * _int("MAX_COPIES_PER_LINE", 50)),
+        # Staff sessions are rows in staff_session, named by their own cookie (shop.staff.sessions):
+        # they end after this long without a request, and this long after signing in regardless.
         "STAFF_IDLE_MINUTES": _int("STAFF_IDLE_MINUTES", 60),
+        "STAFF_SESSION_HOURS": _int("STAFF_SESSION_HOURS", 12),
+        "STAFF_SESSION_COOKIE_NAME": "shop_staff",
+        # A refund above this many pence needs the password typed in the last STAFF_REAUTH_MINUTES
+        # (shop.staff.reauth); this many wrong tries end the session.
+        "STAFF_REAUTH_REFUND_PENCE": _int("STAFF_REAUTH_REFUND_PENCE", 10_000),
+        "STAFF_REAUTH_MINUTES": _int("STAFF_REAUTH_MINUTES", 10),
+        "STAFF_REAUTH_LIMIT": "5 per 10 minutes",
         # Argon2id cost of staff passwords: RFC 9106's low-memory profile (argon2-cffi's own
         # default). Raising it rehashes each password at its next sign-in.
         "ARGON2_TIME_COST": _int("ARGON2_TIME_COST", 3),

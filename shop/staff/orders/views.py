@@ -18,6 +18,7 @@ from flask_login import current_user
 from shop import isbn as isbns
 from shop.emails import outbox
 from shop.errors import InvalidISBN, NotFound, ShopError
+from shop.money import format_pence
 from shop.orders import desk, refunds
 from shop.orders.desk import STATUS_FILTERS, OrderFilters
 from shop.orders.export import order_lines_csv
@@ -31,6 +32,7 @@ from shop.staff.orders.forms import (
     RefundForm,
     ResendForm,
 )
+from shop.staff.reauth import require_fresh_password
 from shop.timeutil import utcnow
 
 # No url_prefix: the export sits beside the list, at /staff/orders.csv.
@@ -148,6 +150,13 @@ def acknowledge_mismatch(reference: str):
 def refund(reference: str):
     order = _order_or_404(reference)
     form = RefundForm()
+    if form.validate_on_submit() and form.amount.pence > current_app.config["STAFF_REAUTH_REFUND_PENCE"]:
+        prompt = require_fresh_password(
+            f"refund {format_pence(form.amount.pence)} of order {order.reference}",
+            url_for(".show", reference=order.reference),
+        )
+        if prompt is not None:
+            return prompt
 
     def action():
         refunds.refund_order(order, form.amount.pence, form.request_token.data, current_user.email)
