@@ -195,7 +195,7 @@ def test_guessing_the_password_at_the_prompt_ends_the_session(app, client, staff
     order = paid_order_through_stripe(client, sandbox, quantity=2)
     stale_password(db)
     codes = [refund(staff_client, order, "15.00", confirm_password=f"guess {n}").status_code for n in range(6)]
-    assert codes[:5] == [401] * 5 and codes[5] in (302, 303, 401)
+    assert codes == [401] * 5 + [303]  # the sixth is not checked: the session ends
     assert staff_client.get("/staff/orders").status_code == 302
     assert records(db)[0].revoked_reason == "too many wrong passwords"
     assert sandbox.requests_to("/v1/refunds") == []
