@@ -61,8 +61,8 @@ def main() -> None:
     fresh_database()
     env = {**os.environ, "DATABASE_URL": DATABASE_URL, "SECRET_KEY": "load-secret",
            "STRIPE_SECRET_KEY": STRIPE_KEY, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-           # Every simulated customer comes from 127.0.0.1: lift the per-address checkout limit.
-           "CHECKOUT_LIMIT_PER_ADDRESS": "1000000 per minute"}
+           # Every simulated customer comes from 127.0.0.1: lift the per-address checkout limits.
+           "CHECKOUT_LIMIT_PER_ADDRESS": "1000000 per minute", "CHECKOUT_HOLD_LIMIT": "1000000"}
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     isbns = [isbn13(500 + n) for n in range(TITLES)]

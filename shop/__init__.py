@@ -55,7 +55,9 @@ def register_extensions(app: Flask) -> None:
     # current_user goes into staff templates only (staff blueprint): loading it costs public
     # pages a session read and a hash for nothing.
     login_manager.init_app(app, add_context_processor=False)
-    login_manager.session_protection = "basic"
+    # Staff sessions are records named by their own cookie (shop.staff.sessions), loaded by a
+    # request loader; the basket's session cookie holds nothing of them to protect.
+    login_manager.session_protection = None
     limiter.init_app(app)
     _limit_decorated_views_only(app, limiter)
     if app.config["TRUSTED_PROXY_HOPS"]:

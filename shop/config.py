@@ -1,8 +1,12 @@
 """Configuration from the environment. Nothing is read at import time: ``load_config()`` does it."""
 
+import math
 import os
+import string
+from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
@@ -59,6 +63,44 @@ SELLER_KEYS = ("SELLER_NAME", "SELLER_ADDRESS", "SELLER_EMAIL", "SELLER_PHONE",
 REQUIRED_SELLER_KEYS = ("SELLER_NAME", "SELLER_ADDRESS", "SELLER_EMAIL")
 
 DEV_SECRET_KEY = "dev-only-not-secret"
+ENVIRONMENTS = ("development", "production", "test")
+# What scripts/run.sh gives the local sandbox: a production shop must never run on them.
+SANDBOX_KEYS = {"STRIPE_SECRET_KEY": "sk_test_local_sandbox", "STRIPE_WEBHOOK_SECRET": "whsec_local_sandbox"}
+MIN_SECRET_BITS = 256
+MAKE_A_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+# Character classes for estimating a key's strength: (members, how many symbols the class has).
+KEY_ALPHABETS = (
+    (set(string.ascii_lowercase), 26),
+    (set(string.ascii_uppercase), 26),
+    (set(string.digits), 10),
+    (set("-_"), 2),  # the rest of the URL-safe alphabet (secrets.token_urlsafe)
+    (set(string.punctuation + " ") - set("-_"), 31),
+)
+HEX_DIGITS = (set("0123456789abcdef"), set("0123456789ABCDEF"))
+
+
+def estimated_bits(key: str) -> int:
+    """How many bits of randomness ``key`` could hold at most, as if each character were drawn
+    at random from the alphabet of the character classes it uses: its length × log2(that
+    alphabet). The classes are lower case (26), upper case (26), digits (10), ``-`` and ``_``
+    (2), other ASCII punctuation and the space (31) and anything else (128); a key of hex digits
+    alone counts as 16 symbols. A key whose characters repeat so much that they carry less than
+    3 bits each by their own frequencies (``aaaa…``, ``abab…``) counts as 0, whatever its length.
+    ``secrets.token_urlsafe(48)`` gives about 380; ``secrets.token_hex(32)`` exactly 256."""
+    if not key:
+        return 0
+    counts = Counter(key)
+    per_character = -sum(n / len(key) * math.log2(n / len(key)) for n in counts.values())
+    if per_character < 3:
+        return 0
+    used = set(key)
+    if any(used <= hex_digits for hex_digits in HEX_DIGITS):
+        alphabet = 16
+    else:
+        known = set().union(*(members for members, _ in KEY_ALPHABETS))
+        alphabet = sum(size for members, size in KEY_ALPHABETS if used & members)
+        alphabet += 128 if used - known else 0
+    return int(len(key) * math.log2(alphabet))
 
 
 def _int(name: str, default: int) -> int:
@@ -78,6 +120,38 @@ def _names(name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes", "on")
+
+
+def declared_workers() -> int:
+    """How many worker processes gunicorn was asked for, as far as this process can see: the
+    ``-w``/``--workers`` on its command line (a worker keeps its master's ``sys.argv``) or in
+    ``GUNICORN_CMD_ARGS``, else ``WEB_CONCURRENCY`` (gunicorn's own default), else 1. A
+    ``workers =`` in a gunicorn config file is not seen: deploy/gunicorn.conf.py takes it from
+    WEB_CONCURRENCY for that reason."""
+    import shlex
+    import sys
+
+    def from_args(args: list[str]) -> int | None:
+        found = None
+        for index, arg in enumerate(args):
+            if arg in ("-w", "--workers") and index + 1 < len(args):
+                found = args[index + 1]
+            elif arg.startswith("--workers="):
+                found = arg.partition("=")[2]
+            elif arg.startswith("-w") and arg[2:].isdigit():
+                found = arg[2:]
+        return int(found) if found and found.isdigit() else None
+
+    counts = [from_args(shlex.split(os.environ.get("GUNICORN_CMD_ARGS", "")))]
+    if sys.argv and "gunicorn" in sys.argv[0]:
+        counts.append(from_args(sys.argv[1:]))
+    concurrency = os.environ.get("WEB_CONCURRENCY", "")
+    counts.append(int(concurrency) if concurrency.isdigit() else None)
+    return max((count for count in counts if count is not None), default=1)
+
+
 def default_database_url() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'shop.sqlite3'}"
 
@@ -85,6 +159,9 @@ def default_database_url() -> str:
 def load_config() -> dict[str, Any]:
     """Read settings from the environment; in production a missing secret stops start-up."""
     env = os.environ.get("SHOP_ENV", "development")
+    if env not in ENVIRONMENTS:
+        # Exactly one of these: "Production" or "production " must not quietly run as development.
+        raise RuntimeError(f"SHOP_ENV must be one of {', '.join(ENVIRONMENTS)} (exactly), got {env!r}")
     production = env == "production"
     config: dict[str, Any] = {
         "SHOP_ENV": env,
@@ -131,18 +208,41 @@ def load_config() -> dict[str, Any]:
         # Said outright: Flask-Limiter's one limiter object keeps the last app's setting.
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # memory:// keeps each process's counts to itself; production takes it only when told
+        # that one process serves the shop (see check_production).
+        "RATELIMIT_ALLOW_MEMORY": _flag("RATELIMIT_ALLOW_MEMORY"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "STAFF_LOGIN_LIMIT_PER_ADDRESS": os.environ.get(
             "STAFF_LOGIN_LIMIT_PER_ADDRESS", "20 per 10 minutes"
         ),
+        # Failed sign-ins to one account from one address (or from one browser that has signed
+        # in to it before), and from browsers it has never been used in, all addresses together.
+        # Counted before the password is checked: shop.staff.throttle.
         "STAFF_LOGIN_LIMIT_PER_ACCOUNT": os.environ.get(
             "STAFF_LOGIN_LIMIT_PER_ACCOUNT", "5 per 10 minutes"
         ),
-        # Each checkout holds copies for half an hour: one address cannot hold the whole stock.
+        "STAFF_LOGIN_LIMIT_UNKNOWN_BROWSERS": os.environ.get(
+            "STAFF_LOGIN_LIMIT_UNKNOWN_BROWSERS", "30 per hour"
+        ),
+        "STAFF_KNOWN_BROWSER_DAYS": _int("STAFF_KNOWN_BROWSER_DAYS", 180),
+        "STAFF_KNOWN_BROWSER_COOKIE_NAME": "shop_staff_device",
+        # How often one address may start a checkout (each asks Stripe for a session).
         "CHECKOUT_LIMIT_PER_ADDRESS": os.environ.get(
             "CHECKOUT_LIMIT_PER_ADDRESS", "30 per 10 minutes"
         ),
+        # Each checkout holds copies for half an hour: one address (or one basket) cannot hold
+        # more than this many copies of a title in unpaid checkouts at once. See orders.holds.
+        "CHECKOUT_HOLD_LIMIT": _int("CHECKOUT_HOLD_LIMIT", 2 * _int("MAX_COPIES_PER_LINE", 50)),
+        # Staff sessions are rows in staff_session, named by their own cookie (shop.staff.sessions):
+        # they end after this long without a request, and this long after signing in regardless.
         "STAFF_IDLE_MINUTES": _int("STAFF_IDLE_MINUTES", 60),
+        "STAFF_SESSION_HOURS": _int("STAFF_SESSION_HOURS", 12),
+        "STAFF_SESSION_COOKIE_NAME": "shop_staff",
+        # A refund above this many pence needs the password typed in the last STAFF_REAUTH_MINUTES
+        # (shop.staff.reauth); this many wrong tries end the session.
+        "STAFF_REAUTH_REFUND_PENCE": _int("STAFF_REAUTH_REFUND_PENCE", 10_000),
+        "STAFF_REAUTH_MINUTES": _int("STAFF_REAUTH_MINUTES", 10),
+        "STAFF_REAUTH_LIMIT": "5 per 10 minutes",
         # Argon2id cost of staff passwords: RFC 9106's low-memory profile (argon2-cffi's own
         # default). Raising it rehashes each password at its next sign-in.
         "ARGON2_TIME_COST": _int("ARGON2_TIME_COST", 3),
@@ -154,6 +254,11 @@ def load_config() -> dict[str, Any]:
         # Uploaded cover images, named by ISBN; outside the package so a deploy keeps them.
         "COVERS_DIR": os.environ.get("COVERS_DIR") or str(INSTANCE_DIR / "covers"),
         "COVER_MAX_BYTES": _int("COVER_MAX_BYTES", 2 * 1024 * 1024),
+        # Catalogue imports: a larger file is refused unread, so a huge one cannot eat the memory.
+        "CATALOGUE_IMPORT_MAX_BYTES": _int("CATALOGUE_IMPORT_MAX_BYTES", 20 * 1024 * 1024),
+        "CATALOGUE_ONIX_MAX_BYTES": _int("CATALOGUE_ONIX_MAX_BYTES", 50 * 1024 * 1024),
+        "CATALOGUE_IMPORT_MAX_ROWS": _int("CATALOGUE_IMPORT_MAX_ROWS", 50_000),  # rows or products
+        "CATALOGUE_IMPORT_ERRORS_SHOWN": _int("CATALOGUE_IMPORT_ERRORS_SHOWN", 100),
         "DISPATCH_WARNING_DAYS": _int("DISPATCH_WARNING_DAYS", 3),
         "LOW_STOCK_THRESHOLD": _int("LOW_STOCK_THRESHOLD", 20),
         # Most orders one batch action (dispatch, slips, labels, Click & Drop) takes at once.
@@ -168,7 +273,7 @@ def load_config() -> dict[str, Any]:
         "CLICK_DROP_SERVICE_INTERNATIONAL": os.environ.get("CLICK_DROP_SERVICE_INTERNATIONAL", "MTK"),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": _int("MAIL_PORT", 25),
-        "MAIL_USE_TLS": os.environ.get("MAIL_USE_TLS", "").lower() in ("1", "true", "yes", "on"),
+        "MAIL_USE_TLS": _flag("MAIL_USE_TLS"),
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_FROM": os.environ.get("MAIL_FROM", "The King's Fund print shop <orders@localhost>"),
@@ -200,6 +305,35 @@ def check_production(config: dict[str, Any]) -> None:
                 *REQUIRED_SELLER_KEYS):
         if not config.get(key):
             raise RuntimeError(f"{key} must be set in the environment when SHOP_ENV=production")
+    secret = config["SECRET_KEY"]
+    if secret == DEV_SECRET_KEY or estimated_bits(secret) < MIN_SECRET_BITS:
+        # Anyone who can guess the key can sign a staff cookie or a CSRF token.
+        raise RuntimeError(
+            f"SECRET_KEY is too weak for production (under {MIN_SECRET_BITS} random bits, or the "
+            f"development default). Make one with: {MAKE_A_KEY}"
+        )
+    for key, sandbox_value in SANDBOX_KEYS.items():
+        if config[key] == sandbox_value:
+            raise RuntimeError(f"{key} is the local sandbox's; set the key Stripe gave you")
+    if config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
+        # Each process would count sign-in attempts on its own: two workers, twice the guesses.
+        workers = declared_workers()
+        if not config["RATELIMIT_ALLOW_MEMORY"]:
+            raise RuntimeError(
+                "RATELIMIT_STORAGE_URI is memory://, which each process counts on its own: set it "
+                "to redis://… (shared), or set RATELIMIT_ALLOW_MEMORY=1 if exactly one process "
+                "serves the shop"
+            )
+        if workers > 1:
+            raise RuntimeError(
+                f"RATELIMIT_STORAGE_URI is memory:// but gunicorn runs {workers} workers, which "
+                "would each count sign-in attempts on their own: use redis://…"
+            )
+    base = urlsplit(config["SHOP_BASE_URL"])
+    if base.scheme != "https" or not base.hostname:
+        raise RuntimeError(
+            f"SHOP_BASE_URL must be the shop's https:// address in production, got {config['SHOP_BASE_URL']!r}"
+        )
     api_base = config.get("STRIPE_API_BASE")
     if api_base and not api_base.startswith("https://"):
         # The local sandbox speaks plain HTTP on loopback; it must never take real orders.

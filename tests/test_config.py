@@ -1,11 +1,15 @@
+import secrets
+
 import pytest
 
 from shop import create_app
 from shop.config import load_config
 
+# A key made as the error message says: secrets.token_urlsafe(48).
+STRONG_KEY = "qMNPczxkMD_D42p339G9oTbLlmBrOnjQmFmxQugcMwqYlMtpCZkUyzH2qONnwSd7"
 PRODUCTION = {
     "SHOP_ENV": "production",
-    "SECRET_KEY": "s" * 40,
+    "SECRET_KEY": STRONG_KEY,
     "STRIPE_SECRET_KEY": "sk_live_x",
     "STRIPE_WEBHOOK_SECRET": "whsec_x",
     "SHOP_BASE_URL": "https://shop.example.org",
@@ -13,6 +17,7 @@ PRODUCTION = {
     "SELLER_NAME": "A Real Publisher Ltd",
     "SELLER_ADDRESS": "2 Real Road, London, N1 1AA",
     "SELLER_EMAIL": "shop@publisher.example",
+    "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
 }
 
 
@@ -101,3 +106,105 @@ def test_staff_passwords_are_hashed_at_rfc_9106_cost_unless_told_otherwise(monke
 
         hashed = _hashing().hasher.hash("a long enough passphrase")
     assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+
+
+# --- finding 1: weak secrets and a mistyped environment -----------------------------------------
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "dev-only-not-secret",  # the published development default
+        "a",
+        " ",
+        "s" * 40,
+        "s" * 200,  # long, but one letter: nothing random in it
+        "ab" * 100,
+        "correct horse battery",
+        "k" * 32,
+    ],
+)
+def test_production_refuses_a_weak_secret_key_and_says_how_to_make_one(production_env, key):
+    production_env.setenv("SECRET_KEY", key)
+    with pytest.raises(RuntimeError, match="SECRET_KEY") as refused:
+        create_app()
+    assert 'python -c "import secrets; print(secrets.token_urlsafe(48))"' in str(refused.value)
+
+
+@pytest.mark.parametrize("maker", [lambda: secrets.token_urlsafe(48), lambda: secrets.token_hex(32)])
+def test_production_accepts_generated_keys(production_env, maker):
+    for _ in range(20):
+        production_env.setenv("SECRET_KEY", maker())
+        assert load_config()["SECRET_KEY"]
+
+
+def test_the_entropy_estimate(production_env):
+    from shop.config import estimated_bits
+
+    assert estimated_bits("") == 0
+    assert estimated_bits("s" * 500) == 0
+    assert estimated_bits(STRONG_KEY) >= 256
+    assert estimated_bits("9d5adfc460a062b8c9474db9c8ff9056b97fe65dbbda43f263c5e3e40d3d9d68") == 256  # hex: 4 bits a digit
+    assert estimated_bits("9d5adfc460a062b8c9474db9c8ff9056") == 128  # secrets.token_hex(16): too short
+
+
+@pytest.mark.parametrize("env", ["Production", "production ", " production", "PRODUCTION", "prod", "staging", ""])
+def test_an_unknown_shop_env_is_refused(monkeypatch, env):
+    monkeypatch.setenv("SHOP_ENV", env)
+    with pytest.raises(RuntimeError, match="SHOP_ENV"):
+        load_config()
+
+
+@pytest.mark.parametrize("env", ["development", "test"])
+def test_the_other_environments_start(monkeypatch, env):
+    monkeypatch.setenv("SHOP_ENV", env)
+    assert load_config()["SHOP_ENV"] == env
+
+
+@pytest.mark.parametrize("url", ["http://shop.example.org", "shop.example.org", "ftp://shop.example.org", "https://"])
+def test_production_refuses_a_base_url_that_is_not_https(production_env, url):
+    production_env.setenv("SHOP_BASE_URL", url)
+    with pytest.raises(RuntimeError, match="SHOP_BASE_URL"):
+        load_config()
+
+
+@pytest.mark.parametrize(
+    "key, value", [("STRIPE_SECRET_KEY", "sk_test_local_sandbox"), ("STRIPE_WEBHOOK_SECRET", "whsec_local_sandbox")]
+)
+def test_production_refuses_the_sandboxs_own_keys(production_env, key, value):
+    production_env.setenv(key, value)
+    with pytest.raises(RuntimeError, match=key):
+        load_config()
+
+
+# --- finding 6: sign-in counts that each worker keeps to itself ---------------------------------
+
+def test_production_refuses_memory_limits_unless_told_it_is_one_process(production_env):
+    production_env.setenv("RATELIMIT_STORAGE_URI", "memory://")
+    with pytest.raises(RuntimeError, match="RATELIMIT_STORAGE_URI"):
+        load_config()
+    production_env.setenv("RATELIMIT_ALLOW_MEMORY", "1")
+    assert load_config()["RATELIMIT_STORAGE_URI"] == "memory://"
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("WEB_CONCURRENCY", "2"), ("GUNICORN_CMD_ARGS", "--bind 127.0.0.1:8000 --workers 3"),
+     ("GUNICORN_CMD_ARGS", "-w 2"), ("GUNICORN_CMD_ARGS", "--workers=4")],
+)
+def test_memory_limits_are_refused_with_more_than_one_worker_even_when_allowed(production_env, name, value):
+    production_env.setenv("RATELIMIT_STORAGE_URI", "memory://")
+    production_env.setenv("RATELIMIT_ALLOW_MEMORY", "1")
+    production_env.setenv(name, value)
+    with pytest.raises(RuntimeError, match="workers"):
+        load_config()
+
+
+def test_gunicorns_own_command_line_counts_too(production_env, monkeypatch):
+    from shop.config import declared_workers
+
+    production_env.setenv("RATELIMIT_STORAGE_URI", "memory://")
+    production_env.setenv("RATELIMIT_ALLOW_MEMORY", "1")
+    monkeypatch.setattr("sys.argv", ["/srv/shop/.venv/bin/gunicorn", "--workers", "2", "wsgi:app"])
+    assert declared_workers() == 2
+    with pytest.raises(RuntimeError, match="workers"):
+        load_config()

@@ -10,6 +10,7 @@ from shop.errors import InvalidISBN
 from shop.isbn import hyphenate, normalise
 from shop.money import InvalidAmount, format_pence, parse_pounds
 from tests.conftest import ISBN, isbn13
+from tests.test_config import PRODUCTION
 
 
 @pytest.mark.parametrize("url", ["/", f"/publications/{ISBN}", "/basket", "/healthz", "/no-such-page", "/staff/login", "/static/css/shop.css"])
@@ -29,12 +30,7 @@ def test_checkout_redirects_are_allowed_by_the_policy(app, client, publication):
 
 
 def test_production_adds_hsts(monkeypatch):
-    for key, value in {
-        "SHOP_ENV": "production", "SECRET_KEY": "k" * 32, "STRIPE_SECRET_KEY": "sk_live_x",
-        "STRIPE_WEBHOOK_SECRET": "whsec_x", "SHOP_BASE_URL": "https://shop.example.org",
-        "DATABASE_URL": "sqlite://", "SELLER_NAME": "P Ltd", "SELLER_ADDRESS": "1 Road, Town",
-        "SELLER_EMAIL": "shop@p.example",
-    }.items():
+    for key, value in {**PRODUCTION, "DATABASE_URL": "sqlite://"}.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("STRIPE_API_BASE", raising=False)
     response = create_app().test_client().get("/static/css/shop.css")

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
@@ -104,11 +105,19 @@ def import_catalogue(path: Path, file_format: str | None, dry_run: bool) -> None
     from shop.catalogue.imports import csv, onix
     from shop.catalogue.imports import plan as plans
 
+    config = current_app.config
     if file_format is None:
         file_format = "onix" if path.suffix.lower() in (".xml", ".onx") else "csv"
-    plan = onix.read_onix(path) if file_format == "onix" else csv.read_csv(path)
-    for message in plan.errors + plan.skipped:
+    if file_format == "onix":
+        plan = onix.read_onix(path, plans.ImportLimits(config["CATALOGUE_ONIX_MAX_BYTES"], config["CATALOGUE_IMPORT_MAX_ROWS"]))
+    else:
+        plan = csv.read_csv(path, plans.ImportLimits(config["CATALOGUE_IMPORT_MAX_BYTES"], config["CATALOGUE_IMPORT_MAX_ROWS"]))
+    messages = plan.errors + plan.skipped
+    shown = config["CATALOGUE_IMPORT_ERRORS_SHOWN"]
+    for message in messages[:shown]:
         click.echo(message, err=True)
+    if len(messages) > shown:
+        click.echo(f"… and {len(messages) - shown:,} more problems, not shown.", err=True)
     if plan.errors:
         raise click.ClickException(
             f"{len(plan.errors)} problem(s) in {path.name}; nothing was imported."

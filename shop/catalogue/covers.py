@@ -3,8 +3,8 @@ generated placeholder).
 
 An upload must be a JPEG, PNG or WebP that Pillow can open and verify, no larger than
 ``COVER_MAX_BYTES`` and no wider or taller than ``MAX_SIDE`` pixels (a small file can still
-decode to a huge image). It is decoded and encoded again, so EXIF, XMP and comments (camera,
-GPS, software) never reach the public, and stored under ``COVERS_DIR`` (outside the package) as
+decode to a huge image). It is decoded and encoded again in sRGB, so EXIF, XMP, comments (camera,
+GPS, software) and colour profiles never reach the public, and stored under ``COVERS_DIR`` (outside the package) as
 ``<isbn13>-<hash>.<ext>``, ``<hash>`` being the start of the SHA-256 of the stored bytes, with a
 JPEG copy ``<isbn13>-<hash>-<width>.jpg`` for each of ``WIDTHS`` narrower than the original
 (and one at the original's width, up to the largest). ``Publication.cover_path`` names the
@@ -32,7 +32,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, g, request, send_file, url_for
 from markupsafe import escape
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from werkzeug.security import safe_join
@@ -126,11 +126,38 @@ def clean_image(data: bytes) -> tuple[bytes, str]:
         ) from None
 
 
-def _encode(image: Image.Image, kind: str) -> bytes:
-    """The pixels (turned the way the camera said, since the EXIF that says so goes) and the
-    colour profile; nothing else."""
+SRGB = ImageCms.createProfile("sRGB")
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """The pixels in sRGB, what browsers assume, with no colour profile kept: an embedded
+    profile is applied (an unreadable one is dropped unread), and CMYK and other modes become
+    RGB. A profile is bytes from the uploader that every reader's browser would parse."""
     icc = image.info.get("icc_profile")
-    image = ImageOps.exif_transpose(image)
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if icc:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            alpha = image.getchannel("A") if image.mode in ("RGBA", "LA") else None
+            pixels = image.convert(image.mode.rstrip("A")) if alpha is not None else image
+            converted = ImageCms.profileToProfile(pixels, source, SRGB, outputMode="RGB")
+            if converted is not None:
+                if alpha is not None:
+                    converted.putalpha(alpha)
+                image = converted
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+            pass  # not a profile we can read: the pixels stay as they are, the profile goes
+    if image.mode not in ("1", "L", "LA", "RGB", "RGBA"):
+        image = image.convert("RGBA" if "A" in image.mode else "RGB")
+    image.info.pop("icc_profile", None)
+    return image
+
+
+def _encode(image: Image.Image, kind: str) -> bytes:
+    """The pixels, in sRGB (turned the way the camera said, since the EXIF that says so goes);
+    nothing else."""
+    image = _to_srgb(ImageOps.exif_transpose(image))
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
     if kind == "JPEG" and image.mode not in ("L", "RGB", "CMYK"):
@@ -141,7 +168,7 @@ def _encode(image: Image.Image, kind: str) -> bytes:
     # but a PNG's transparent colour, which is part of the picture.
     transparency = image.info.get("transparency") if kind == "PNG" else None
     image.info = {} if transparency is None else {"transparency": transparency}
-    options = {"icc_profile": icc} if icc else {}
+    options: dict[str, object] = {}
     if kind == "JPEG":
         options.update(quality=QUALITY, optimize=True)
     elif kind == "PNG":

@@ -12,6 +12,7 @@ from shop.errors import CheckoutError, PaymentGatewayError, ShopError, UnknownCh
 from shop.extensions import db
 from shop.orders import services as orders
 from shop.orders.fulfilment import fulfil_checkout
+from shop.orders.holds import Holder
 from shop.orders.models import Order, StripeEvent
 from shop.orders.refunds import handle_refund_event
 from shop.orders.status import CANCELLED, PENDING_PAYMENT
@@ -45,9 +46,12 @@ HANDLED_EVENTS = SESSION_EVENTS + REFUND_EVENTS
 ENDPOINT_DESCRIPTION = "Print shop: checkout and refund events"
 
 
-def place_order(basket: PricedBasket, reference_prefix: str) -> Order:
+def place_order(
+    basket: PricedBasket, reference_prefix: str, holder: Holder | None = None, hold_limit: int | None = None
+) -> Order:
     """Record the basket as a ``pending_payment`` order (prices from the database, copies
-    reserved); ``CheckoutError`` says why not, and nothing is kept."""
+    reserved, the holder's unpaid copies capped at ``hold_limit`` per title); ``CheckoutError``
+    says why not, and nothing is kept."""
     if basket.is_empty:
         raise CheckoutError("Your basket is empty.")
     if basket.problems:
@@ -57,6 +61,8 @@ def place_order(basket: PricedBasket, reference_prefix: str) -> Order:
         basket.region.key,
         basket.postage_pence,
         reference_prefix,
+        holder,
+        hold_limit,
     )
 
 

@@ -1,12 +1,24 @@
-"""The pending checkout kept in the session cookie: the Stripe Checkout Session this browser
-was sent to, so that coming back (paid, or by the "back" link) can be matched to it. This module
+"""The pending checkout kept in the session cookie (and the browser's id for checkouts): the
+Stripe Checkout Session this browser was sent to, so that coming back (paid, or by the "back" link) can be matched to it. This module
 is its one owner; the basket knows nothing of it."""
+
+import secrets
 
 from flask import session
 
 from shop.basket.cookie import empty_basket
 
 KEY = "pending_checkout"
+BROWSER_KEY = "checkout_browser"
+
+
+def browser_id() -> str:
+    """A random id for this browser's session, made at its first checkout: the basket that
+    unpaid checkouts are counted against (shop.orders.holds)."""
+    value = session.get(BROWSER_KEY)
+    if not isinstance(value, str):
+        value = session[BROWSER_KEY] = secrets.token_urlsafe(16)
+    return value
 
 
 def remember(session_id: str) -> None:

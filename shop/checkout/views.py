@@ -27,6 +27,7 @@ from shop.checkout import session as pending_checkout
 from shop.errors import NotFound, PaymentGatewayError, ShopError
 from shop.extensions import csrf, db, limiter
 from shop.orders import services as orders
+from shop.orders.holds import Holder, holder_key
 from shop.orders.views import order_page_path
 from shop.payments import gateway
 from shop.payments.gateway import CheckoutUrls, InvalidWebhook
@@ -72,8 +73,16 @@ def start():
             return back_to_basket()
         save_region(region.key)
     basket = price_basket(current_items(), region)
+    config = current_app.config
+    secret = config["SECRET_KEY"]
+    holder = Holder(
+        address=holder_key(secret, "address", request.remote_addr),
+        basket=holder_key(secret, "basket", pending_checkout.browser_id()),
+    )
     try:
-        order = services.place_order(basket, current_app.config["ORDER_REFERENCE_PREFIX"])
+        order = services.place_order(
+            basket, config["ORDER_REFERENCE_PREFIX"], holder, config["CHECKOUT_HOLD_LIMIT"]
+        )
     except ShopError as error:
         db.session.rollback()  # nothing reserved, nothing recorded
         flash(error.message, "error")
@@ -101,11 +110,17 @@ def start():
 
 @bp.get("/checkout/success")
 def success():
+    """Stripe asked about the session only for the browser that started it (its pending
+    checkout), so anyone else holding the link cannot make the shop call Stripe at will; they
+    see what the database knows, which the webhook keeps up to date."""
     session_id = request.args.get("session_id", "")
     if not session_id or len(session_id) > SESSION_ID_MAX:
         abort(404, description="We have no order for that checkout.")
     try:
-        order = services.confirm_checkout(session_id)
+        if pending_checkout.is_pending(session_id):
+            order = services.confirm_checkout(session_id)
+        else:
+            order = orders.get_by_session(session_id)
     except NotFound as error:
         abort(404, description=error.message)
     except PaymentGatewayError:

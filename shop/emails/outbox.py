@@ -14,6 +14,7 @@ from sqlalchemy import select
 from shop import delivery
 from shop.carriers import known_carrier, tracking_url
 from shop.catalogue.models import Publication
+from shop.emails.headers import header_text
 from shop.emails.models import (
     CANCELLATION,
     CONFIRMATION,
@@ -43,11 +44,9 @@ ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 
 
 def clean_name(name: str | None) -> str | None:
-    """A display name on one line: line breaks and control characters become spaces."""
-    if not name:
-        return None
-    flat = "".join(ch if ch.isprintable() else " " for ch in name)
-    return " ".join(flat.split())[:300] or None
+    """A display name on one line, fit for a header (``emails.headers.header_text``): encoded
+    words decoded, line breaks and control characters become spaces."""
+    return header_text(name) or None
 
 
 def queue(order: Any, kind: str, resend_of: OutboxEmail | None = None, *, key: str | None = None,

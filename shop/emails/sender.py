@@ -16,6 +16,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
+from shop.emails.headers import header_text
 from shop.emails.models import OutboxEmail
 from shop.extensions import db
 from shop.timeutil import utcnow
@@ -36,17 +37,19 @@ class SendReport:
 
 
 def build_message(email: OutboxEmail, sender: str, reply_to: str | None = None) -> EmailMessage:
-    """A multipart text + HTML message. The email package refuses header values with line
-    breaks, so nothing a customer typed can add a header. ``reply_to``: the seller's address,
-    so a customer's reply reaches a person even when ``sender`` is a no-reply mailbox."""
+    """A multipart text + HTML message. Every header value is cleaned here, at the last moment
+    (``headers.header_text``: encoded words decoded, control characters gone), so nothing a
+    customer typed can add a header, whatever the row holds or the Python patch level.
+    ``reply_to``: the seller's address, so a customer's reply reaches a person even when
+    ``sender`` is a no-reply mailbox."""
     message = EmailMessage()
-    message["From"] = sender
-    message["To"] = Address(display_name=email.recipient_name or "", addr_spec=email.recipient)
-    message["Subject"] = email.subject
+    message["From"] = header_text(sender, 400)
+    message["To"] = Address(display_name=header_text(email.recipient_name), addr_spec=email.recipient)
+    message["Subject"] = header_text(email.subject)
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = make_msgid(idstring=f"outbox-{email.id}", domain=_domain_of(sender))
     if reply_to:
-        message["Reply-To"] = reply_to
+        message["Reply-To"] = header_text(reply_to, 400)
     message.set_content(email.text_body)
     message.add_alternative(email.html_body, subtype="html")
     return message

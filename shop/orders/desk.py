@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, update
 
 from shop.emails.outbox import queue_dispatch_notice
 from shop.errors import NotFound, ShopError
-from shop.extensions import db
+from shop.extensions import db, rows_changed
 from shop.money import format_pence
 from shop.orders.models import Order, OrderLine, days_awaiting_dispatch
 from shop.orders.status import (
@@ -105,8 +105,10 @@ class Flag(NamedTuple):
 def order_flags(order, now: datetime, overdue_days: int) -> list[Flag]:
     """What staff should look at: an ``Order``, or a row with the same columns."""
     flags = []
-    if order.amount_mismatch:
+    if order.amount_mismatch and order.mismatch_acknowledged_at is None:
         flags.append(Flag("Amount mismatch"))
+    elif order.amount_mismatch:
+        flags.append(Flag("Amount mismatch acknowledged", "flag flag-info"))
     waited = days_awaiting_dispatch(order.status, order.paid_at, order.dispatched_at, now)
     if waited is not None and waited > overdue_days:
         flags.append(Flag(f"Waiting {waited} days"))
@@ -133,7 +135,7 @@ class ListedOrder(NamedTuple):
 _LISTED_COLUMNS = (
     Order.reference, Order.created_at, Order.customer_name, Order.customer_email, Order.copies,
     Order.total_pence, Order.status, Order.amount_mismatch, Order.refunded_pence,
-    Order.refund_pending_pence, Order.paid_at, Order.dispatched_at,
+    Order.refund_pending_pence, Order.paid_at, Order.dispatched_at, Order.mismatch_acknowledged_at,
 )
 
 
@@ -301,6 +303,12 @@ def dispatch_order(order: Order, carrier: str, tracking_number: str, actor: str)
         raise DeskError(
             f"Only a paid order can be dispatched; {order.reference} is {order.status_label.lower()}."
         )
+    if order.mismatch_unacknowledged:
+        raise DeskError(
+            f"Stripe charged a different amount from the total of order {order.reference} (it is "
+            "flagged: amount mismatch). Check the payment and acknowledge the mismatch on this "
+            "page before dispatching."
+        )
     moved = transition(
         order,
         DISPATCHED,
@@ -313,6 +321,37 @@ def dispatch_order(order: Order, carrier: str, tracking_number: str, actor: str)
     if not moved:
         raise DeskError(f"Order {order.reference} was already dispatched.")
     queue_dispatch_notice(order)
+    db.session.flush()
+
+
+def acknowledge_mismatch(order: Order, note: str, actor: str) -> None:
+    """Record that ``actor`` looked into the order's amount mismatch (``note`` says what they
+    found), once; from then on it may be dispatched. A compare-and-set, so two clicks record
+    one acknowledgement."""
+    note = (note or "").strip()
+    if not order.amount_mismatch:
+        raise DeskError(f"Order {order.reference} has no amount mismatch to acknowledge.")
+    if not note:
+        raise DeskError("Say what you checked before acknowledging the mismatch.")
+    if len(note) > MAX_NOTE:
+        raise DeskError(f"A note can have at most {MAX_NOTE} characters.")
+    now = utcnow()
+    acknowledged = rows_changed(
+        update(Order)
+        .where(Order.id == order.id, Order.mismatch_acknowledged_at.is_(None))
+        .values(mismatch_acknowledged_at=now, mismatch_acknowledged_by=actor, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(order)
+    if not acknowledged:
+        raise DeskError(
+            f"The mismatch on order {order.reference} was already acknowledged by "
+            f"{order.mismatch_acknowledged_by}."
+        )
+    order.record(
+        "mismatch_acknowledged", actor, note=note,
+        total_pence=order.total_pence, charged_pence=order.amount_charged_pence,
+    )
     db.session.flush()
 
 

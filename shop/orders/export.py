@@ -11,6 +11,7 @@ from shop.extensions import db
 from shop.money import decimal_pounds
 from shop.orders.desk import OrderFilters, filtered_orders
 from shop.orders.models import Order, OrderLine
+from shop.spreadsheet import defuse
 from shop.timeutil import local
 
 HEADER = [
@@ -22,16 +23,7 @@ HEADER = [
 # Excel reads a CSV as UTF-8 only when it starts with a byte order mark; other programs are
 # better without one, so it is asked for (``excel=True``).
 BOM = "\ufeff"
-# A cell starting with one of these is run as a formula by spreadsheet programs.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 2000
-
-
-def safe_cell(value: object) -> object:
-    """Defuse spreadsheet formula injection: prefix a quote to text that would be a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _pounds(pence: int | None) -> str:
@@ -76,7 +68,7 @@ def order_lines_csv(filters: OrderFilters, excel: bool = False) -> Iterator[str]
          state, postcode, country, isbn, title, quantity, unit_price, postage, total, refunded,
          carrier, tracking) = row
         writer.writerow(
-            safe_cell(value)
+            defuse(value)  # customers' names and addresses must stay text in a spreadsheet
             for value in (
                 reference, _when(created), _when(paid), _when(dispatched), status, name, email,
                 ship_name, line1, line2, city, state, postcode, country, isbn, title, quantity,

@@ -45,11 +45,17 @@ class Order(Model):
     copies: Mapped[int] = mapped_column(default=0)  # sum of line quantities, fixed at checkout
     stripe_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     checkout_error: Mapped[str | None] = mapped_column(Text)
+    # Who checked out, as keyed hashes (shop.orders.holds): unpaid checkouts are capped by them.
+    checkout_address: Mapped[str | None] = mapped_column(String(32), index=True)
+    checkout_basket: Mapped[str | None] = mapped_column(String(32), index=True)
 
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
     amount_charged_pence: Mapped[int | None]
     currency_charged: Mapped[str | None] = mapped_column(String(3))
     amount_mismatch: Mapped[bool] = mapped_column(default=False)
+    # A member of staff looked at the mismatch; until then the order cannot be dispatched.
+    mismatch_acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    mismatch_acknowledged_by: Mapped[str | None] = mapped_column(String(320))
     refunded_pence: Mapped[int] = mapped_column(default=0)  # refunds Stripe says succeeded
     # Refunds Stripe has accepted but not yet completed: not refunded yet, not refundable again.
     refund_pending_pence: Mapped[int] = mapped_column(default=0)
@@ -96,6 +102,10 @@ class Order(Model):
     @property
     def can_dispatch(self) -> bool:
         return self.status in DISPATCHABLE and self.dispatched_at is None
+
+    @property
+    def mismatch_unacknowledged(self) -> bool:
+        return self.amount_mismatch and self.mismatch_acknowledged_at is None
 
     @property
     def status_label(self) -> str:

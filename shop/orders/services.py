@@ -9,16 +9,25 @@ from shop.catalogue import stock
 from shop.catalogue.models import Publication
 from shop.errors import CheckoutError, UnknownCheckout
 from shop.extensions import db
+from shop.orders import holds
+from shop.orders.holds import Holder
 from shop.orders.models import Order, OrderLine
 from shop.orders.status import ALLOWED, FAILED_TO_START, PENDING_PAYMENT, transition
 from shop.timeutil import utcnow
 
 
 def place_order(
-    lines: Sequence[tuple[Publication, int]], region: str, postage_pence: int, reference_prefix: str
+    lines: Sequence[tuple[Publication, int]],
+    region: str,
+    postage_pence: int,
+    reference_prefix: str,
+    holder: Holder | None = None,
+    hold_limit: int | None = None,
 ) -> Order:
     """A ``pending_payment`` order whose lines copy title, ISBN and price from the database now,
-    with its copies reserved. ``lines`` are (publication, copies), checked by the caller."""
+    with its copies reserved. ``lines`` are (publication, copies), checked by the caller. With a
+    ``holder``, ``CheckoutError`` if it would then hold more than ``hold_limit`` copies of a
+    title in unpaid checkouts (``holds.check``)."""
     if not lines:
         raise CheckoutError("Your basket is empty.")
     order_lines = [
@@ -42,9 +51,13 @@ def place_order(
         total_pence=subtotal + postage_pence,
         copies=copies,
         lines=order_lines,
+        checkout_address=holder.address if holder else None,
+        checkout_basket=holder.basket if holder else None,
     )
     db.session.add(order)
     db.session.flush()  # the id makes the reference
+    if holder is not None and hold_limit is not None:
+        holds.check(order, holder, hold_limit)
     stock.reserve(order.lines)
     order.reference = f"{reference_prefix}-{order.created_at.year}-{order.id:06d}"
     order.record("created", "customer", total_pence=order.total_pence, copies=copies)

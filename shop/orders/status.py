@@ -88,6 +88,9 @@ CLOSED = (FAILED_TO_START, CANCELLED, EXPIRED, PAYMENT_FAILED)
 # The customer finished Stripe's checkout: paid, or paying by a method that takes days. Their
 # basket is done with.
 CHECKOUT_COMPLETE = (PAYMENT_PROCESSING, *PLACED)
+# Checkouts not paid yet whose copies are reserved (capped per client: shop.orders.holds). A
+# delayed payment still processing holds its copies too.
+UNPAID_HOLDS = (PENDING_PAYMENT, PAYMENT_PROCESSING)
 # What staff may pack and send.
 DISPATCHABLE = (PAID,)
 # What may be refunded (in part or in full) through Stripe.

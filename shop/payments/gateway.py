@@ -330,6 +330,16 @@ def expire_session(session_id: str) -> CheckoutPayment:
     return _as_payment(session.to_dict())
 
 
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
 def verify_event(payload: bytes, signature: str | None) -> WebhookEvent:
     """Check the ``Stripe-Signature`` header against our secret and parse the event."""
     secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
@@ -346,10 +356,14 @@ def verify_event(payload: bytes, signature: str | None) -> WebhookEvent:
         raise InvalidWebhook(f"Webhook refused: {error}") from None
     if not isinstance(event, dict) or not isinstance(event.get("id"), str):
         raise InvalidWebhook("Webhook refused: not an event.")
+    # Signed, yet not the shape Stripe sends: a 400 says so, where a 500 would bring it back.
     data = event.get("data")
     obj = data.get("object") if isinstance(data, dict) else None
     if not isinstance(obj, dict):
-        obj = {}
+        raise InvalidWebhook("Webhook refused: its data is not an object.")
+    if _holds_nul(event):
+        # A NUL cannot be stored (PostgreSQL text) and no Stripe value holds one.
+        raise InvalidWebhook("Webhook refused: it contains a NUL character.")
     kind = obj.get("object")
     intent = obj.get("payment_intent") if kind in ("charge", "refund") else None
     return WebhookEvent(

@@ -1,14 +1,17 @@
-"""Staff accounts: Argon2id password hashes (argon2-cffi), sign-in checks and session loading."""
+"""Staff accounts: Argon2id password hashes (argon2-cffi), sign-in checks, and loading the
+signed-in account from its session record (shop.staff.sessions) for Flask-Login."""
 
+from datetime import timedelta
 from functools import cached_property
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, current_app
+from flask import Flask, Request, current_app, g
 from sqlalchemy import select
 
 from shop.errors import ShopError
 from shop.extensions import db, login_manager
+from shop.staff import sessions
 from shop.staff.models import StaffUser
 from shop.timeutil import utcnow
 
@@ -78,13 +81,13 @@ def create_staff(email: str, password: str, min_length: int) -> StaffUser:
 def set_password(user: StaffUser, password: str, min_length: int) -> None:
     check_password_rules(password, min_length)
     user.password_hash = _hashing().hasher.hash(password)
-    user.session_version += 1  # signs out every existing session
+    sessions.revoke_all(user, sessions.PASSWORD_CHANGED, utcnow())  # signs out every session
     db.session.flush()
 
 
 def disable(user: StaffUser) -> None:
     user.active = False
-    user.session_version += 1
+    sessions.revoke_all(user, sessions.DISABLED, utcnow())
     db.session.flush()
 
 
@@ -106,13 +109,33 @@ def authenticate(email: str, password: str) -> StaffUser | None:
     return user
 
 
-@login_manager.user_loader
-def load_staff(session_id: str) -> StaffUser | None:
-    """``'<id>:<session_version>'`` -> the account, if still active and the version still holds."""
-    user_id, _, version = session_id.partition(":")
-    if not (user_id.isdigit() and version.isdigit()):
+def password_matches(user: StaffUser, password: str) -> bool:
+    """Whether ``password`` is ``user``'s (a signed-in member of staff confirming it)."""
+    try:
+        return _hashing().hasher.verify(user.password_hash, password or "")
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+SESSION = "staff_session"  # flask.g: the live StaffSession of this request, once loaded
+ENDED = "staff_session_ended"  # flask.g: why this request's session just ended (idle, expired)
+
+
+@login_manager.request_loader
+def load_staff(request: Request) -> StaffUser | None:
+    """The account whose live session the staff cookie names (``sessions.find``), or None.
+    Nothing but that cookie signs anyone in: the basket's session cookie plays no part."""
+    config = current_app.config
+    now = utcnow()
+    record, ended = sessions.find(
+        request.cookies.get(config["STAFF_SESSION_COOKIE_NAME"]), now,
+        idle=timedelta(minutes=config["STAFF_IDLE_MINUTES"]),
+        lifetime=timedelta(hours=config["STAFF_SESSION_HOURS"]),
+    )
+    setattr(g, ENDED, ended)
+    if ended is not None or (record is not None and sessions.touch(record, now)):
+        db.session.commit()  # its own small write, whatever the page does next
+    if record is None:
         return None
-    user = db.session.get(StaffUser, int(user_id))
-    if user is None or not user.active or user.session_version != int(version):
-        return None
-    return user
+    setattr(g, SESSION, record)
+    return record.user

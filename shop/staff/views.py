@@ -4,7 +4,6 @@ the guard is this blueprint's own ``before_request``, so a new route cannot forg
 
 import csv
 import io
-import time
 from urllib.parse import urlsplit
 
 from flask import (
@@ -13,19 +12,20 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
+    make_response,
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 
-from shop.extensions import db, limiter
+from shop.extensions import db
 from shop.money import decimal_pounds
 from shop.orders import reports
-from shop.orders.export import safe_cell
-from shop.staff import auth, charts
+from shop.spreadsheet import defuse
+from shop.staff import auth, charts, sessions, throttle
 from shop.staff.forms import LoginForm, LogoutForm
 from shop.timeutil import utcnow
 
@@ -39,16 +39,14 @@ SIGN_IN_FAILED = "That email and password did not match an active staff account.
 def require_staff():
     if request.endpoint in OPEN_ENDPOINTS:
         return None
-    if current_user.is_authenticated:
-        idle_limit = current_app.config["STAFF_IDLE_MINUTES"] * 60
-        last_seen = session.get("staff_seen", 0)
-        now = int(time.time())
-        if now - last_seen <= idle_limit:
-            if now - last_seen >= 60:  # re-signing the cookie on every request costs; a minute is precise enough
-                session["staff_seen"] = now
-            return None
-        logout_user()
+    if current_user.is_authenticated:  # loads the session record (shop.staff.auth.load_staff)
+        return None
+    ended = getattr(g, auth.ENDED, None)
+    if ended == sessions.IDLE:
         flash("You were signed out after a period of inactivity. Please sign in again.", "info")
+    elif ended == sessions.EXPIRED:
+        hours = current_app.config["STAFF_SESSION_HOURS"]
+        flash(f"You were signed in for {hours} hours, the longest a session lasts. Please sign in again.", "info")
     if request.method in ("GET", "HEAD"):
         return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
     abort(401, description="Please sign in as staff to do that.")
@@ -71,55 +69,59 @@ def _safe_next(target: str | None) -> str:
     default = url_for("staff.dashboard")
     if not target:
         return default
+    if any(not ch.isprintable() or ch.isspace() for ch in target):
+        return default  # a line break would end the Location header (and be a 500)
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not parts.path.startswith("/staff") or "\\" in target:
         return default
     return target
 
 
-def _failed_sign_in(response: Response) -> bool:
-    return response.status_code != 303
-
-
-def _account_key() -> str:
-    return "staff-login:" + auth.normalise_email(request.form.get("email", ""))
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["STAFF_LOGIN_LIMIT_PER_ADDRESS"],
-    methods=["POST"],
-    deduct_when=_failed_sign_in,
-    error_message="Too many sign-in attempts from this address. Please wait and try again.",
-)
-@limiter.limit(
-    lambda: current_app.config["STAFF_LOGIN_LIMIT_PER_ACCOUNT"],
-    key_func=_account_key,
-    methods=["POST"],
-    deduct_when=_failed_sign_in,
-    error_message="Too many sign-in attempts for this account. Please wait and try again.",
-)
 def login():
+    """Sign in. Each attempt is counted before the password is checked (shop.staff.throttle);
+    a right one starts a session record and sets the staff cookie (shop.staff.sessions)."""
     form = LoginForm()
-    if form.validate_on_submit():
-        user = auth.authenticate(form.email.data, form.password.data)
-        if user is not None:
-            db.session.commit()
-            login_user(user)
-            session["staff_seen"] = int(time.time())
-            return redirect(_safe_next(request.args.get("next")), code=303)
+    if not form.validate_on_submit():
+        return render_template("staff/login.html", form=form)
+    config = current_app.config
+    email = auth.normalise_email(form.email.data)
+    device_cookie = config["STAFF_KNOWN_BROWSER_COOKIE_NAME"]
+    browser = throttle.known_browser(request.cookies.get(device_cookie), email)
+    attempt = throttle.Attempt(throttle.sign_in_counters(email, request.remote_addr or "", browser))
+    refused = attempt.begin()
+    if refused is not None:
+        flash(refused.refusal, "error")
+        response = make_response(render_template("staff/login.html", form=form), 429)
+        response.headers["Retry-After"] = str(attempt.retry_after)
+        return response
+    user = auth.authenticate(email, form.password.data)
+    if user is None:
         flash(SIGN_IN_FAILED, "error")
         return render_template("staff/login.html", form=form), 401
-    return render_template("staff/login.html", form=form)
+    attempt.succeeded()
+    token = sessions.start(user, request.user_agent.string, request.remote_addr, utcnow())
+    db.session.commit()
+    response = redirect(_safe_next(request.args.get("next")), code=303)
+    sessions.set_cookie(current_app, response, token)
+    if browser is None:
+        response.set_cookie(
+            device_cookie, throttle.known_browser_token(email), path=url_for("staff.login"),
+            max_age=config["STAFF_KNOWN_BROWSER_DAYS"] * 86400, httponly=True, samesite="Lax",
+            secure=config["SESSION_COOKIE_SECURE"],
+        )
+    return response
 
 
 @bp.post("/logout")
 def logout():
+    response = redirect(url_for("staff.login"), code=303)
     if LogoutForm().validate_on_submit():
-        logout_user()
-        session.pop("staff_seen", None)
+        sessions.revoke(getattr(g, auth.SESSION), sessions.SIGNED_OUT, utcnow())
+        db.session.commit()
+        sessions.delete_cookie(current_app, response)
         flash("You are signed out.", "info")
-    return redirect(url_for("staff.login"), code=303)
+    return response
 
 
 @bp.get("")
@@ -159,5 +161,5 @@ def copies_by_title_csv():
     """The title chart's figures, for every title sold."""
     return _csv_download(
         "copies-by-title", ["isbn", "title", "copies", "sales"],
-        ((isbn, safe_cell(title), copies, decimal_pounds(revenue)) for isbn, title, copies, revenue in reports.copies_by_title()),
+        ((isbn, defuse(title), copies, decimal_pounds(revenue)) for isbn, title, copies, revenue in reports.copies_by_title()),
     )

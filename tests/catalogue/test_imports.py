@@ -1,6 +1,7 @@
 """`flask catalogue import/export`: CSV (all rows or none) and ONIX 3.0 (bad products skipped)."""
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -193,6 +194,52 @@ def test_every_error_is_reported_and_nothing_is_imported(runner, db):
     assert catalogue(db)[ISBN].price_pence == 850
 
 
+# --- size caps (finding 7: a 1,000,000-row CSV took 1.4 GB) ---------------------------------
+
+def test_a_csv_file_over_the_byte_cap_is_refused_unread(app, runner, db, tmp_path):
+    app.config["CATALOGUE_IMPORT_MAX_BYTES"] = 2000
+    rows = [{**GOOD, "isbn": isbn13(n), "title": f"Title {n}"} for n in range(40)]
+    path = write_rows(tmp_path / "big.csv", rows)
+    assert path.stat().st_size > 2000
+    result = run(runner, db, "import", path)
+    assert result.exit_code != 0
+    assert "big.csv is larger than 2 KB" in result.output and "nothing was imported" in result.output
+    assert catalogue(db) == {}
+
+
+def test_a_csv_file_over_the_row_cap_is_refused(app, runner, db, tmp_path):
+    app.config["CATALOGUE_IMPORT_MAX_ROWS"] = 10
+    path = write_rows(tmp_path / "many.csv", [{**GOOD, "isbn": isbn13(n)} for n in range(11)])
+    result = run(runner, db, "import", path)
+    assert result.exit_code != 0
+    assert "many.csv has more than 10 rows" in result.output
+    assert catalogue(db) == {}
+    ten = write_rows(tmp_path / "ten.csv", [{**GOOD, "isbn": isbn13(n)} for n in range(10)])
+    assert run(runner, db, "import", ten).exit_code == 0
+    assert len(catalogue(db)) == 10
+
+
+def test_only_the_first_errors_are_printed_with_a_count_of_the_rest(app, runner, db, tmp_path):
+    app.config["CATALOGUE_IMPORT_ERRORS_SHOWN"] = 5
+    path = write_rows(tmp_path / "bad.csv", [{**GOOD, "isbn": isbn13(n), "pages": "x"} for n in range(30)])
+    result = run(runner, db, "import", path)
+    assert result.exit_code != 0
+    assert result.output.count("(pages): ") == 5
+    assert "… and 25 more problems, not shown." in result.output
+    assert "30 problem(s) in bad.csv; nothing was imported." in result.output
+
+
+def test_an_onix_file_over_its_caps_is_refused(app, runner, db):
+    app.config["CATALOGUE_ONIX_MAX_BYTES"] = 1000
+    result = run(runner, db, "import", "--format", "onix", SAMPLES / "onix.xml")
+    assert result.exit_code != 0 and "onix.xml is larger than" in result.output
+    app.config["CATALOGUE_ONIX_MAX_BYTES"] = 1_000_000
+    app.config["CATALOGUE_IMPORT_MAX_ROWS"] = 2
+    result = run(runner, db, "import", "--format", "onix", SAMPLES / "onix.xml")
+    assert result.exit_code != 0 and "onix.xml has more than 2 products" in result.output
+    assert catalogue(db) == {}
+
+
 def test_a_dry_run_lists_the_changes_and_changes_nothing(runner, db):
     make_publication()
     result = run(runner, db, "import", "--dry-run", SAMPLES / "good.csv")
@@ -236,6 +283,57 @@ def test_export_then_import_is_a_no_op_and_an_edit_round_trips(runner, db, tmp_p
     after = read_rows(tmp_path / "after.csv")
     assert [r["price"] for r in after] == ["10.05", "9.25"]
     assert after[0] == rows[0]
+
+
+def test_the_export_writes_no_formula_and_the_import_reads_it_back_unchanged(runner, db, tmp_path):
+    """Finding 5: the catalogue export wrote formulas raw. Now every cell stays text in a
+    spreadsheet, and importing the file undoes the defusing apostrophe."""
+    from tests.staff.test_orders import runs_as_formula, spreadsheet_cells
+
+    risky = {
+        "title": "=HYPERLINK(\"http://evil.example\",\"x\")",
+        "subtitle": "+44 and -1",
+        "publisher": "@Press; =1+1",
+        "summary": "'Tis a summary\t=2+2\n-3",
+    }
+    make_publication(**risky)
+    make_publication(isbn=isbn13(9), title="'=already quoted", subtitle="'", summary="plain")
+    exported = tmp_path / "catalogue.csv"
+    assert run(runner, db, "export", exported).exit_code == 0
+    text = exported.read_text(encoding="utf-8-sig")
+    assert not [cell for cell in spreadsheet_cells(text) if runs_as_formula(cell)]
+    rows = {row["isbn"]: row for row in read_rows(exported)}
+    assert rows[ISBN]["title"].startswith("'=HYPERLINK")
+    # A leading apostrophe before plain text is left alone; the formulas after a tab and a line
+    # break are defused.
+    assert rows[ISBN]["summary"] == "'Tis a summary\t'=2+2\n'-3"
+
+    again = run(runner, db, "import", "--dry-run", exported)
+    assert "0 to add, 0 to update, 2 unchanged" in again.output, again.output
+    db.session.query(Publication).delete()
+    db.session.commit()
+    assert run(runner, db, "import", exported).exit_code == 0
+    imported = catalogue(db)
+    for name, value in risky.items():
+        assert getattr(imported[ISBN], name) == value
+    assert (imported[isbn13(9)].title, imported[isbn13(9)].subtitle) == ("'=already quoted", "'")
+
+
+def test_defusing_is_undone_exactly():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from shop.spreadsheet import defuse, undo
+
+    @given(st.text(alphabet=st.sampled_from(list("'=+-@ \t\r\na;,\"")) | st.characters(), max_size=12))
+    @settings(max_examples=500, deadline=None)
+    def round_trip(text):
+        cell = defuse(text)
+        assert undo(cell) == text
+        for piece in re.split(r"[,;\t\r\n]", cell):  # however a spreadsheet splits it
+            assert piece.lstrip().lstrip('"').lstrip()[:1] not in ("=", "+", "-", "@"), cell
+
+    round_trip()
 
 
 # --- ONIX ---------------------------------------------------------------------------------

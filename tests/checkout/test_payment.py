@@ -124,13 +124,15 @@ def test_success_page_races_the_webhook(app, live_server, shopper, sandbox, db, 
     headers = {"Content-Type": "application/json", "Stripe-Signature": sign_payload(payload, WEBHOOK_SECRET)}
     results = []
     barrier = threading.Barrier(6)
+    # The buyer's own browser: only its pending checkout makes the page ask Stripe.
+    cookies = {"session": shopper.client.get_cookie("session").value}
 
     def hit(kind):
         barrier.wait()
         if kind == "webhook":
             results.append(requests.post(live_server + "/stripe/webhook", data=payload, headers=headers, timeout=30).status_code)
         else:
-            results.append(requests.get(f"{live_server}/checkout/success?session_id={session_id}", timeout=30).status_code)
+            results.append(requests.get(f"{live_server}/checkout/success?session_id={session_id}", cookies=cookies, timeout=30).status_code)
 
     threads = [threading.Thread(target=hit, args=(kind,)) for kind in ["webhook", "page"] * 3]
     for thread in threads:

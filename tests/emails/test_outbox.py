@@ -70,13 +70,14 @@ def test_still_one_after_ten_concurrent_deliveries_and_the_success_page(app, liv
     headers = {"Content-Type": "application/json", "Stripe-Signature": sign_payload(payload, WEBHOOK_SECRET)}
     barrier = threading.Barrier(11)
     codes = []
+    cookies = {"session": shopper.client.get_cookie("session").value}  # the buyer's browser
 
     def hit(kind):
         barrier.wait()
         if kind == "webhook":
             codes.append(requests.post(live_server + "/stripe/webhook", data=payload, headers=headers, timeout=30).status_code)
         else:
-            codes.append(requests.get(f"{live_server}/checkout/success?session_id={session_id}", timeout=30).status_code)
+            codes.append(requests.get(f"{live_server}/checkout/success?session_id={session_id}", cookies=cookies, timeout=30).status_code)
 
     threads = [threading.Thread(target=hit, args=("webhook",)) for _ in range(10)]
     threads.append(threading.Thread(target=hit, args=("page",)))
@@ -214,3 +215,76 @@ def test_the_dispatch_email_links_to_the_carriers_tracking(client, runner, smtp,
     url = "https://www.evri.com/track/parcel/H00A1B2C3D4E5F6/details"
     assert f"Track your parcel: {url}" in text
     assert f'<a href="{url}"' in html and "Track your parcel on Evri" in html
+
+
+# An RFC 2047 encoded word that decodes to a line break and a Bcc header. Python 3.11.7 (without
+# the CVE-2024-6923 fix) decodes it while writing the To header and so writes the Bcc line.
+ENCODED_INJECTION = "=?utf-8?q?Eve=0D=0ABcc=3A_x=40evil.example?="
+
+
+def assert_only_our_headers(message, envelope):
+    assert message["Bcc"] is None and message["Cc"] is None
+    # Headers the shop writes (Date and Reply-To too, where the sender sets them); each once.
+    ours = {"From", "To", "Subject", "Message-ID", "Content-Type", "MIME-Version", "Date", "Reply-To"}
+    assert set(message.keys()) <= ours and len(message.keys()) == len(set(message.keys())), message.keys()
+    assert envelope.rcpt_tos == ["nurse@example.org"]
+    assert "evil.example" not in envelope.rcpt_tos[0]
+    raw_headers = envelope.content.split(b"\r\n\r\n", 1)[0]
+    assert b"\r\nBcc" not in raw_headers and b"\nBcc" not in raw_headers
+
+
+def test_an_encoded_word_in_the_name_cannot_inject_headers_nor_can_a_resend(
+    client, runner, smtp, shopper, sandbox, db, publication, staff_client
+):
+    import sys
+
+    assert sys.version_info[:2] == (3, 11)  # the Python this machine has, patched or not
+    session_id = start_checkout(shopper, sandbox)
+    [event_id] = pay(sandbox, session_id, name=ENCODED_INJECTION)
+    from tests.conftest import deliver_event
+
+    assert deliver_event(client, sandbox, event_id).status_code == 200
+    send(runner)
+    [message] = smtp.messages
+    assert_only_our_headers(message, smtp.envelopes[0])
+    assert "Eve Bcc: x@evil.example" in message["To"] and "\n" not in str(message["To"])
+
+    email = db.session.scalar(select(OutboxEmail))
+    order = email.order
+    token = page_token(staff_client, f"/staff/orders/{order.reference}")
+    staff_client.post(f"/staff/orders/{order.reference}/emails/{email.id}/resend", data={"csrf_token": token})
+    send(runner)
+    assert len(smtp.messages) == 2
+    assert_only_our_headers(smtp.messages[1], smtp.envelopes[1])
+
+
+def test_a_row_queued_before_the_fix_is_cleaned_when_it_is_sent(client, runner, smtp, sandbox, db, publication):
+    """An outbox row that already holds the encoded word (queued by an older version, or any
+    header value we put there) is cleaned again by the sender."""
+    order = paid_order_through_stripe(client, sandbox)
+    email = db.session.scalar(select(OutboxEmail))
+    email.recipient_name = ENCODED_INJECTION
+    email.subject = "Your order =?utf-8?q?is=0D=0AX-Evil=3A_1?="
+    email.sent_at = None
+    db.session.commit()
+    send(runner)
+    [message] = smtp.messages
+    assert_only_our_headers(message, smtp.envelopes[0])
+    assert message["X-Evil"] is None
+    assert message["Subject"].startswith("Your order") and order.reference not in message["Subject"]
+
+
+def test_header_text_decodes_nested_encoded_words_and_breaks_what_is_left():
+    from email.header import Header
+
+    from shop.emails.headers import header_text
+
+    nested = Header(ENCODED_INJECTION, "utf-8").encode()  # an encoded word holding one
+    assert nested.startswith("=?utf-8?b?")
+    assert header_text(nested) == "Eve Bcc: x@evil.example"
+    assert header_text("=?utf-8?q?=3D=3Futf-8=3Fq=3Fx?= y?=") == "= ?utf-8?q?x y?="  # never left whole
+    assert header_text("=?utf-8?q?Zo=C3=AB?= Smith") == "Zoë Smith"
+    assert header_text("Eve\r\nBcc: a@b.example\x00") == "Eve Bcc: a@b.example"
+    assert header_text("=?bogus-charset?q?x=0D=0A?=") == "= ?bogus-charset?q?x=0D=0A?="
+    assert header_text("=?") == "= ?"
+    assert header_text("a" * 400) == "a" * 300

@@ -32,6 +32,7 @@ def test_reconcile_fulfils_paid_sessions_whose_webhooks_were_missed(app, runner,
 def test_reconcile_pages_through_stripes_list(app, runner, sandbox, db, publication):
     publication.stock = 500
     db.session.commit()
+    app.config["CHECKOUT_HOLD_LIMIT"] = 500  # 105 unpaid checkouts from the one test address
     for _ in range(105):  # more than one page of 100
         pay(sandbox, start_checkout(Shopper(app.test_client()), sandbox, quantity=1))
     result = runner.invoke(args=["orders", "reconcile", "--since", "1d"])

@@ -66,8 +66,10 @@ def test_only_ids_are_read_from_a_webhook(app):
     assert (refund.session_id, refund.object_id, refund.payment_intent_id) == (None, "re_1", "pi_1")
 
 
-def test_an_event_without_the_expected_parts_is_read_as_nothing(app):
-    odd = verified(app, {"id": "evt_3", "type": "checkout.session.completed", "data": "nothing"})
+def test_an_event_without_the_expected_parts_is_refused_or_read_as_nothing(app):
+    with pytest.raises(InvalidWebhook):  # data that is not an object: a 400, never retried
+        verified(app, {"id": "evt_3", "type": "checkout.session.completed", "data": "nothing"})
+    odd = verified(app, {"id": "evt_4", "type": "checkout.session.completed", "data": {"object": {}}})
     assert (odd.session_id, odd.object_type, odd.api_version) == (None, None, None)
     with pytest.raises(InvalidWebhook):
         verified(app, {"type": "no id"})

@@ -760,3 +760,62 @@ def test_every_catalogue_action_is_behind_sign_in(client, publication):
         response = client.post(url, data={"csrf_token": page_token(client, "/staff/login"), "reason": "goods_in", "quantity": "5"})
         assert response.status_code == 401, url
     assert client.get("/staff/catalogue").headers["Location"].startswith("/staff/login")
+
+
+# --- colour profiles (finding 7: arbitrary ICC profile bytes were kept) -----------------------
+
+def swapped_primaries_profile() -> bytes:
+    """A real ICC profile that is not sRGB: sRGB with its red and green primaries swapped, so a
+    pixel stored as pure red means pure green."""
+    import struct
+
+    from PIL import ImageCms
+
+    data = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    count = struct.unpack(">I", data[128:132])[0]
+    entries = {bytes(data[132 + 12 * i:136 + 12 * i]): 132 + 12 * i for i in range(count)}
+    red, green = entries[b"rXYZ"], entries[b"gXYZ"]
+    data[red + 4:red + 12], data[green + 4:green + 12] = data[green + 4:green + 12], data[red + 4:red + 12]
+    return bytes(data)
+
+
+def stored_file(covers_dir, extension):
+    """The stored original (``<isbn>-<hash><extension>``; its resized copies end ``-<width>.jpg``)."""
+    [path] = [p for p in covers_dir.glob(f"{ISBN}-*{extension}") if p.stem.count("-") == 1]
+    return path
+
+
+def stored_image(covers_dir, extension):
+    image = Image.open(stored_file(covers_dir, extension))
+    image.load()
+    return image
+
+
+def test_a_cover_in_another_colour_space_is_converted_to_srgb_and_keeps_no_profile(staff_client, db, publication, covers_dir):
+    original = image_bytes("PNG", colour=(255, 0, 0), icc_profile=swapped_primaries_profile(),
+                           exif=exif_with_camera_and_place().tobytes())
+    upload(staff_client, original, "c.png")
+    image = stored_image(covers_dir, ".png")
+    assert "icc_profile" not in image.info and image.mode == "RGB"
+    assert image.size == (90, 60)  # still turned as the camera said
+    red, green, blue = image.getpixel((5, 5))
+    assert green > 200 and red < 60 and blue < 60  # what the profile meant, in sRGB
+
+
+@pytest.mark.parametrize("profile", [b"not a profile at all" * 20, b"\x00" * 300])
+def test_arbitrary_profile_bytes_are_dropped(staff_client, db, publication, covers_dir, profile):
+    upload(staff_client, image_bytes("JPEG", icc_profile=profile), "c.jpg")
+    stored = stored_file(covers_dir, ".jpg").read_bytes()
+    assert profile[:40] not in stored
+    image = stored_image(covers_dir, ".jpg")
+    assert "icc_profile" not in image.info and image.mode == "RGB"
+
+
+def test_a_cmyk_jpeg_becomes_rgb(staff_client, db, publication, covers_dir):
+    out = io.BytesIO()
+    Image.new("CMYK", (60, 90), (0, 255, 255, 0)).save(out, format="JPEG")
+    upload(staff_client, out.getvalue(), "c.jpg")
+    image = stored_image(covers_dir, ".jpg")
+    assert image.mode == "RGB" and "icc_profile" not in image.info
+    red, green, blue = image.getpixel((5, 5))
+    assert red > 200 and green < 80 and blue < 80  # cyan and yellow off, magenta and yellow on: red

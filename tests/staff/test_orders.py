@@ -182,6 +182,48 @@ def test_only_paid_orders_can_be_dispatched(staff_client, db):
     assert "Only a paid order can be dispatched" in flashed(staff_client, order)
 
 
+def mismatched_order(db):
+    order = make_order()
+    order.amount_mismatch = True
+    order.amount_charged_pence = 100
+    db.session.commit()
+    return order
+
+
+def test_an_order_flagged_for_an_amount_mismatch_is_not_dispatched_until_acknowledged(staff_client, db):
+    """Finding 7: a flagged order could be dispatched without anyone looking at the flag."""
+    order = mismatched_order(db)
+    page = staff_client.get(f"/staff/orders/{order.reference}").get_data(as_text=True)
+    assert "Acknowledge the mismatch" in page and "Mark dispatched" not in page
+    act(staff_client, order, "dispatch", carrier="Royal Mail")
+    assert reload(db, order).status == "paid"
+    assert "Stripe charged a different amount" in flashed(staff_client, order)
+
+    response = act(staff_client, order, "acknowledge-mismatch", note="Customer paid the rest by bank transfer.")
+    assert response.status_code == 303
+    order = reload(db, order)
+    assert order.mismatch_acknowledged_by == STAFF_EMAIL and order.mismatch_acknowledged_at
+    [event] = [e for e in order.events if e.kind == "mismatch_acknowledged"]
+    assert event.actor == STAFF_EMAIL and event.detail["note"] == "Customer paid the rest by bank transfer."
+    page = flashed(staff_client, order)
+    assert "Amount mismatch acknowledged" in page and "Mark dispatched" in page
+
+    act(staff_client, order, "dispatch", carrier="Royal Mail")
+    assert reload(db, order).status == "dispatched"
+
+
+def test_acknowledging_needs_a_flag_and_happens_once(staff_client, db):
+    plain = make_order()
+    act(staff_client, plain, "acknowledge-mismatch", note="x")
+    assert reload(db, plain).mismatch_acknowledged_at is None
+    assert "has no amount mismatch" in flashed(staff_client, plain)
+    order = mismatched_order(db)
+    token = page_token(staff_client, f"/staff/orders/{order.reference}")
+    for _ in range(2):
+        act(staff_client, order, "acknowledge-mismatch", note="checked", csrf_token=token)
+    assert len([e for e in reload(db, order).events if e.kind == "mismatch_acknowledged"]) == 1
+
+
 # --- refunds ------------------------------------------------------------------------------
 
 def test_full_refund_through_stripe(client, staff_client, sandbox, db, publication):
@@ -349,6 +391,30 @@ def test_csv_defuses_formula_injection(staff_client, db):
     assert row["customer_email"] == "'+cmd@example.org"
     assert row["ship_postal_code"] == "'-1"
     assert row["title"] == "'@SUM(A1)"
+
+
+def spreadsheet_cells(text: str) -> list[str]:
+    """Every cell a spreadsheet makes of ``text`` when told to split on a comma, a semicolon or
+    a tab (LibreOffice's CSV import; the double quote is its string delimiter by default)."""
+    return [cell for delimiter in (",", ";", "\t") for row in csv.reader(io.StringIO(text), delimiter=delimiter) for cell in row]
+
+
+def runs_as_formula(cell: str) -> bool:
+    # LibreOffice may trim spaces on import; a cell that then starts with one of these is a formula.
+    return cell.strip()[:1] in ("=", "+", "-", "@")
+
+
+def test_csv_cells_stay_text_however_the_spreadsheet_splits_them(staff_client, db):
+    """Finding 5: a formula after a ; or a tab inside a cell ran when LibreOffice split on it."""
+    make_order(name="Bob;=1+1;", email="bob@example.org", postcode="SW1A 1AA",
+               lines=[(ISBN, "Bob\t=2+2\t", 850, 1), (isbn13(7), "Ann,@SUM(A1)", 100, 1)])
+    make_order(name="Cy\n=3+3", email="cy@example.org", lines=[(ISBN, " -4+4", 850, 1)])
+    text = staff_client.get("/staff/orders.csv").get_data(as_text=True)
+    cells = spreadsheet_cells(text)
+    assert not [cell for cell in cells if runs_as_formula(cell)]
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert {row["customer_name"] for row in rows} == {"Bob;'=1+1;", "Cy\n'=3+3"}
+    assert {row["title"] for row in rows} == {"Bob\t'=2+2\t", "Ann,'@SUM(A1)", " '-4+4"}
 
 
 # --- dashboard ----------------------------------------------------------------------------

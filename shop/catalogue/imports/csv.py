@@ -11,8 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from shop import isbn as isbns
-from shop.catalogue.imports.plan import ImportPlan, Invalid, Record, checked, parse_isbn, quoted
+from shop.catalogue.imports.plan import (
+    ImportLimits,
+    ImportPlan,
+    Invalid,
+    Record,
+    checked,
+    parse_isbn,
+    quoted,
+    too_large,
+)
 from shop.money import InvalidAmount, parse_pounds
+from shop.spreadsheet import undo
 
 # The CSV format, in the order the export writes it.
 COLUMNS = [
@@ -118,14 +128,19 @@ def _check_header(cells: list[str]) -> tuple[list[str], list[str]]:
     return names, errors
 
 
-def read_csv(path: str | Path) -> ImportPlan:
+def read_csv(path: str | Path, limits: ImportLimits = ImportLimits()) -> ImportPlan:
     """Read and check every row of a CSV file (UTF-8, BOM allowed; row 1 names the columns).
 
     Every problem is reported as ``Row N, column X (name): …`` with N the spreadsheet row. Rows
-    with errors produce no record, so apply a plan only when ``errors`` is empty.
+    with errors produce no record, so apply a plan only when ``errors`` is empty. A file over
+    ``limits`` (bytes, or rows after the first) is one error, and is not read (or not further).
     """
     path = Path(path)
     plan = ImportPlan()
+    refused = too_large(path.name, path.stat().st_size, limits)
+    if refused:
+        plan.errors.append(refused)
+        return plan
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
@@ -150,6 +165,13 @@ def read_csv(path: str | Path) -> ImportPlan:
         for number, cells in enumerate(reader, start=2):
             if not any(cell.strip() for cell in cells):
                 continue  # spreadsheets leave blank rows at the end
+            if number - 1 > limits.max_rows:
+                plan.records.clear()
+                plan.errors = [
+                    f"{path.name} has more than {limits.max_rows:,} rows, the most one import "
+                    "takes. Split it into smaller files. Nothing was imported."
+                ]
+                return plan
             unnamed.update(
                 index
                 for index, cell in enumerate(cells)
@@ -188,7 +210,9 @@ def _record(
     for index, name in enumerate(names):
         if not name:
             continue
-        text = cells[index].strip() if index < len(cells) else ""
+        # The export defuses spreadsheet formulas with an apostrophe (shop.spreadsheet): undone
+        # here, before the spaces go, so an exported file reads back exactly.
+        text = undo(cells[index]).strip() if index < len(cells) else ""
         try:
             if "\x00" in text:
                 raise Invalid("contains a NUL character, which cannot be stored.")

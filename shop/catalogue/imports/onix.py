@@ -9,7 +9,16 @@ from typing import Any
 from lxml import etree
 
 from shop import isbn as isbns
-from shop.catalogue.imports.plan import ImportPlan, Invalid, Record, checked, parse_isbn, quoted
+from shop.catalogue.imports.plan import (
+    ImportLimits,
+    ImportPlan,
+    Invalid,
+    Record,
+    checked,
+    parse_isbn,
+    quoted,
+    too_large,
+)
 from shop.catalogue.rules import MAX_PENCE
 
 ONIX_NAMESPACES = {  # namespace -> uses short tags
@@ -92,7 +101,7 @@ def _use_reference_tags(root: etree._Element) -> None:
             element.tag = SHORT_TAGS.get(name.localname, name.localname)
 
 
-def read_onix(path: str | Path) -> ImportPlan:
+def read_onix(path: str | Path, limits: ImportLimits = ImportLimits()) -> ImportPlan:
     """Read the products of an ONIX for Books 3.0 message (reference or short tags, in the ONIX
     namespace or none).
 
@@ -100,10 +109,15 @@ def read_onix(path: str | Path) -> ImportPlan:
     else 11, in pages) or GBP price is listed in ``skipped`` with its reference, never guessed.
     ``fields`` hold the bibliographic facts and price; ``new_only`` the summary (TextType 03,
     else 02), so an existing publication keeps its stock and summary. A file that is not ONIX
-    3.x, or that uses entity references (which are never expanded), gives ``errors``.
+    3.x, or that uses entity references (which are never expanded), or that is over ``limits``
+    (bytes, products), gives ``errors``.
     """
     path = Path(path)
     plan = ImportPlan()
+    refused = too_large(path.name, path.stat().st_size, limits)
+    if refused:
+        plan.errors.append(refused)
+        return plan
     try:
         root = etree.fromstring(path.read_bytes(), _parser())
     except etree.XMLSyntaxError as error:
@@ -131,8 +145,15 @@ def read_onix(path: str | Path) -> ImportPlan:
         return plan
 
     default_currency = _text(root, "Header/DefaultCurrencyCode")
+    products = root.findall("Product")
+    if len(products) > limits.max_rows:
+        plan.errors.append(
+            f"{path.name} has more than {limits.max_rows:,} products, the most one import takes. "
+            "Ask for it in smaller files. Nothing was imported."
+        )
+        return plan
     found: dict[str, list[Record]] = {}
-    for number, product in enumerate(root.findall("Product"), start=1):
+    for number, product in enumerate(products, start=1):
         record, problems = _onix_record(number, product, default_currency)
         if problems:
             plan.skipped.append(f"{record.source}: {' '.join(problems)} Skipped.")

@@ -36,6 +36,28 @@ class Record:
     new_only: dict[str, Any] = field(default_factory=dict)  # set on a new publication only
 
 
+@dataclass(frozen=True)
+class ImportLimits:
+    """How large a file an import reads at all (config CATALOGUE_IMPORT_MAX_BYTES for CSV,
+    CATALOGUE_ONIX_MAX_BYTES for ONIX) and how many rows or products it takes
+    (CATALOGUE_IMPORT_MAX_ROWS). A file over either is refused whole, before it is checked."""
+
+    max_bytes: int = 20 * 1024 * 1024
+    max_rows: int = 50_000
+
+
+def too_large(name: str, size: int, limits: ImportLimits) -> str | None:
+    """The message for a file of ``size`` bytes over the cap, or None."""
+    if size <= limits.max_bytes:
+        return None
+    from shop.catalogue.covers import describe_size
+
+    return (
+        f"{name} is larger than {describe_size(limits.max_bytes)}, the most one import reads. "
+        "Split it into smaller files. Nothing was imported."
+    )
+
+
 @dataclass
 class ImportPlan:
     """What a file asks for. Any ``errors`` mean nothing may be imported; ``skipped`` lists

@@ -119,5 +119,12 @@ class NoteForm(FlaskForm):
     text = TextAreaField("Note", validators=[DataRequired("A note cannot be empty."), Length(max=2000)])
 
 
+class AcknowledgeMismatchForm(FlaskForm):
+    note = TextAreaField(
+        "What you checked",
+        validators=[DataRequired("Say what you checked before acknowledging."), Length(max=2000)],
+    )
+
+
 class ResendForm(FlaskForm):
     pass

@@ -37,6 +37,7 @@ from shop.orders.views import order_page_path, receipt_response
 from shop.payments.gateway import dashboard_url
 from shop.staff.actions import run_action
 from shop.staff.orders.forms import (
+    AcknowledgeMismatchForm,
     BatchDispatchForm,
     BatchForm,
     CancelForm,
@@ -48,6 +49,7 @@ from shop.staff.orders.forms import (
     TrackingCorrectionForm,
     TrackingImportForm,
 )
+from shop.staff.reauth import require_fresh_password
 from shop.timeutil import as_utc, utcnow
 
 # No url_prefix: the export sits beside the list, at /staff/orders.csv.
@@ -269,6 +271,7 @@ def show(reference: str):
         tracking_form=TrackingCorrectionForm(formdata=None, carrier=order.carrier, tracking_number=order.tracking_number),
         can_cancel=refund_requests.can_cancel(order),
         note_form=NoteForm(formdata=None),
+        acknowledge_form=AcknowledgeMismatchForm(formdata=None),
         emails=outbox.emails_for(order),
         resend_form=ResendForm(),
         stripe_url=dashboard_url(order.payment_intent_id) if order.payment_intent_id else None,
@@ -367,6 +370,18 @@ def refund_check(reference: str):
     )
 
 
+@bp.post("/orders/<reference>/acknowledge-mismatch")
+def acknowledge_mismatch(reference: str):
+    order = _order_or_404(reference)
+    form = AcknowledgeMismatchForm()
+    return _run(
+        order,
+        form,
+        lambda: desk.acknowledge_mismatch(order, form.note.data, current_user.email),
+        f"Amount mismatch on order {order.reference} acknowledged; it may now be dispatched.",
+    )
+
+
 @bp.post("/orders/<reference>/refund")
 def refund(reference: str):
     """Step three: the confirmed refund, through Stripe; then stock and the customer's email."""
@@ -376,6 +391,12 @@ def refund(reference: str):
         return _refund_page(order, form, status=422)
     try:
         plan = _plan_from(order, form, confirmed=True)
+    except ShopError as error:
+        return _refund_page(order, form, error.message, 422)
+    prompt = _fresh_password_for(order, plan.amount_pence)
+    if prompt is not None:
+        return prompt
+    try:
         outcome = refund_requests.carry_out(order, plan, form.request_token.data, current_user.email)
     except ShopError as error:
         db.session.rollback()
@@ -383,6 +404,17 @@ def refund(reference: str):
     db.session.commit()
     flash(_refund_message(order, outcome), "success")
     return _back_to(order)
+
+
+def _fresh_password_for(order, amount_pence: int):
+    """A refund above STAFF_REAUTH_REFUND_PENCE needs the password typed again (shop.staff.reauth):
+    the prompt page to answer with, or None to go ahead."""
+    if amount_pence <= current_app.config["STAFF_REAUTH_REFUND_PENCE"]:
+        return None
+    return require_fresh_password(
+        f"refund {format_pence(amount_pence)} of order {order.reference}",
+        url_for(".show", reference=order.reference),
+    )
 
 
 def _refund_message(order, outcome: refund_requests.RefundOutcome, cancelled: bool = False) -> str:
@@ -429,6 +461,12 @@ def cancel(reference: str):
             order, full=True, amount_pence=None, reason=form.reason.data or "", note=form.note.data or "",
             restock=True, cancel=True, confirmed_pence=_pence(form.confirmed_pence.data),
         )
+    except ShopError as error:
+        return _cancel_page(order, form, error.message, 422)
+    prompt = _fresh_password_for(order, plan.amount_pence)
+    if prompt is not None:
+        return prompt
+    try:
         outcome = refund_requests.carry_out(order, plan, form.request_token.data, current_user.email)
     except ShopError as error:
         db.session.rollback()

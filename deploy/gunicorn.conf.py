@@ -1,0 +1,17 @@
+"""gunicorn for the shop: ``gunicorn -c deploy/gunicorn.conf.py wsgi:app`` (deploy/systemd/shop.service).
+
+Behind nginx (deploy/nginx/shop.conf), on loopback. Threads, because a request mostly waits on
+PostgreSQL or Stripe. The worker count comes from WEB_CONCURRENCY, which the shop also reads at
+start-up to refuse per-process (memory://) sign-in limits with more than one worker.
+"""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread"
+timeout = 60
+graceful_timeout = 30
+keepalive = 30  # nginx keeps idle upstream connections open (upstream keepalive)
+accesslog = "-"
