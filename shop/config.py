@@ -124,6 +124,15 @@ def load_config() -> dict[str, Any]:
         "MAIL_FOLDER": os.environ.get("MAIL_FOLDER") or str(INSTANCE_DIR / "mail"),
         # Behind a proxy, how many X-Forwarded-For hops to trust (for rate limits by address).
         "TRUSTED_PROXY_HOPS": _int("TRUSTED_PROXY_HOPS", 0),
+        # Reader comments (shop.comments): who is told that one waits, how long rejected and spam
+        # comments are kept, and the anti-spam limits of the public form.
+        "COMMENTS_NOTIFY": os.environ.get("COMMENTS_NOTIFY", ""),
+        "COMMENTS_RETENTION_DAYS": _int("COMMENTS_RETENTION_DAYS", 90),
+        "COMMENTS_LIMIT_PER_ADDRESS": os.environ.get("COMMENTS_LIMIT_PER_ADDRESS", "10 per hour"),
+        "COMMENTS_MAX_LINKS": _int("COMMENTS_MAX_LINKS", 2),
+        "COMMENTS_MIN_SECONDS": _int("COMMENTS_MIN_SECONDS", 5),
+        "COMMENTS_FORM_MAX_AGE_HOURS": _int("COMMENTS_FORM_MAX_AGE_HOURS", 24),
+        "STAFF_COMMENTS_PER_PAGE": 50,
     }
     if not 30 <= config["CHECKOUT_EXPIRY_MINUTES"] <= 23 * 60:
         raise RuntimeError("CHECKOUT_EXPIRY_MINUTES must be from 30 to 1380 (Stripe allows 30 min to 24 h)")

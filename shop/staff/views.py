@@ -1,5 +1,5 @@
 """The staff desk: sign-in, sign-out and the dashboard. Every route here and in the nested
-blueprints (``staff.orders``, ``staff.catalogue``) but sign-in needs an active staff account:
+blueprints (``staff.orders``, ``staff.catalogue``, ``staff.comments``) but sign-in needs an active staff account:
 the guard is this blueprint's own ``before_request``, so a new route cannot forget it."""
 
 import time
@@ -19,6 +19,7 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
+from shop.comments import queries as comment_queries
 from shop.extensions import db, limiter
 from shop.orders import reports
 from shop.staff import auth
@@ -122,4 +123,6 @@ def logout():
 def dashboard():
     config = current_app.config
     figures = reports.dashboard(utcnow(), config["LOW_STOCK_THRESHOLD"], config["DISPATCH_WARNING_DAYS"])
-    return render_template("staff/dashboard.html", figures=figures)
+    return render_template(
+        "staff/dashboard.html", figures=figures, waiting_comments=comment_queries.waiting()
+    )

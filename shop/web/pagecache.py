@@ -5,22 +5,60 @@ or publication page depends only on the rows it shows (and the app's settings). 
 runs its queries; the key is built from the rows it got, so a cached page is never stale: a
 change of price, stock or title is a different key. What is saved is the template work.
 Anyone with a session (a basket, a message, staff) gets a fresh render.
+
+A page may also carry holes (``page_hole(name)`` in the template) for a value that must be new
+in every response, such as the moment a form was sent (shop.comments.stamp). The cache keeps the
+page with its holes open, and every response, cached or not, has them filled by the function
+registered for them (``register_hole``): a hole's value is never shared between readers.
 """
 
+import re
 from collections.abc import Callable, Hashable
 from operator import itemgetter
 
 from flask import Flask, current_app, make_response, render_template, request, session
+from markupsafe import Markup, escape
 from sqlalchemy import inspect
 
 from shop.web.lru import BoundedLRU
 
 EXTENSION = "shop.page_cache"
+HOLES = "shop.page_holes"
+# Written by the template (never by autoescaped text, which cannot contain "<"), split on here.
+_HOLE = re.compile(r"<page-hole ([a-z0-9-]+)>")
 
 
 def init_app(app: Flask) -> None:
     size = app.config["PUBLIC_PAGE_CACHE_SIZE"]
     app.extensions[EXTENSION] = BoundedLRU(size) if size > 0 else None
+    app.extensions[HOLES] = {}
+    app.add_template_global(page_hole)
+
+
+def register_hole(app: Flask, name: str, fill: Callable[[], str]) -> None:
+    """Fill the holes called ``name`` with ``fill()`` in every response of a public page."""
+    if not _HOLE.fullmatch(f"<page-hole {name}>"):
+        raise ValueError(f"a hole's name is lower-case letters, digits and hyphens, not {name!r}")
+    app.extensions[HOLES][name] = fill
+
+
+def page_hole(name: str) -> Markup:
+    """In a template: a place for a value that every response fills afresh (see register_hole)."""
+    return Markup(f"<page-hole {name}>")
+
+
+def _open_holes(html: str) -> tuple[str, ...]:
+    """The page split around its holes: text, hole name, text, … (just the text when none)."""
+    return tuple(_HOLE.split(html))
+
+
+def _filled(parts: tuple[str, ...]) -> str:
+    if len(parts) == 1:
+        return parts[0]
+    fills = current_app.extensions[HOLES]
+    return "".join(
+        part if index % 2 == 0 else escape(fills[part]()) for index, part in enumerate(parts)
+    )
 
 
 _columns: dict[type, tuple[tuple[str, ...], itemgetter]] = {}
@@ -42,19 +80,20 @@ def row_key(obj) -> tuple:
 def render_public_page(template: str, key: Hashable, context: Callable[[], dict]):
     """``render_template(template, **context())``, from the cache when the reader has no session.
 
-    ``key`` must determine everything the template shows apart from the session (use row_key).
-    ``context`` is called only when the page is rendered, so a cached page costs none of it.
+    ``key`` must determine everything the template shows apart from the session and its holes
+    (use row_key). ``context`` is called only when the page is rendered, so a cached page costs
+    none of it. Holes are filled in every response.
     """
-    pages: BoundedLRU[Hashable, str] | None = current_app.extensions.get(EXTENSION)
+    pages: BoundedLRU[Hashable, tuple[str, ...]] | None = current_app.extensions.get(EXTENSION)
     if pages is None or current_app.config["SESSION_COOKIE_NAME"] in request.cookies:
-        return render_template(template, **context())
+        return _filled(_open_holes(render_template(template, **context())))
     full_key = (template, key)
-    html = pages.get(full_key)
-    if html is None:
-        html = render_template(template, **context())
+    parts = pages.get(full_key)
+    if parts is None:
+        parts = _open_holes(render_template(template, **context()))
         if session.modified:  # the page started a session (a token?): it is this reader's own
-            return html
-        pages.put(full_key, html)
-    response = make_response(html)
+            return _filled(parts)
+        pages.put(full_key, parts)
+    response = make_response(_filled(parts))
     response.vary.add("Cookie")  # as Flask adds when a page reads the session
     return response
