@@ -243,7 +243,8 @@ def _existing_numbers(numbers: list[int]) -> set[int]:
 def _publication_ids(isbn_set: set[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for chunk in _chunks(sorted(isbn_set)):
-        found.update(db.session.execute(select(Publication.isbn, Publication.id).where(Publication.isbn.in_(chunk))).tuples())
+        rows = db.session.execute(select(Publication.isbn, Publication.id).where(Publication.isbn.in_(chunk)))
+        found.update((isbn, id_) for isbn, id_ in rows)
     return found
 
 

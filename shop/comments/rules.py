@@ -18,8 +18,9 @@ NAMES = {
     "email": "email address",
     "text": "comment",
 }
-# What counts as a link: an address with its scheme, or one that starts www. (spam's two forms).
-LINK = re.compile(r"(?i)\b(?:https?://|www\.)")
+# What counts as a link: an address with its scheme, or one that starts www. (spam's two
+# forms), each up to the next space, so https://www.… counts once.
+LINK = re.compile(r"(?i)\b(?:https?://|www\.)\S*")
 # One address, no spaces or line breaks (the outbox's own rule: nothing to smuggle a header in).
 EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 

@@ -258,7 +258,9 @@ class Erasure:
                 f"No comment carries the email address {self.email} (none was posted with it, or "
                 "it was erased before), so nothing was changed."
             )
-        statuses = ", ".join(f"{count} {STATUS_LABELS[s].lower()}" for s, count in sorted(self.by_status.items()))
+        statuses = ", ".join(
+            f"{self.by_status[s]} {STATUS_LABELS[s].lower()}" for s in STATUSES if s in self.by_status
+        )
         text = "their text removed" if self.text_removed else "their text kept"
         count = len(self.numbers)
         return (
@@ -282,7 +284,7 @@ def erase(email: str, remove_text: bool, actor: str, now: datetime) -> Erasure:
         return result
     comments = db.session.scalars(
         select(Comment)
-        .where(func.lower(Comment.email) == target)
+        .where(func.lower(func.trim(Comment.email)) == target)
         .order_by(Comment.publication_id, Comment.id)
     ).all()
     erased = set(PERSONAL) | ({"text"} if remove_text else set())

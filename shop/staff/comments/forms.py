@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     HiddenField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -29,7 +30,9 @@ class QueueFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    status = SelectField("Show", choices=list(QUEUE_FILTERS.items()), default="pending")
+    status = SelectField(
+        "Show", choices=[SelectChoice(k, v) for k, v in QUEUE_FILTERS.items()], default="pending"
+    )
 
 
 class ModerateForm(FlaskForm):
