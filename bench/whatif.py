@@ -74,6 +74,7 @@ def main() -> None:
 
     public = {
         "publication": f"/publications/{isbn13(targets.PUBLICATION_ID)}",
+        "50 comments": f"/publications/{isbn13(targets.COMMENTED_PUBLICATION_ID)}",
         "catalogue 1": "/",
         "catalogue 200": "/?page=200",
         "search": "/?q=" + targets.SEARCH.replace(" ", "+"),

@@ -24,7 +24,7 @@ from shop.catalogue.imports.plan import Invalid, parse_isbn, quoted
 from shop.catalogue.models import Publication
 from shop.comments import rules
 from shop.comments.models import APPROVED, Comment
-from shop.comments.services import CommentError, record
+from shop.comments.services import CommentError, lock_numbers, record
 from shop.extensions import db
 from shop.timeutil import SHOP_TZ
 
@@ -254,6 +254,7 @@ def apply(plan: CommentImportPlan, actor: str, now: datetime) -> int:
     the file was read (the caller rolls back: nothing is imported)."""
     if plan.errors:
         raise ValueError("a plan with errors must not be applied")
+    lock_numbers()
     publication_ids = _publication_ids({comment.isbn for comment in plan.comments})
     made = []
     for item in sorted(plan.comments, key=lambda c: (publication_ids[c.isbn], c.number)):

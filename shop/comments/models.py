@@ -2,8 +2,9 @@
 
 A comment's ``number`` (``#123``) is its public name: unique across the whole shop, not per
 publication, because the comments imported from the publisher's own site already carry numbers
-from one series. New comments continue after the highest number in use; a number is never
-reused, even after its comment is purged.
+from one series. New comments continue after the highest number in use (services.post_comment).
+Only the highest number can come round again, and only if its comment was rejected or spam and
+was purged before any newer comment arrived: a number no reader ever saw.
 """
 
 from datetime import datetime

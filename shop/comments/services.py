@@ -15,8 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, select, text, update
 
 from shop.catalogue.models import Publication
 from shop.comments.models import (
@@ -36,7 +35,6 @@ READER = "reader"  # the actor of a post
 ANONYMOUS = "Anonymous"
 ERASED = "(erased)"  # what erasure leaves in the history where a person's details were
 PERSONAL = ("name", "job_title", "organisation", "email")
-NUMBER_ATTEMPTS = 5
 
 
 class CommentError(ShopError):
@@ -66,11 +64,14 @@ def _next_number():
     return select(func.coalesce(func.max(Comment.number), 0) + 1).scalar_subquery()
 
 
-def _is_number_clash(error: IntegrityError) -> bool:
-    diagnosis = getattr(error.orig, "diag", None)  # psycopg names the constraint
-    if diagnosis is not None:
-        return diagnosis.constraint_name == "uq_comment_number"
-    return "UNIQUE constraint failed: comment.number" in str(error.orig)  # SQLite
+# PostgreSQL advisory lock taken by whatever gives comments numbers (held to the commit), so two
+# posts at once cannot both read the same highest number. SQLite takes one writer at a time.
+NUMBER_LOCK = 0x636F6D6D656E74  # "comment"
+
+
+def lock_numbers() -> None:
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": NUMBER_LOCK})
 
 
 def post_comment(
@@ -88,28 +89,20 @@ def post_comment(
         problems["email"] = str(broken)
     if problems:
         raise CommentError(" ".join(problems.values()))
-    for _ in range(NUMBER_ATTEMPTS):
-        comment = Comment(
-            publication_id=publication.id,
-            number=_next_number(),
-            status=PENDING,
-            email=email,
-            posted_at=now,
-            **asdict(details),
-        )
-        try:
-            # Two posts at once can both read the same highest number (PostgreSQL): the unique
-            # index refuses the second, which takes the next one.
-            with db.session.begin_nested():
-                db.session.add(comment)
-        except IntegrityError as error:
-            if not _is_number_clash(error):
-                raise
-            continue
-        record(comment, publication.id, READER, "posted")
-        db.session.flush()
-        return comment
-    raise CommentError("So many comments arrived at once that yours was not saved. Please send it again.")
+    lock_numbers()
+    comment = Comment(
+        publication_id=publication.id,
+        number=_next_number(),
+        status=PENDING,
+        email=email,
+        posted_at=now,
+        **asdict(details),
+    )
+    db.session.add(comment)
+    db.session.flush()
+    record(comment, publication.id, READER, "posted")
+    db.session.flush()
+    return comment
 
 
 # -- moderation ----------------------------------------------------------------------------------
