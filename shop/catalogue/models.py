@@ -39,9 +39,9 @@ class Publication(Model):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
-    # Reader comments (shop.comments, migration 0015): whether new ones are taken, and a token
-    # that triggers change whenever the approved comments change, so the page cache's key (this
-    # row) covers them. Nothing else writes the token.
+    # Reader comments (shop.comments, migration 0015): whether new ones are taken (written by
+    # comments.services.set_comments_open, audited there), and a token that triggers change
+    # whenever the approved comments change, so the page cache's key (this row) covers them.
     comments_open: Mapped[bool] = mapped_column(default=True, server_default=true())
     comments_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 

@@ -21,7 +21,9 @@ WEB_ADDRESS = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 TRAILING = ".,;:!?)]}"
 
 
-def _with_links(text: str) -> Markup:
+def _with_links(text: str, links: bool) -> Markup:
+    if not links:
+        return escape(text)
     pieces: list[str] = []
     position = 0
     for match in WEB_ADDRESS.finditer(text):
@@ -37,11 +39,12 @@ def _with_links(text: str) -> Markup:
     return Markup("").join(pieces)
 
 
-def paragraphs(text: str) -> Markup:
-    """The comment as escaped HTML paragraphs (see the module's docstring)."""
+def paragraphs(text: str, links: bool = True) -> Markup:
+    """The comment as escaped HTML paragraphs (see the module's docstring); ``links=False``
+    leaves web addresses as text (the moderation queue: no stray click on a spammer's link)."""
     html = Markup("")
     for paragraph in PARAGRAPH_BREAK.split((text or "").strip()):
-        lines = [_with_links(line) for line in paragraph.split("\n")]
+        lines = [_with_links(line, links) for line in paragraph.split("\n")]
         html += Markup("<p>{}</p>").format(Markup("<br>\n").join(lines))
     return html
 

@@ -215,6 +215,12 @@ def test_web_addresses_are_links_that_are_not_followed(reader, staff_client, db,
             "https://www.kingsfund.org.uk/publications?page=2&amp;x=1</a>. Also www.example.org.") in section
 
 
+def test_the_moderation_queue_shows_addresses_as_text_not_links(staff_client, db, publication):
+    make_comment(publication, status=PENDING, text="Buy now at https://pills.example/cheap")
+    page = staff_client.get("/staff/comments").get_data(as_text=True)
+    assert "Buy now at https://pills.example/cheap" in page and 'href="https://pills.example' not in page
+
+
 def test_a_comment_posted_through_the_service_is_checked_by_the_same_rules(db, publication):
     details = CommentDetails(name="", job_title=None, organisation=None, text="x")
     with pytest.raises(services.CommentError, match="Enter your name"):

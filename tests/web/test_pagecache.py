@@ -49,3 +49,11 @@ def test_a_reader_with_a_session_gets_the_holes_filled_too(tiny_app):
 def test_a_hole_name_must_be_plain(tiny_app):
     with pytest.raises(ValueError):
         pagecache.register_hole(tiny_app, "Not Plain", str)
+
+
+def test_holes_are_filled_with_the_cache_turned_off(tiny_app):
+    tiny_app.config["PUBLIC_PAGE_CACHE_SIZE"] = 0
+    pagecache.init_app(tiny_app)
+    pagecache.register_hole(tiny_app, "fresh-value", lambda: "filled")
+    page = tiny_app.test_client().get("/").get_data(as_text=True)
+    assert page.endswith('<input value="filled">filled')
