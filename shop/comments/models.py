@@ -59,7 +59,8 @@ class Comment(Model):
     # The last change of status, and by whom: a purge counts its retention from here.
     moderated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     moderated_by: Mapped[str | None] = mapped_column(String(320))
-    # Counts every change, so a staff edit is written only over the version its editor saw.
+    # Counts changes of what is published (edits, erasure), so a staff edit is written only over
+    # the version its editor saw; a change of status leaves an open edit form valid.
     revision: Mapped[int] = mapped_column(default=1)
     # When the moderators were emailed about it (COMMENTS_NOTIFY); None: not yet, or never.
     notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -22,6 +22,8 @@ from shop.comments.models import (
     APPROVED,
     NOT_PUBLISHED,
     PENDING,
+    REJECTED,
+    SPAM,
     STATUS_LABELS,
     STATUSES,
     Comment,
@@ -107,8 +109,8 @@ def post_comment(
 
 # -- moderation ----------------------------------------------------------------------------------
 
-ACTIONS = {"approve": APPROVED, "reject": "rejected", "spam": "spam"}
-DONE = {APPROVED: "Published", "rejected": "Rejected", "spam": "Marked as spam"}
+ACTIONS = {"approve": APPROVED, "reject": REJECTED, "spam": SPAM}
+DONE = {APPROVED: "Published", REJECTED: "Rejected", SPAM: "Marked as spam"}
 
 
 @dataclass
@@ -155,12 +157,7 @@ def moderate(comment_ids: Iterable[int], status: str, actor: str, now: datetime)
     for comment_id, number, was, publication_id in rows:
         # Keyed by column, not status=…: tests/orders/test_status.py refuses that keyword
         # anywhere, to keep orders' own statuses behind their transition table.
-        moderated = {
-            Comment.status: status,
-            Comment.moderated_at: now,
-            Comment.moderated_by: actor,
-            Comment.revision: Comment.revision + 1,
-        }
+        moderated = {Comment.status: status, Comment.moderated_at: now, Comment.moderated_by: actor}
         changed = was != status and rows_changed(
             update(Comment)
             .where(Comment.id == comment_id, Comment.status == was)
@@ -188,7 +185,8 @@ class EditConflict(CommentError):
     def __init__(self, current: Comment):
         super().__init__(
             f"Someone else changed comment #{current.number} while you were editing it, so "
-            "nothing was saved. It is shown below as it is now, with your text kept in the form."
+            "nothing was saved. Their version is shown below; yours is still in the form, and "
+            "saving it again replaces theirs."
         )
         self.current = current
 

@@ -221,6 +221,13 @@ def test_the_moderation_queue_shows_addresses_as_text_not_links(staff_client, db
     assert "Buy now at https://pills.example/cheap" in page and 'href="https://pills.example' not in page
 
 
+def test_the_posting_address_asked_for_as_a_page_leads_to_the_comments(client, publication):
+    response = client.get(f"/publications/{ISBN}/comments")
+    assert response.status_code == 303 and response.headers["Location"] == f"/publications/{ISBN}#comments"
+    assert client.get(f"/publications/{isbn13(5)}/comments/sent").status_code == 404
+    assert client.post(f"/publications/{isbn13(5)}/comments", data=GOOD).status_code == 404
+
+
 def test_a_comment_posted_through_the_service_is_checked_by_the_same_rules(db, publication):
     details = CommentDetails(name="", job_title=None, organisation=None, text="x")
     with pytest.raises(services.CommentError, match="Enter your name"):

@@ -138,10 +138,18 @@ def test_an_edit_over_someone_elses_change_is_refused_and_keeps_the_text(staff_c
     page = text_of(late)
     assert late.status_code == 409
     assert "Someone else changed comment #1 while you were editing it" in page
-    assert "Second moderator's text." in page  # theirs, in the form
+    assert "As it is now" in page and "<p>First moderator's text.</p>" in page  # theirs, shown
+    assert "Second moderator's text.</textarea>" in page  # this editor's, still in the form
     assert comments_in_db()[0].text == "First moderator's text."
     saved_again = _edit(staff_client, comments_in_db()[0], text="Second moderator's text.")
     assert saved_again.status_code == 303 and comments_in_db()[0].text == "Second moderator's text."
+
+
+def test_a_change_of_status_does_not_stale_an_open_edit_form(staff_client, db, publication):
+    comment = make_comment(publication, status=PENDING)
+    moderate(staff_client, f"approve-{comment.id}")
+    assert _edit(staff_client, comment, text="Corrected.").status_code == 303
+    assert comments_in_db()[0].text == "Corrected."
 
 
 def test_an_edit_is_checked_by_the_comment_rules(staff_client, db, publication):

@@ -83,11 +83,12 @@ def _comment_or_404(number: int):
         abort(404, description=error.message)
 
 
-def _comment_page(comment, form: EditCommentForm, status: int = 200):
+def _comment_page(comment, form: EditCommentForm, status: int = 200, conflict: bool = False):
     return render_template(
         "staff/comments/show.html",
         comment=comment,
         form=form,
+        conflict=conflict,
         moderate_form=ModerateForm(formdata=None),
         history=queries.history(comment.id),
         **_labels(),
@@ -122,7 +123,7 @@ def save(number: int):
         db.session.rollback()
         flash(conflict.message, "error")
         form.revision.data = str(conflict.current.revision)  # saving again overwrites, on purpose
-        return _comment_page(_comment_or_404(number), form, 409)
+        return _comment_page(_comment_or_404(number), form, 409, conflict=True)
     except ShopError as error:
         db.session.rollback()
         flash(error.message, "error")
