@@ -15,14 +15,9 @@ from wtforms.validators import ValidationError
 from shop.comments import rules
 from shop.comments.rules import CommentDetails, clean_line, clean_text
 
-# Field names in the order the form shows them, with the ids the page gives them.
-FIELD_IDS = {
-    "name": "comment-name",
-    "job_title": "comment-job-title",
-    "organisation": "comment-organisation",
-    "email": "comment-email",
-    "text": "comment-text",
-}
+# What the reader types, in the order the form shows it (templates/comments/_form.html gives
+# each the id comment-<name>, underscores as hyphens).
+FIELDS = ("name", "job_title", "organisation", "email", "text")
 
 
 def _checked(name: str, value, max_links: int | None = None) -> None:
@@ -77,7 +72,7 @@ class CommentForm(FlaskForm):
 
     def values(self) -> dict[str, str]:
         """What the reader typed, to put back into the form (never lost on an error)."""
-        return {name: self[name].data or "" for name in FIELD_IDS}
+        return {name: self[name].data or "" for name in FIELDS}
 
     def field_errors(self) -> dict[str, str]:
-        return {name: str(self[name].errors[0]) for name in FIELD_IDS if self[name].errors}
+        return {name: str(self[name].errors[0]) for name in FIELDS if self[name].errors}

@@ -106,7 +106,7 @@ def check_text(value: str, max_links: int | None = None) -> None:
         if links > max_links:
             allowed = "no links" if max_links == 0 else f"at most {max_links} link{'s' * (max_links != 1)}"
             raise RuleBroken(
-                f"Your comment has {links} links; it may have {allowed}. Please remove "
+                f"Your comment has {links} link{'s' * (links != 1)}; it may have {allowed}. Please remove "
                 f"{'them' if max_links == 0 else 'some'} and send it again."
             )
 

@@ -28,7 +28,7 @@ from shop import isbn as isbns
 from shop.catalogue.models import Publication
 from shop.catalogue.queries import get_by_isbn
 from shop.comments import queries, services, stamp
-from shop.comments.forms import FIELD_IDS, CommentForm
+from shop.comments.forms import CommentForm
 from shop.comments.text import comment_date, paragraphs
 from shop.errors import InvalidISBN, NotFound
 from shop.extensions import csrf, db, limiter
@@ -78,7 +78,6 @@ def _form_page(publication: Publication, form: CommentForm, status: int, message
         errors=form.field_errors(),
         message=message,
         shown=stamp.issue(),
-        field_ids=FIELD_IDS,
     ), status
 
 
