@@ -50,7 +50,7 @@ def test_links_are_counted_as_spam_writes_them(text, links):
 
 
 def test_the_link_cap_says_what_to_do():
-    with pytest.raises(rules.RuleBroken, match="has 1 link; it may have no links. Please remove them"):
+    with pytest.raises(rules.RuleBroken, match=r"has 1 link; it may have no links\. Please remove them"):
         rules.check_text("see www.a.example", max_links=0)
     rules.check_text("see www.a.example and www.b.example", max_links=2)
     rules.check_text("many " * 5 + "www.a.example " * 9)  # no cap: staff edits and imports
