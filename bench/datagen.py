@@ -1,4 +1,5 @@
-"""Generated data: publications, and orders with 1-3 lines each, written with bulk Core inserts.
+"""Generated data: publications, orders with 1-3 lines each, and readers' comments, written with
+bulk Core inserts.
 
 The schema always comes from the shop's own migrations (``flask db upgrade``), so indexes are the
 ones production has. Everything is deterministic for a given seed. Nothing here goes through the
@@ -324,6 +325,62 @@ class OrderMaker:
         }
 
 
+# The publication whose page the benchmark reads with 50 published comments (bench.targets); it
+# also has comments waiting and rejected, which the page must leave out.
+COMMENTED_PUBLICATION_ID = 251
+COMMENTS_SHOWN = 50
+JOB_TITLES = ["Practice nurse", "Head of engagement", "Clinical director", "GP partner", "Chief executive",
+              "Policy officer", "Ward manager", "Medical director", "Researcher", "Director of nursing",
+              "Patient representative", "Commissioning manager", "Consultant physician", "Student"]
+ORGANISATIONS = ["Leeds PCT", "NHS Improving Quality", "Royal Free London NHS Foundation Trust",
+                 "University of Birmingham", "Healthwatch Cornwall", "Greater Manchester ICS",
+                 "Cardiff and Vale University Health Board", "Age UK", "NHS Providers", "Local Government Association"]
+
+
+def comment_rows(rng: random.Random, now: datetime, publications: int):
+    """Published, waiting, rejected and spam comments with one series of numbers: exactly
+    ``COMMENTS_SHOWN`` published on ``COMMENTED_PUBLICATION_ID``, and some on one title in ten."""
+    number = 0
+
+    def comment(publication_id: int, status: str, posted: datetime) -> dict:
+        nonlocal number
+        number += 1
+        paragraphs = [
+            " ".join(rng.choice(WORDS) for _ in range(rng.randint(12, 45))).capitalize() + "."
+            for _ in range(rng.choice((1, 1, 2, 3)))
+        ]
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        return {
+            "id": number,
+            "number": number,
+            "publication_id": publication_id,
+            "status": status,
+            "name": f"{first} {last}",
+            "job_title": rng.choice(JOB_TITLES) if rng.random() < 0.8 else None,
+            "organisation": rng.choice(ORGANISATIONS) if rng.random() < 0.7 else None,
+            "email": f"{_ascii(first)}.{rng.randint(1, 999)}@{rng.choice(DOMAINS)}",
+            "text": "\n\n".join(paragraphs),
+            "posted_at": posted,
+            "moderated_at": None if status == "pending" else posted + timedelta(hours=rng.uniform(1, 48)),
+            "moderated_by": None if status == "pending" else "desk@example.org",
+            "revision": 1,
+            "notified_at": None,
+            "erased_at": None,
+        }
+
+    start = now - timedelta(days=400)
+    for n in range(COMMENTS_SHOWN):
+        yield comment(COMMENTED_PUBLICATION_ID, "approved", start + timedelta(days=n * 7, seconds=rng.randint(0, 86399)))
+    for status in ("pending", "pending", "rejected", "spam"):
+        yield comment(COMMENTED_PUBLICATION_ID, status, now - timedelta(hours=rng.randint(1, 200)))
+    for publication_id in range(1, publications + 1, 10):
+        if publication_id == COMMENTED_PUBLICATION_ID:
+            continue
+        for _ in range(rng.randint(0, 6)):
+            status = rng.choices(("approved", "pending", "rejected", "spam"), (80, 5, 10, 5))[0]
+            yield comment(publication_id, status, now - timedelta(days=rng.uniform(0, 700)))
+
+
 # -- writing ------------------------------------------------------------------------------------
 
 def _insert(conn, table, rows) -> int:
@@ -347,7 +404,7 @@ def _insert(conn, table, rows) -> int:
 def _fix_sequences(conn, engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         return
-    for table in ("publication", "shop_order", "order_line", "order_event", "staff_user", "refund"):
+    for table in ("publication", "shop_order", "order_line", "order_event", "staff_user", "refund", "comment"):
         conn.execute(text(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
             f"COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)"
@@ -368,6 +425,7 @@ def generate(url: str, publications: int, orders: int | None = None, lines: int 
     """Reset the schema and fill it: ``publications`` titles, then either ``orders`` orders or as
     many orders as make exactly ``lines`` order lines, spread over the past year."""
     from shop.catalogue.models import Publication
+    from shop.comments.models import Comment
     from shop.orders.models import Order, OrderLine
 
     started = time.perf_counter()
@@ -402,6 +460,8 @@ def generate(url: str, publications: int, orders: int | None = None, lines: int 
                 made_orders += _insert(conn, Order.__table__, order_rows)
                 made_lines += _insert(conn, OrderLine.__table__, line_rows)
         with engine.begin() as conn:
+            # After the publications, so that the triggers give each a comments version.
+            _insert(conn, Comment.__table__, comment_rows(rng, now, publications))
             _fix_sequences(conn, engine)
     finally:
         engine.dispose()

@@ -17,9 +17,10 @@ from bench.settings import ARTIFACTS, ROOT
 BEGIN = "<!-- bench:begin (written by `make bench`; edit outside these markers) -->"
 END = "<!-- bench:end -->"
 NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
-PAGE_KEYS = ["publication", "catalogue_1", "catalogue_200", "search", "search_new", "basket", "add",
-             "staff_orders", "staff_filtered", "staff_to_pack", "staff_search"]
-GOALS = {"publication": 0.90, "catalogue_1": 0.75, "catalogue_200": 0.75, "search": 0.75}
+PAGE_KEYS = ["publication", "publication_comments", "catalogue_1", "catalogue_200", "search", "search_new",
+             "basket", "add", "staff_orders", "staff_filtered", "staff_to_pack", "staff_search"]
+GOALS = {"publication": 0.90, "publication_comments": 0.90, "catalogue_1": 0.75, "catalogue_200": 0.75,
+         "search": 0.75}
 P99_LIMIT_MS = 50.0
 RSS_LIMIT_MB = 200.0
 

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import requests
 
 from bench.browser import Browser
-from bench.datagen import isbn13
+from bench.datagen import COMMENTED_PUBLICATION_ID, COMMENTS_SHOWN, isbn13
 from bench.load import Request
 from bench.settings import STAFF_EMAIL, STAFF_PASSWORD, USER_AGENT
 
@@ -86,6 +86,8 @@ def prepare(shop_url: str) -> list[Target]:
     pub = isbn13(PUBLICATION_ID)
     return [
         Target("publication", "publication page", Request(path=f"/publications/{pub}")),
+        Target("publication_comments", f"publication page, {COMMENTS_SHOWN} comments",
+               Request(path=f"/publications/{isbn13(COMMENTED_PUBLICATION_ID)}")),
         Target("catalogue_1", "catalogue page 1", Request(path="/")),
         Target("catalogue_200", "catalogue page 200", Request(path="/?page=200")),
         Target("search", f"catalogue search “{SEARCH}”", Request(path="/?" + urlencode({"q": SEARCH}))),

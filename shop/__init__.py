@@ -68,12 +68,14 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     csrf.init_app(app)
     from shop.catalogue import search as catalogue_search
+    from shop.comments import stamp as comment_stamp
     from shop.payments import gateway
     from shop.staff import auth as staff_auth
     from shop.web import pagecache
 
     pagecache.init_app(app)
     catalogue_search.init_app(app)
+    comment_stamp.init_app(app)
     staff_auth.init_app(app)
     gateway.init_app(app)
     with app.app_context():
@@ -139,15 +141,17 @@ def _tune_sqlite(engine) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Every blueprint, nested ones too: staff.orders and staff.catalogue sit under staff, whose
-    sign-in guard covers them."""
+    """Every blueprint, nested ones too: staff.orders, staff.catalogue and staff.comments sit
+    under staff, whose sign-in guard covers them."""
     from shop.basket.views import bp as basket_bp
     from shop.catalogue.covers import bp as covers_bp
     from shop.catalogue.views import bp as catalogue_bp
     from shop.checkout.views import bp as checkout_bp
+    from shop.comments.views import bp as comments_bp
     from shop.orders.views import bp as orders_bp
     from shop.pages.views import bp as pages_bp
     from shop.staff.catalogue.views import bp as staff_catalogue_bp
+    from shop.staff.comments.views import bp as staff_comments_bp
     from shop.staff.orders.views import bp as staff_orders_bp
     from shop.staff.views import bp as staff_bp
     from shop.web.health import bp as health_bp
@@ -155,10 +159,11 @@ def register_blueprints(app: Flask) -> None:
     # Blueprints are module-level objects and the factory runs once per app (tests make many):
     # nest the children the first time only.
     nested = {child for child, _options in staff_bp._blueprints}
-    for child in (staff_orders_bp, staff_catalogue_bp):
+    for child in (staff_orders_bp, staff_catalogue_bp, staff_comments_bp):
         if child not in nested:
             staff_bp.register_blueprint(child)
-    for bp in (catalogue_bp, covers_bp, basket_bp, checkout_bp, orders_bp, pages_bp, health_bp, staff_bp):
+    for bp in (catalogue_bp, covers_bp, comments_bp, basket_bp, checkout_bp, orders_bp, pages_bp,
+               health_bp, staff_bp):
         app.register_blueprint(bp)
 
 

@@ -286,6 +286,15 @@ def load_config() -> dict[str, Any]:
         "CARRIERS": CARRIERS,
         # A publisher's own text for /terms, /privacy and the other pages: <name>.md here.
         "PAGES_DIR": os.environ.get("PAGES_DIR") or str(INSTANCE_DIR / "pages"),
+        # Reader comments (shop.comments): who is told that one waits, how long rejected and spam
+        # comments are kept, and the anti-spam limits of the public form.
+        "COMMENTS_NOTIFY": os.environ.get("COMMENTS_NOTIFY", ""),
+        "COMMENTS_RETENTION_DAYS": _int("COMMENTS_RETENTION_DAYS", 90),
+        "COMMENTS_LIMIT_PER_ADDRESS": os.environ.get("COMMENTS_LIMIT_PER_ADDRESS", "10 per hour"),
+        "COMMENTS_MAX_LINKS": _int("COMMENTS_MAX_LINKS", 2),
+        "COMMENTS_MIN_SECONDS": _int("COMMENTS_MIN_SECONDS", 5),
+        "COMMENTS_FORM_MAX_AGE_HOURS": _int("COMMENTS_FORM_MAX_AGE_HOURS", 24),
+        "STAFF_COMMENTS_PER_PAGE": 50,
     }
     # Who sells: the footer of every page, every email, the packing slip and the receipt. In
     # production these come from the environment or the shop does not start.

@@ -6,7 +6,7 @@ import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHOP = ROOT / "shop"
-DOMAIN = ("catalogue", "basket", "checkout", "orders", "payments", "emails")
+DOMAIN = ("catalogue", "basket", "checkout", "orders", "payments", "emails", "comments")
 
 
 def _imports(path: pathlib.Path) -> set[str]:
@@ -61,3 +61,10 @@ def test_no_import_cycle_among_the_domain_packages():
 def test_basket_knows_nothing_of_orders_or_checkout():
     for path in (SHOP / "basket").rglob("*.py"):
         assert not {n for n in _imports(path) if n.startswith(("shop.orders", "shop.checkout"))}, path
+
+
+def test_the_catalogue_knows_nothing_of_comments():
+    # The publication page shows comments through the template global comments registers; the
+    # catalogue is below comments (comments read publications), never the other way.
+    for path in (SHOP / "catalogue").rglob("*.py"):
+        assert not {n for n in _imports(path) if n.startswith("shop.comments")}, path

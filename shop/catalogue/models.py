@@ -4,6 +4,8 @@ from datetime import datetime
 
 from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import true
+from sqlalchemy.types import BigInteger
 
 from shop.extensions import Model
 from shop.isbn import hyphenate
@@ -40,6 +42,11 @@ class Publication(Model):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+    # Reader comments (shop.comments, migration 0015): whether new ones are taken (written by
+    # comments.services.set_comments_open, audited there), and a token that triggers change
+    # whenever the approved comments change, so the page cache's key (this row) covers them.
+    comments_open: Mapped[bool] = mapped_column(default=True, server_default=true())
+    comments_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     @property
     def isbn_hyphenated(self) -> str:

@@ -1,5 +1,5 @@
 """The staff desk: sign-in, sign-out and the dashboard. Every route here and in the nested
-blueprints (``staff.orders``, ``staff.catalogue``) but sign-in needs an active staff account:
+blueprints (``staff.orders``, ``staff.catalogue``, ``staff.comments``) but sign-in needs an active staff account:
 the guard is this blueprint's own ``before_request``, so a new route cannot forget it."""
 
 import csv
@@ -21,6 +21,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from shop.comments import queries as comment_queries
 from shop.extensions import db
 from shop.money import decimal_pounds
 from shop.orders import reports
@@ -131,6 +132,7 @@ def dashboard():
     return render_template(
         "staff/dashboard.html",
         figures=figures,
+        waiting_comments=comment_queries.waiting(),
         daily_chart=charts.daily_chart(figures.daily),
         title_chart=charts.title_chart(
             [(title, copies) for _, title, copies, _ in figures.sales[: reports.TITLES_CHARTED]]
