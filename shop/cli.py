@@ -6,8 +6,9 @@ from flask import Flask
 def register(app: Flask) -> None:
     from shop.catalogue.cli import catalogue_cli
     from shop.emails.cli import outbox_cli
+    from shop.notify.cli import notify_cli
     from shop.orders.cli import orders_cli
     from shop.staff.cli import staff_cli
 
-    for group in (catalogue_cli, orders_cli, staff_cli, outbox_cli):
+    for group in (catalogue_cli, orders_cli, staff_cli, outbox_cli, notify_cli):
         app.cli.add_command(group)

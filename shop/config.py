@@ -99,6 +99,10 @@ def load_config() -> dict[str, Any]:
         "CHECKOUT_LIMIT_PER_ADDRESS": os.environ.get(
             "CHECKOUT_LIMIT_PER_ADDRESS", "30 per 10 minutes"
         ),
+        # Notify-me requests: how long a confirmation link works (an unconfirmed request is
+        # then deleted), and how many requests one client address may make.
+        "NOTIFY_CONFIRM_DAYS": _int("NOTIFY_CONFIRM_DAYS", 7),
+        "NOTIFY_LIMIT_PER_ADDRESS": os.environ.get("NOTIFY_LIMIT_PER_ADDRESS", "10 per hour"),
         "STAFF_IDLE_MINUTES": _int("STAFF_IDLE_MINUTES", 60),
         # Argon2id cost of staff passwords: RFC 9106's low-memory profile (argon2-cffi's own
         # default). Raising it rehashes each password at its next sign-in.

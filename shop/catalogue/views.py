@@ -13,8 +13,9 @@ from flask import (
 
 from shop import isbn as isbns
 from shop.catalogue import queries, search, seo
+from shop.catalogue.availability import offer
 from shop.errors import InvalidISBN, NotFound
-from shop.timeutil import local
+from shop.timeutil import local_today
 from shop.web.pagecache import render_public_page, row_key
 
 bp = Blueprint("catalogue", __name__)
@@ -29,9 +30,12 @@ def index():
         request.args.get("q", ""), page, current_app.config["CATALOGUE_PAGE_SIZE"]
     )
     results = found.page
+    today = local_today()  # what each card offers can change with the day (a publication day)
     shown = (found.query, found.message, results.page, results.per_page, results.total,
-             tuple(map(tuple, results.items)))
-    return render_public_page("catalogue/index.html", shown, lambda: {"search": found})
+             tuple(map(tuple, results.items)), today)
+    return render_public_page(
+        "catalogue/index.html", shown, lambda: {"search": found, "offer": offer, "today": today}
+    )
 
 
 @bp.get("/publications/<path:isbn_text>")
@@ -46,6 +50,7 @@ def publication(isbn_text: str):
         pub = queries.get_by_isbn(isbn13)
     except NotFound as error:
         abort(404, description=error.message)
+    offered = offer(pub, local_today())
 
     def context() -> dict:  # only for a render: a cached page needs none of this
         page_url = seo.public_url(
@@ -53,12 +58,14 @@ def publication(isbn_text: str):
         )
         return {
             "pub": pub,
+            "offer": offered,
             "page_url": page_url,
-            "structured_data": seo.book_structured_data(pub, page_url),
+            "structured_data": seo.book_structured_data(pub, page_url, offered),
             "max_copies": current_app.config["MAX_COPIES_PER_LINE"],
         }
 
-    return render_public_page("catalogue/publication.html", row_key(pub), context)
+    # The offer is in the key: its words can change with the day, the row staying the same.
+    return render_public_page("catalogue/publication.html", (row_key(pub), offered), context)
 
 
 @bp.get("/sitemap.xml")
@@ -68,8 +75,8 @@ def sitemap():
         "catalogue/sitemap.xml",
         home=seo.public_url(url_for(".index"), base),
         entries=[
-            (seo.public_url(url_for(".publication", isbn_text=isbn), base), local(updated))
-            for isbn, updated in seo.sitemap_entries()
+            (seo.public_url(url_for(".publication", isbn_text=isbn), base), changed)
+            for isbn, changed in seo.sitemap_entries(local_today())
         ],
     )
     response = make_response(body)
@@ -86,6 +93,7 @@ def robots():
         "Disallow: /staff",
         "Disallow: /basket",
         "Disallow: /checkout",
+        "Disallow: /notify",
         f"Sitemap: {seo.public_url(url_for('.sitemap'), base)}",
     ]
     response = make_response("\n".join(lines) + "\n")

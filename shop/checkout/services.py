@@ -35,14 +35,15 @@ CLOSING_EVENTS = {
 
 
 def place_order(basket: PricedBasket, reference_prefix: str) -> Order:
-    """Record the basket as a ``pending_payment`` order (prices from the database, copies
-    reserved); ``CheckoutError`` says why not, and nothing is kept."""
+    """Record the basket as a ``pending_payment`` order (prices from the database, copies of
+    titles in stock reserved, pre-orders and back-orders as the basket offered them);
+    ``CheckoutError`` says why not, and nothing is kept."""
     if basket.is_empty:
         raise CheckoutError("Your basket is empty.")
     if basket.problems:
         raise CheckoutError(" ".join(basket.problems))
     return orders.place_order(
-        [(line.publication, line.quantity) for line in basket.lines],
+        [(line.publication, line.quantity, line.offer) for line in basket.lines],
         basket.region.key,
         basket.postage_pence,
         reference_prefix,

@@ -12,6 +12,9 @@ from shop.timeutil import utcnow
 
 CONFIRMATION = "confirmation"
 DISPATCH = "dispatch"
+NEW_DATE = "new_date"  # a waiting pre-order or back-order has a new expected date
+NOTIFY_CONFIRM = "notify_confirm"  # "confirm you want to hear when this title is available"
+NOTIFY_AVAILABLE = "notify_available"  # "you can order it now"
 
 
 class OutboxEmail(Model):
@@ -24,15 +27,32 @@ class OutboxEmail(Model):
             "order_id",
             "kind",
             unique=True,
-            postgresql_where=db.text("resend_of_id IS NULL"),
-            sqlite_where=db.text("resend_of_id IS NULL"),
+            postgresql_where=db.text("resend_of_id IS NULL AND topic IS NULL"),
+            sqlite_where=db.text("resend_of_id IS NULL AND topic IS NULL"),
+        ),
+        # Emails about one thing among many (a notify-me request, one change of date): one per
+        # recipient, kind and topic, so a retried job or a second click sends nothing more.
+        Index(
+            "uq_outbox_email_topic",
+            "kind",
+            "recipient",
+            "topic",
+            unique=True,
+            postgresql_where=db.text("topic IS NOT NULL AND resend_of_id IS NULL"),
+            sqlite_where=db.text("topic IS NOT NULL AND resend_of_id IS NULL"),
         ),
         Index("ix_outbox_email_due", "sent_at", "failed_at", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("shop_order.id", ondelete="CASCADE"), index=True)
+    # None for an email about no order (notify me).
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("shop_order.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(30))
+    topic: Mapped[str | None] = mapped_column(String(120))  # what it is about, with ``kind``
+    # The one-click unsubscribe address (RFC 8058), sent as List-Unsubscribe.
+    list_unsubscribe: Mapped[str | None] = mapped_column(String(500))
     resend_of_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_email.id", ondelete="SET NULL"))
     recipient: Mapped[str] = mapped_column(String(320))
     recipient_name: Mapped[str | None] = mapped_column(String(300))

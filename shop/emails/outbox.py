@@ -1,5 +1,6 @@
-"""Writing emails into the outbox. Called inside the transaction that changes the order, so an
-email exists exactly when the change does. Rendering happens here, once; sending is elsewhere.
+"""Writing emails into the outbox. Called inside the transaction that changes the order (or, for
+an email about no order, the notify-me request), so an email exists exactly when the change does.
+Rendering happens here, once; sending is elsewhere.
 
 ``order`` is an ``orders.models.Order``; this package does not import orders (orders import
 it), so it is typed loosely here."""
@@ -12,7 +13,8 @@ from flask import current_app, render_template
 from sqlalchemy import select
 
 from shop.catalogue.models import Publication
-from shop.emails.models import CONFIRMATION, DISPATCH, OutboxEmail
+from shop.emails.models import CONFIRMATION, DISPATCH, NEW_DATE, OutboxEmail
+from shop.errors import ShopError
 from shop.extensions import db
 
 log = logging.getLogger(__name__)
@@ -20,6 +22,7 @@ log = logging.getLogger(__name__)
 SUBJECTS = {
     CONFIRMATION: "Your order {reference} is confirmed",
     DISPATCH: "Your order {reference} is on its way",
+    NEW_DATE: "Your order {reference}: a new date for your copies",
 }
 # Deliberately strict: one address, no spaces, no line breaks (nothing to smuggle a header in).
 ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
@@ -33,10 +36,19 @@ def clean_name(name: str | None) -> str | None:
     return " ".join(flat.split())[:300] or None
 
 
-def queue(order: Any, kind: str, resend_of: OutboxEmail | None = None) -> OutboxEmail | None:
-    """Render and queue one email about ``order``; None when the order has no usable address."""
+def usable_address(address: str) -> bool:
+    return bool(ADDRESS.match(address)) and len(address) <= 320
+
+
+def queue(
+    order: Any, kind: str, resend_of: OutboxEmail | None = None, topic: str | None = None,
+    **extra: Any,
+) -> OutboxEmail | None:
+    """Render and queue one email about ``order``; None when the order has no usable address.
+    ``topic`` names what it is about when an order may have several of ``kind`` (one for each
+    change of date); ``extra`` goes to the templates."""
     recipient = (order.customer_email or "").strip()
-    if not ADDRESS.match(recipient) or len(recipient) > 320:
+    if not usable_address(recipient):
         log.warning("Order %s: no usable email address, %s not queued", order.reference, kind)
         order.record("email_not_queued", "system", email=kind, reason="no usable email address")
         return None
@@ -47,16 +59,47 @@ def queue(order: Any, kind: str, resend_of: OutboxEmail | None = None) -> Outbox
         "pdf_links": pdf_links,
         "shop_name": current_app.config["SHOP_NAME"],
         "shop_url": current_app.config["SHOP_BASE_URL"],
+        **extra,
     }
     email = OutboxEmail(
         order=order,
         kind=kind,
+        topic=topic if resend_of is None else resend_of.topic,
         resend_of_id=resend_of.id if resend_of else None,
         recipient=recipient,
         recipient_name=clean_name(order.customer_name),
         subject=SUBJECTS[kind].format(reference=order.reference),
         text_body=render_template(f"emails/{kind}.txt", **context),
         html_body=render_template(f"emails/{kind}.html", **context),
+    )
+    db.session.add(email)
+    db.session.flush()
+    return email
+
+
+def queue_message(
+    kind: str, recipient: str, topic: str, subject: str, list_unsubscribe: str | None = None,
+    **context: Any,
+) -> OutboxEmail:
+    """Render and queue one email about no order (``emails/<kind>.txt`` and ``.html``), once per
+    recipient, ``kind`` and ``topic`` (a unique index: a second call in another transaction fails
+    on commit, so callers claim what the email announces first). ``list_unsubscribe`` is the
+    one-click unsubscribe address, sent as a List-Unsubscribe header and shown in the email."""
+    context = {
+        "shop_name": current_app.config["SHOP_NAME"],
+        "shop_url": current_app.config["SHOP_BASE_URL"],
+        "unsubscribe_url": list_unsubscribe,
+        **context,
+    }
+    email = OutboxEmail(
+        order_id=None,
+        kind=kind,
+        topic=topic,
+        recipient=recipient,
+        subject=subject,
+        text_body=render_template(f"emails/{kind}.txt", **context),
+        html_body=render_template(f"emails/{kind}.html", **context),
+        list_unsubscribe=list_unsubscribe,
     )
     db.session.add(email)
     db.session.flush()
@@ -71,8 +114,20 @@ def queue_dispatch_notice(order: Any) -> OutboxEmail | None:
     return queue(order, DISPATCH)
 
 
+def queue_new_date(order: Any, line: Any, told: Any, topic: str) -> OutboxEmail | None:
+    """Tell the customer a waiting line has a new expected date (``line.expected_on``, was
+    ``told``), once per ``topic`` (one change of that line)."""
+    return queue(order, NEW_DATE, topic=topic, line=line, told=told)
+
+
 def resend(email: OutboxEmail, actor: str) -> OutboxEmail | None:
     """Queue a fresh copy of ``email`` on purpose (rendered anew), and audit it."""
+    if email.kind == NEW_DATE:
+        # It says what the date was then; resending it now could say something no longer true.
+        raise ShopError(
+            "A new-date email is not resent: send the current date to everyone waiting from the "
+            "title's waiting list instead."
+        )
     copy = queue(email.order, email.kind, resend_of=email)
     if copy is not None:
         email.order.record("email_resent", actor, email=email.kind, of_email=email.id, new_email=copy.id)

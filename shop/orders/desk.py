@@ -29,10 +29,12 @@ from shop.timeutil import start_of_local_day, utcnow
 MAX_NOTE = 2000
 REFERENCE_SHAPE = re.compile(r"^[A-Z]{1,6}-\d{4}-\d{1,9}$")
 
-# The status filter: groups first, then each status.
+# The status filter: groups first, then each status. "awaiting" (to pack) leaves out paid orders
+# still waiting for copies of a pre-ordered or back-ordered title; "waiting" is those.
 STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "placed": ("All paid orders", PLACED),
     "awaiting": ("Awaiting dispatch", DISPATCHABLE),
+    "waiting": ("Paid, waiting for stock", DISPATCHABLE),
     "all": ("Everything, unpaid too", ()),
     "unpaid": ("Not paid (closed checkouts)", CLOSED),
     **{status: (label, (status,)) for status, label in STATUS_LABELS.items()},
@@ -63,6 +65,10 @@ class OrderFilters:
         return {key: value for key, value in args.items() if value}
 
 
+# An order with a line still waiting for copies (orders.waiting).
+WAITING_LINE = exists().where(OrderLine.order_id == Order.id, OrderLine.awaiting_stock.is_(True))
+
+
 class Flag(NamedTuple):
     text: str
     css_class: str = "flag"
@@ -73,8 +79,11 @@ def order_flags(order, now: datetime, overdue_days: int) -> list[Flag]:
     flags = []
     if order.amount_mismatch:
         flags.append(Flag("Amount mismatch"))
+    waiting_for_stock = order.status in DISPATCHABLE and order.awaiting_stock
     waited = days_awaiting_dispatch(order.status, order.paid_at, order.dispatched_at, now)
-    if waited is not None and waited > overdue_days:
+    if waiting_for_stock:
+        flags.append(Flag("Awaiting stock", "flag flag-info"))
+    elif waited is not None and waited > overdue_days:
         flags.append(Flag(f"Waiting {waited} days"))
     if order.refunded_pence and order.status != REFUNDED:
         flags.append(Flag(f"Refunded {format_pence(order.refunded_pence)}", "flag flag-info"))
@@ -97,7 +106,7 @@ class ListedOrder(NamedTuple):
 _LISTED_COLUMNS = (
     Order.reference, Order.created_at, Order.customer_name, Order.customer_email, Order.copies,
     Order.total_pence, Order.status, Order.amount_mismatch, Order.refunded_pence, Order.paid_at,
-    Order.dispatched_at,
+    Order.dispatched_at, WAITING_LINE.label("awaiting_stock"),
 )
 
 
@@ -133,6 +142,10 @@ def filtered_orders(filters: OrderFilters) -> Select:
     statuses = STATUS_FILTERS.get(filters.status, STATUS_FILTERS["placed"])[1]
     if statuses:
         statement = statement.where(Order.status.in_(statuses))
+    if filters.status == "awaiting":
+        statement = statement.where(~WAITING_LINE)
+    elif filters.status == "waiting":
+        statement = statement.where(WAITING_LINE)
     if filters.date_from:
         statement = statement.where(Order.created_at >= start_of_local_day(filters.date_from))
     if filters.date_to:
@@ -202,6 +215,12 @@ def dispatch_order(order: Order, carrier: str, tracking_number: str, actor: str)
     that is not (or no longer) paid, is refused."""
     if order.dispatched_at is not None:
         raise DeskError(f"Order {order.reference} was already dispatched.")
+    waiting = [line.title for line in order.lines if line.awaiting_stock]
+    if waiting and order.status in DISPATCHABLE:
+        raise DeskError(
+            f"Order {order.reference} is still waiting for copies of “{waiting[0]}”: allocate "
+            "them from the waiting list first, then pack the whole order."
+        )
     if not order.can_dispatch:
         raise DeskError(
             f"Only a paid order can be dispatched; {order.reference} is {order.status_label.lower()}."

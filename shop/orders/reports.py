@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, exists, func, select
 
 from shop.catalogue.models import Publication
 from shop.extensions import db
@@ -22,8 +22,9 @@ class PeriodFigures:
 @dataclass
 class Dashboard:
     periods: dict[str, PeriodFigures]
-    awaiting_dispatch: int
+    awaiting_dispatch: int  # ready to pack: no line waiting for stock
     overdue_dispatch: int
+    waiting_for_stock: int  # paid, but a pre-ordered or back-ordered line waits for copies
     stock: list[Publication]
     low_stock_threshold: int
     sales: list[tuple[str, str, int, int]]  # isbn, title, copies, revenue in pence
@@ -42,18 +43,15 @@ def dashboard(now: datetime, low_stock_threshold: int, overdue_days: int) -> Das
             ).where(Order.status.in_(PLACED), Order.paid_at >= start)
         ).one()
         periods[name] = PeriodFigures(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
-    awaiting = db.session.scalar(
-        select(func.count(Order.id)).where(
-            Order.status.in_(DISPATCHABLE), Order.dispatched_at.is_(None)
-        )
-    )
+    waiting_line = exists().where(OrderLine.order_id == Order.id, OrderLine.awaiting_stock.is_(True))
+    to_pack = (Order.status.in_(DISPATCHABLE), Order.dispatched_at.is_(None))
+    awaiting = db.session.scalar(select(func.count(Order.id)).where(*to_pack, ~waiting_line))
     overdue = db.session.scalar(
         select(func.count(Order.id)).where(
-            Order.status.in_(DISPATCHABLE),
-            Order.dispatched_at.is_(None),
-            Order.paid_at < now - timedelta(days=overdue_days),
+            *to_pack, ~waiting_line, Order.paid_at < now - timedelta(days=overdue_days)
         )
     )
+    waiting = db.session.scalar(select(func.count(Order.id)).where(*to_pack, waiting_line))
     stock = list(
         db.session.scalars(
             select(Publication)
@@ -78,4 +76,6 @@ def dashboard(now: datetime, low_stock_threshold: int, overdue_days: int) -> Das
             .limit(50)
         )
     ]
-    return Dashboard(periods, awaiting or 0, overdue or 0, stock, low_stock_threshold, sales)
+    return Dashboard(
+        periods, awaiting or 0, overdue or 0, waiting or 0, stock, low_stock_threshold, sales
+    )

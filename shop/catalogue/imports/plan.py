@@ -7,7 +7,7 @@ flushes (the caller commits). Prices are integer pence throughout.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from sqlalchemy import select
@@ -23,7 +23,10 @@ from shop.money import format_pence
 # Publication attribute -> the CSV column staff know it by, where the names differ.
 COLUMN_OF = {"price_pence": "price", "cover_path": "cover"}
 # What a new publication gets when the file does not say.
-NEW_DEFAULTS: dict[str, Any] = {"stock": 0, "summary": "", "subtitle": None, "pdf_url": None}
+NEW_DEFAULTS: dict[str, Any] = {
+    "stock": 0, "summary": "", "subtitle": None, "pdf_url": None,
+    **{f.name: f.default for f in fields(PublicationDetails) if f.default is not MISSING},
+}
 
 
 @dataclass
