@@ -160,7 +160,12 @@ def register_template_helpers(app: Flask) -> None:
     from flask import session
 
     from shop.catalogue.availability import long_date
-    from shop.catalogue.codes import availability_words, by_role, publishing_status_words, subject_words
+    from shop.catalogue.codes import (
+        availability_words,
+        by_role,
+        publishing_status_words,
+        subject_words,
+    )
     from shop.isbn import hyphenate
     from shop.money import decimal_pounds, format_pence
     from shop.orders.timeline import describe
@@ -175,6 +180,9 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(subject_words, "subject_words")
     app.add_template_filter(publishing_status_words, "publishing_status_words")
     app.add_template_filter(availability_words, "availability_words")
+    from shop.catalogue.codes import CONTRIBUTOR_ROLES, THEMA_SUBJECTS
+
+    app.jinja_env.globals.update(contributor_roles=CONTRIBUTOR_ROLES, thema_subjects=THEMA_SUBJECTS)
     app.add_template_filter(lambda moment: local(moment).strftime("%-d %b %Y %H:%M") if moment else "", "localtime")
 
     @app.context_processor

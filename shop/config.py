@@ -77,6 +77,11 @@ def load_config() -> dict[str, Any]:
         "PUBLIC_PAGE_CACHE_SIZE": _int("PUBLIC_PAGE_CACHE_SIZE", 2000),
         # How many publication ids a worker keeps of recent catalogue listings (8 bytes each).
         "CATALOGUE_LISTING_IDS": _int("CATALOGUE_LISTING_IDS", 500_000),
+        # ONIX out: who the messages say they come from, and what each record's reference starts
+        # with (then the ISBN): it must never change once sent, so recipients can match records.
+        "ONIX_SENDER_NAME": os.environ.get("ONIX_SENDER_NAME")
+        or os.environ.get("SHOP_NAME", "The King's Fund print shop"),
+        "ONIX_RECORD_PREFIX": os.environ.get("ONIX_RECORD_PREFIX", "print-shop:"),
         "POSTAGE_REGIONS": POSTAGE_REGIONS,
         "DEFAULT_REGION": "uk",
         # The basket lives in the signed session cookie; permanent, so it outlives the browser.

@@ -21,7 +21,17 @@ def public_url(path: str, base_url: str) -> str:
 def book_structured_data(publication: Publication, page_url: str, offer: Offer) -> dict:
     """schema.org ``Book`` with its ``Offer`` (availability and, for a pre-order or a back-order,
     ``availabilityStarts``: the day copies are due), for search engines (JSON-LD)."""
-    data = {
+    offer_data: dict[str, str] = {
+        "@type": "Offer",
+        "url": page_url,
+        "price": decimal_pounds(publication.price_pence),
+        "priceCurrency": "GBP",
+        "availability": offer.schema_availability,
+        "itemCondition": "https://schema.org/NewCondition",
+    }
+    if offer.available_from and offer.waits_for_stock:
+        offer_data["availabilityStarts"] = offer.available_from.isoformat()
+    data: dict = {
         "@context": "https://schema.org",
         "@type": "Book",
         "@id": page_url,
@@ -36,17 +46,8 @@ def book_structured_data(publication: Publication, page_url: str, offer: Offer) 
         "bookFormat": "https://schema.org/Paperback",
         "inLanguage": "en-GB",
         "publisher": {"@type": "Organization", "name": publication.publisher},
-        "offers": {
-            "@type": "Offer",
-            "url": page_url,
-            "price": decimal_pounds(publication.price_pence),
-            "priceCurrency": "GBP",
-            "availability": offer.schema_availability,
-            "itemCondition": "https://schema.org/NewCondition",
-        },
+        "offers": offer_data,
     }
-    if offer.available_from and offer.waits_for_stock:
-        data["offers"]["availabilityStarts"] = offer.available_from.isoformat()
     for role, key in ((codes.AUTHOR, "author"), (codes.EDITOR, "editor")):
         people = [{"@type": "Person", "name": c.name} for c in publication.contributors if c.role == role]
         if people:

@@ -1,5 +1,6 @@
 """``flask --app wsgi orders …``: one commit per command."""
 
+import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import TypeVar
@@ -34,7 +35,8 @@ def _commit_each(changes: Iterator) -> int:
     try:
         for change in changes:
             db.session.commit()
-            click.echo(str(change))
+            # On a terminal, over the progress bar's line (it draws itself again below).
+            click.echo(("\r\x1b[K" if sys.stderr.isatty() else "") + str(change))
             done += 1
     except ShopError as error:
         db.session.rollback()
@@ -84,11 +86,16 @@ def fulfil(session_id: str) -> None:
 @click.option("--since", "since_text", default="7d", show_default=True, help="How far back: 7d, 12h, 30m.")
 def reconcile(since_text: str) -> None:
     """Fulfil paid Stripe Checkout Sessions whose orders were never marked paid."""
-    from shop.orders.recovery import Progress
+    from shop.orders.recovery import Progress, checkouts_since
     from shop.orders.recovery import reconcile as run
+    from shop.progress import progress_bar
 
+    since = utcnow() - _duration(since_text)
     progress = Progress()
-    changed = _commit_each(run(utcnow() - _duration(since_text), progress))
+    # Stripe's list has no total: the checkouts we started since then bound it.
+    with progress_bar(checkouts_since(since), "Asking Stripe") as advance:
+        progress.advance = advance
+        changed = _commit_each(run(since, progress))
     click.echo(f"Looked at {progress.sessions_seen} completed session(s); changed {changed} order(s).")
 
 

@@ -179,8 +179,9 @@ class OrderLine(Model):
 
     @property
     def reserves_stock(self) -> bool:
-        """Its copies were taken from stock at checkout (and go back if the checkout closes)."""
-        return self.sold_as == STOCK
+        """Its copies were taken from stock at checkout (and go back if the checkout closes).
+        (A line not yet flushed has no ``sold_as``: it is sold from stock, the column's default.)"""
+        return self.sold_as not in (PREORDER, BACKORDER)
 
     @property
     def line_total_pence(self) -> int:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from shop.extensions import db
 from shop.orders import services as orders
@@ -16,6 +16,7 @@ from shop.orders.fulfilment import fulfil_checkout
 from shop.orders.models import Order
 from shop.orders.status import EXPIRED, PAID, PENDING_PAYMENT, sources
 from shop.payments import gateway
+from shop.progress import Advance, nothing
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,16 @@ class Change:
 @dataclass
 class Progress:
     sessions_seen: int = 0
+    advance: Advance = nothing  # called after each session (a progress bar on a terminal)
+
+
+def checkouts_since(since: datetime) -> int:
+    """How many checkouts reached Stripe since ``since``: at most that many sessions completed."""
+    return db.session.scalar(
+        select(func.count(Order.id)).where(
+            Order.stripe_session_id.is_not(None), Order.created_at >= since
+        )
+    ) or 0
 
 
 def reconcile(since: datetime, progress: Progress) -> Iterator[Change]:
@@ -41,6 +52,7 @@ def reconcile(since: datetime, progress: Progress) -> Iterator[Change]:
     unpaid = sources(PAID)
     for payment in gateway.completed_sessions(since):
         progress.sessions_seen += 1
+        progress.advance(1)
         order = orders.find_by_session(payment.session_id)
         if order is None or not payment.is_paid or order.status not in unpaid:
             continue

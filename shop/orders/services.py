@@ -15,7 +15,6 @@ from shop.orders.models import Order, OrderLine
 from shop.orders.status import ALLOWED, FAILED_TO_START, PENDING_PAYMENT, transition
 from shop.timeutil import utcnow
 
-
 SOLD_AS = {BUY: models.STOCK, PREORDER: models.PREORDER, BACKORDER: models.BACKORDER}
 
 

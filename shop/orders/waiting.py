@@ -129,7 +129,11 @@ def queue(publication: Publication) -> list[QueuedLine]:
         )
         .order_by(Order.created_at, Order.id, OrderLine.id)
     )
-    return [QueuedLine(*row) for row in rows]
+    return [
+        QueuedLine(row.id, row.order_id, row.reference or "", row.created_at, row.customer,
+                   row.quantity, row.sold_as, row.expected_on)
+        for row in rows
+    ]
 
 
 def allocate(publication: Publication, today: date, actor: str) -> Allocation:

@@ -8,6 +8,7 @@ flushes (the caller commits). Prices are integer pence throughout.
 
 from collections.abc import Iterable
 from dataclasses import MISSING, dataclass, field, fields
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from shop.catalogue.rules import DETAIL_NAMES, PublicationDetails, RuleBroken, c
 from shop.errors import InvalidISBN
 from shop.extensions import db
 from shop.money import format_pence
+from shop.progress import Advance, nothing
 
 # Publication attribute -> the CSV column staff know it by, where the names differ.
 COLUMN_OF = {"price_pence": "price", "cover_path": "cover"}
@@ -47,6 +49,7 @@ class ImportPlan:
     records: list[Record] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was left out of imported records
 
 
 @dataclass
@@ -78,10 +81,14 @@ def quoted(text: str, limit: int = 40) -> str:
 
 
 def shown(attribute: str, value: Any) -> str:
-    if value is None or value == "":
+    if value is None or value == "" or value == ():
         return "(empty)"
     if attribute == "price_pence":
         return format_pence(value)
+    if isinstance(value, tuple):  # contributors (A01:Name) or Thema codes, as the CSV writes them
+        return quoted(";".join(item.coded() if hasattr(item, "coded") else item for item in value), 80)
+    if isinstance(value, date):
+        return value.isoformat()
     return quoted(value, 60) if isinstance(value, str) else str(value)
 
 
@@ -140,7 +147,7 @@ def compare(plan: ImportPlan) -> list[Change]:
     return _changes(plan)[0]
 
 
-def apply(plan: ImportPlan, actor: str) -> list[Change]:
+def apply(plan: ImportPlan, actor: str, advance: Advance = nothing) -> list[Change]:
     """Add the plan's new publications and update the existing ones through ``admin``, so each
     change is in that title's history by ``actor`` (``import: <file name>``), then flush.
     Returns what was done, in file order. Order lines keep their own copies of prices.
@@ -153,6 +160,7 @@ def apply(plan: ImportPlan, actor: str) -> list[Change]:
         raise ValueError("a plan with errors must not be applied")
     changes, existing = _changes(plan)
     for record, change in zip(plan.records, changes, strict=True):
+        advance(1)
         if change.action == "add":
             values = {**NEW_DEFAULTS, **record.new_only, **record.fields}
             details = PublicationDetails(**{name: values[name] for name in DETAIL_NAMES})
