@@ -31,5 +31,7 @@ def progress_bar(length: int, label: str, stream: TextIO | None = None) -> Itera
     if length < THRESHOLD or not stream.isatty():
         yield nothing
         return
-    with click.progressbar(length=length, label=label, file=stream, show_pos=True, show_eta=True) as bar:
+    with click.progressbar(
+        length=length, label=label, file=stream, show_pos=True, show_percent=True, show_eta=True
+    ) as bar:
         yield bar.update

@@ -15,7 +15,7 @@ from shop.emails.models import CONFIRMATION, NEW_DATE, OutboxEmail
 from shop.orders import waiting
 from shop.orders.models import Order, OrderLine
 from shop.timeutil import local_today
-from tests.conftest import ISBN, make_order, make_publication, page_token, paid_order_through_stripe
+from tests.conftest import ISBN, edit_form, make_order, make_publication, page_token, paid_order_through_stripe
 from tests.support import race
 
 SOON = local_today() + timedelta(days=60)
@@ -121,28 +121,13 @@ def test_preorders_are_allocated_on_publication_day_not_when_copies_come_early(s
 
     # Publication day: staff make it active and in stock; the same save allocates.
     today = local_today()
-    edit = _edit_form(staff_client, publishing_status="04", availability="21",
+    edit = edit_form(staff_client, ISBN, publishing_status="04", availability="21",
                       publication_date=today.isoformat(), year=str(today.year))
     response = staff_client.post(STAFF_PAGE, data=edit)
     said = text(staff_client.get(response.headers["Location"]))
     assert f"Allocated 2 copies of “{publication.title}” to 1 order" in said
     assert not reload(db, order).awaiting_stock
     assert db.session.get(Publication, publication.id).stock == 8
-
-
-def _edit_form(staff_client, **changes) -> dict:
-    """The edit form as the page fills it, with ``changes`` typed over it."""
-    import re
-
-    page = staff_client.get(STAFF_PAGE).get_data(as_text=True)
-    form = page[page.index('action="/staff/catalogue/' + ISBN + '"'):]
-    form = form[: form.index("</form>")]
-    data = {name: html.unescape(value) for name, value in re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form)}
-    data.update({name: html.unescape(value) for name, value in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>([^<]*)</textarea>', form)})
-    for select_name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.DOTALL):
-        data[select_name] = re.search(r'<option selected value="([^"]+)"|<option value="([^"]+)" selected', body).group(1)
-    data.update(changes)
-    return data
 
 
 def test_two_desks_allocating_at_once_never_give_a_copy_twice(app, db):
@@ -174,7 +159,7 @@ def test_a_new_date_goes_to_everyone_waiting_once_per_change(staff_client, db):
     publication = make_publication(availability="32", expected_ship_date=SOON, stock=0)
     first = waiting_order(db, publication, 1, minutes_ago=20)
     second = waiting_order(db, publication, 2, minutes_ago=10, email="second@example.org")
-    response = staff_client.post(STAFF_PAGE, data=_edit_form(staff_client, expected_ship_date=LATER.isoformat()))
+    response = staff_client.post(STAFF_PAGE, data=edit_form(staff_client, ISBN, expected_ship_date=LATER.isoformat()))
     assert response.status_code == 303
 
     def send() -> str:
@@ -193,7 +178,7 @@ def test_a_new_date_goes_to_everyone_waiting_once_per_change(staff_client, db):
     assert event.detail["after"] == {"expected_on": LATER.isoformat()}
 
     # Back to the first date: that is a change too, and is sent.
-    staff_client.post(STAFF_PAGE, data=_edit_form(staff_client, expected_ship_date=SOON.isoformat()))
+    staff_client.post(STAFF_PAGE, data=edit_form(staff_client, ISBN, expected_ship_date=SOON.isoformat()))
     assert "to 2 customers" in send()
     assert db.session.query(OutboxEmail).filter_by(kind=NEW_DATE).count() == 4
 
