@@ -15,7 +15,14 @@ from shop.emails.models import CONFIRMATION, NEW_DATE, OutboxEmail
 from shop.orders import waiting
 from shop.orders.models import Order, OrderLine
 from shop.timeutil import local_today
-from tests.conftest import ISBN, edit_form, make_order, make_publication, page_token, paid_order_through_stripe
+from tests.conftest import (
+    ISBN,
+    edit_form,
+    make_order,
+    make_publication,
+    page_token,
+    paid_order_through_stripe,
+)
 from tests.support import race
 
 SOON = local_today() + timedelta(days=60)
@@ -145,7 +152,7 @@ def test_two_desks_allocating_at_once_never_give_a_copy_twice(app, db):
 
     results = race(2, allocate)
     # SQLite lets one writer in; the other may be told the database is busy (and changes nothing).
-    assert all(isinstance(r, int) or isinstance(r, OperationalError) for r in results), results
+    assert all(isinstance(r, (int, OperationalError)) for r in results), results
     db.session.expire_all()
     allocated = [o for o in orders if not db.session.get(Order, o.id).awaiting_stock]
     assert sum(r for r in results if isinstance(r, int)) == len(allocated) == 5
