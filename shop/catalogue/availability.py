@@ -70,8 +70,9 @@ def offer(publication: Any, today: date) -> Offer:
     ``publishing_status``, ``availability``, ``publication_date``, ``expected_ship_date``,
     ``stock`` and ``pdf_url``) on ``today``, in the shop's time zone.
 
-    In order: withdrawn by staff; out of print (an ended status, or no longer supplied); not yet
-    published (forthcoming, or not yet available): pre-order; temporarily unavailable: order now
+    In order: withdrawn by staff; out of print (an ended status, or no longer supplied);
+    postponed or temporarily withdrawn: notify me; not yet published (forthcoming, or not yet
+    available): pre-order; temporarily unavailable: order now
     when reprinting or when copies have a date, else notify me; sold from stock: buy while
     copies last, then order now if more are due on a date, else notify me. Any other code
     (availability unknown, postponed indefinitely): notify me.
@@ -84,6 +85,8 @@ def offer(publication: Any, today: date) -> Offer:
     if status in codes.ENDED_STATUSES or availability in codes.NO_LONGER_SUPPLIED:
         note = "Out of print in paper — the PDF is free." if free_pdf else "Out of print in paper."
         return Offer(NONE, "Out of print", note, SCHEMA + "Discontinued", free_pdf=free_pdf)
+    if status in codes.PAUSED_STATUSES:
+        return _notify()
     published = publication.publication_date
     expected = publication.expected_ship_date
     if status == codes.FORTHCOMING or availability in codes.NOT_YET_AVAILABLE:

@@ -28,6 +28,8 @@ PUBLISHING_STATUSES: dict[str, str] = {
 }
 FORTHCOMING = "02"
 ACTIVE = "04"
+# Not on sale for now, with no date: postponed indefinitely, or temporarily withdrawn.
+PAUSED_STATUSES = frozenset({"03", "16"})
 # Not to be sold again in this form: the publisher takes no more orders.
 ENDED_STATUSES = frozenset({"01", "05", "06", "07", "08", "10", "11", "15", "17"})
 

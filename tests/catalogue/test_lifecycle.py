@@ -51,6 +51,7 @@ CASES = {
                      NONE, None, "Discontinued"),
     "no longer supplied": (dict(availability="43", stock=5), NONE, None, "Discontinued"),
     "withdrawn by staff": (dict(on_sale=False, stock=5), NONE, None, "Discontinued"),
+    "temporarily withdrawn, copies on the shelf": (dict(publishing_status="16", stock=5), NOTIFY, "Notify me", "OutOfStock"),
 }
 
 
