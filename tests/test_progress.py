@@ -97,3 +97,11 @@ def test_a_real_export_on_a_terminal_and_in_a_pipe(db, database_url, tmp_path):
     in_a_pipe = _export(database_url, tmp_path / "b.csv", on_a_terminal=False)
     assert "Writing" not in in_a_pipe and "/" not in in_a_pipe
     assert (tmp_path / "b.csv").read_text(encoding="utf-8-sig").count("\n") == total + 1
+
+
+def test_an_onix_file_is_counted_by_its_products_for_the_bar():
+    from shop.catalogue.imports.onix import count_products
+
+    samples = ROOT / "tests" / "catalogue" / "samples"
+    assert count_products(samples / "onix.xml") == 3  # not its ProductIdentifiers or ProductSupply
+    assert count_products(samples / "onix_short.xml") == 1

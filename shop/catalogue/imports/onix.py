@@ -119,8 +119,8 @@ def _use_reference_tags(root: etree._Element) -> None:
 
 def count_products(path: str | Path) -> int:
     """About how many products a message has, for a progress bar before reading it."""
-    data = Path(path).read_bytes()
-    return data.count(b"<Product>") + data.count(b"<product>") + data.count(b":Product>") // 2
+    # Opening tags, reference or short, with or without a namespace prefix or attributes.
+    return len(re.findall(rb"<(?:[\w.-]+:)?[Pp]roduct[\s>]", Path(path).read_bytes()))
 
 
 def read_onix(path: str | Path, advance: Advance = nothing) -> ImportPlan:
