@@ -176,11 +176,14 @@ def allocate(publication: Publication, today: date, actor: str) -> Allocation:
             continue
         order = db.session.get(Order, line.order_id)
         assert order is not None
-        db.session.expire(order, ["lines"])
         order.record("allocated", actor, isbn=publication.isbn, copies=line.quantity)
         result.allocated.append(line.reference)
         result.copies += line.quantity
-        if not order.awaiting_stock:
+        # Asked of the database, not of lines this session may hold from before the UPDATEs.
+        still_waiting = db.session.scalar(
+            select(exists().where(OrderLine.order_id == line.order_id, OrderLine.awaiting_stock.is_(True)))
+        )
+        if not still_waiting:
             result.ready.append(line.reference)
     db.session.flush()
     db.session.expire(publication, ["stock", "updated_at"])

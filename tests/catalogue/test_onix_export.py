@@ -206,3 +206,20 @@ def test_the_import_reads_lifecycle_fields_from_other_senders(db, tmp_path):
     path.write_text(feed.replace(f"{SOON:%Y%m%d}", "20990101"), encoding="utf-8")
     [skipped] = read_onix(path).skipped
     assert "Its expected ship date: Enter a date copies are expected from 1800 to" in skipped
+
+
+def test_a_feed_that_names_no_contributors_or_subjects_leaves_them_as_they_are(runner, db, tmp_path):
+    make_publication(contributors=(Contributor("A01", "Chris Ham"),), subjects=("MBP",))
+    path = tmp_path / "catalogue.xml"
+    assert export(runner, db, path).exit_code == 0
+    document = etree.parse(str(path))
+    for element in document.xpath("//o:Contributor | //o:Subject", namespaces=NS):
+        element.getparent().remove(element)
+    document.write(str(path), encoding="UTF-8", xml_declaration=True)
+    [change] = compare(read_onix(path))
+    assert change.action == "unchanged"
+    [detail] = document.xpath("//o:DescriptiveDetail", namespaces=NS)
+    detail.insert(list(detail).index(detail.find("o:Extent", NS)), etree.Element(f"{{{NS['o']}}}NoContributor"))
+    document.write(str(path), encoding="UTF-8", xml_declaration=True)
+    [change] = compare(read_onix(path))
+    assert change.fields == [("contributors", (Contributor("A01", "Chris Ham"),), ())]

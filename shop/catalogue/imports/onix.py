@@ -129,10 +129,10 @@ def read_onix(path: str | Path, advance: Advance = nothing) -> ImportPlan:
 
     A product without an ISBN-13, title, publisher, publication year, page count (ExtentType 00,
     else 11, in pages) or GBP price is listed in ``skipped`` with its reference, never guessed.
-    ``fields`` hold the bibliographic facts, the price, the contributors and Thema subjects,
-    the publication date (a full date, else none) and the expected availability date
-    (SupplyDate 08, else none); the publishing status, the availability and the free PDF (a
-    SupportingResource of full content) only when the message gives them. ``new_only`` holds the
+    ``fields`` hold the bibliographic facts, the price, the publication date (a full date, else
+    none) and the expected availability date (SupplyDate 08, else none); the publishing status,
+    the availability, the contributors (or NoContributor), the Thema subjects and the free PDF
+    (a SupportingResource of full content) only when the message gives them. ``new_only`` holds the
     summary (TextType 03, else 02), so an existing publication keeps its stock and summary.
     What is left out of a product that is imported (a contributor role or subject code this
     shop does not use) is listed in ``notes``. A file that is not ONIX 3.x, or that uses entity
@@ -246,8 +246,12 @@ def _onix_record(
             continue
         if value is not _ABSENT:
             fields[attribute] = value
-    fields["contributors"] = _onix_contributors(product, left_out)
-    fields["subjects"] = _onix_subjects(product, left_out)
+    for attribute, found in (
+        ("contributors", _onix_contributors(product, left_out)),
+        ("subjects", _onix_subjects(product, left_out)),
+    ):
+        if found is not _ABSENT:
+            fields[attribute] = found
     for attribute, message in rules.check_together(fields).items():
         problems.append(f"Its {attribute.replace('_', ' ')}: {message}")
     texts = {
@@ -331,8 +335,12 @@ def _onix_pdf_url(product: etree._Element):
     return _ABSENT
 
 
-def _onix_contributors(product: etree._Element, left_out: list[str]) -> tuple:
-    """In the order of their SequenceNumber (else the message's); one entry for each role."""
+def _onix_contributors(product: etree._Element, left_out: list[str]):
+    """In the order of their SequenceNumber (else the message's); one entry for each role.
+    ``NoContributor`` says there are none; a message that names none, or none this shop can
+    keep, leaves a title's contributors as they are."""
+    if product.find("DescriptiveDetail/NoContributor") is not None:
+        return ()
     found = []
     for position, element in enumerate(product.findall("DescriptiveDetail/Contributor")):
         sequence = _text(element, "SequenceNumber")
@@ -355,13 +363,14 @@ def _onix_contributors(product: etree._Element, left_out: list[str]) -> tuple:
         rules.check_contributors(contributors)
     except rules.RuleBroken as broken:
         left_out.append(f"contributors left out: {broken}")
-        return ()
-    return contributors
+        return _ABSENT
+    return contributors or _ABSENT
 
 
-def _onix_subjects(product: etree._Element, left_out: list[str]) -> tuple[str, ...]:
+def _onix_subjects(product: etree._Element, left_out: list[str]):
     """Thema codes (schemes 93 to 99) in the message's order, its main subject first; other
-    schemes (BISAC, BIC, keywords) are not this shop's and are passed over."""
+    schemes (BISAC, BIC, keywords) are not this shop's and are passed over. A message with no
+    Thema code leaves a title's subjects as they are (ONIX has no "no subject")."""
     main: list[str] = []
     others: list[str] = []
     for subject in product.findall("DescriptiveDetail/Subject"):
@@ -380,8 +389,8 @@ def _onix_subjects(product: etree._Element, left_out: list[str]) -> tuple[str, .
         rules.check_subjects(subjects)
     except rules.RuleBroken as broken:
         left_out.append(f"subjects left out: {broken}")
-        return ()
-    return subjects
+        return _ABSENT
+    return subjects or _ABSENT
 
 
 def _title_element(product: etree._Element) -> etree._Element | None:
