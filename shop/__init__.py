@@ -148,6 +148,7 @@ def register_blueprints(app: Flask) -> None:
     from shop.catalogue.views import bp as catalogue_bp
     from shop.checkout.views import bp as checkout_bp
     from shop.comments.views import bp as comments_bp
+    from shop.notify.views import bp as notify_bp
     from shop.orders.views import bp as orders_bp
     from shop.pages.views import bp as pages_bp
     from shop.staff.catalogue.views import bp as staff_catalogue_bp
@@ -162,14 +163,21 @@ def register_blueprints(app: Flask) -> None:
     for child in (staff_orders_bp, staff_catalogue_bp, staff_comments_bp):
         if child not in nested:
             staff_bp.register_blueprint(child)
-    for bp in (catalogue_bp, covers_bp, comments_bp, basket_bp, checkout_bp, orders_bp, pages_bp,
-               health_bp, staff_bp):
+    for bp in (catalogue_bp, covers_bp, comments_bp, basket_bp, checkout_bp, notify_bp, orders_bp,
+               pages_bp, health_bp, staff_bp):
         app.register_blueprint(bp)
 
 
 def register_template_helpers(app: Flask) -> None:
     from flask import session
 
+    from shop.catalogue.availability import long_date
+    from shop.catalogue.codes import (
+        availability_words,
+        by_role,
+        publishing_status_words,
+        subject_words,
+    )
     from shop.isbn import hyphenate
     from shop.money import decimal_pounds, format_pence
     from shop.orders.timeline import describe
@@ -179,6 +187,14 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(decimal_pounds, "pounds")
     app.add_template_filter(hyphenate, "isbn")
     app.add_template_filter(describe, "describe_event")
+    app.add_template_filter(long_date, "long_date")
+    app.add_template_filter(by_role, "by_role")
+    app.add_template_filter(subject_words, "subject_words")
+    app.add_template_filter(publishing_status_words, "publishing_status_words")
+    app.add_template_filter(availability_words, "availability_words")
+    from shop.catalogue.codes import CONTRIBUTOR_ROLES, THEMA_SUBJECTS
+
+    app.jinja_env.globals.update(contributor_roles=CONTRIBUTOR_ROLES, thema_subjects=THEMA_SUBJECTS)
     app.add_template_filter(lambda moment: local(moment).strftime("%-d %b %Y %H:%M") if moment else "", "localtime")
     app.add_template_filter(lambda day: day.strftime("%A %-d %B %Y") if day else "", "longdate")
     from shop.text import summary_html

@@ -192,6 +192,11 @@ def load_config() -> dict[str, Any]:
         "PUBLIC_PAGE_CACHE_SIZE": _int("PUBLIC_PAGE_CACHE_SIZE", 2000),
         # How many publication ids a worker keeps of recent catalogue listings (8 bytes each).
         "CATALOGUE_LISTING_IDS": _int("CATALOGUE_LISTING_IDS", 500_000),
+        # ONIX out: who the messages say they come from, and what each record's reference starts
+        # with (then the ISBN): it must never change once sent, so recipients can match records.
+        "ONIX_SENDER_NAME": os.environ.get("ONIX_SENDER_NAME")
+        or os.environ.get("SHOP_NAME", "The King's Fund print shop"),
+        "ONIX_RECORD_PREFIX": os.environ.get("ONIX_RECORD_PREFIX", "print-shop:"),
         "POSTAGE_REGIONS": POSTAGE_REGIONS,
         "DEFAULT_REGION": "uk",
         # The basket lives in the signed session cookie; permanent, so it outlives the browser.
@@ -230,6 +235,10 @@ def load_config() -> dict[str, Any]:
         "CHECKOUT_LIMIT_PER_ADDRESS": os.environ.get(
             "CHECKOUT_LIMIT_PER_ADDRESS", "30 per 10 minutes"
         ),
+        # Notify-me requests: how long a confirmation link works (an unconfirmed request is
+        # then deleted), and how many requests one client address may make.
+        "NOTIFY_CONFIRM_DAYS": _int("NOTIFY_CONFIRM_DAYS", 7),
+        "NOTIFY_LIMIT_PER_ADDRESS": os.environ.get("NOTIFY_LIMIT_PER_ADDRESS", "10 per hour"),
         # Each checkout holds copies for half an hour: one address (or one basket) cannot hold
         # more than this many copies of a title in unpaid checkouts at once. See orders.holds.
         "CHECKOUT_HOLD_LIMIT": _int("CHECKOUT_HOLD_LIMIT", 2 * _int("MAX_COPIES_PER_LINE", 50)),

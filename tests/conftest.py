@@ -360,6 +360,27 @@ def page_token(client: FlaskClient, url: str) -> str:
     return token
 
 
+def edit_form(client: FlaskClient, isbn: str, **changes) -> dict:
+    """The staff edit form of a title as its page fills it (CSRF token and fingerprint too), with
+    ``changes`` typed over it: what a browser would send."""
+    import html
+    import re
+
+    page = client.get(f"/staff/catalogue/{isbn}").get_data(as_text=True)
+    form = page[page.index(f'action="/staff/catalogue/{isbn}"'):]
+    form = form[: form.index("</form>")]
+    data = {name: html.unescape(value) for name, value in re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form)}
+    data.update(
+        (name, html.unescape(value).removeprefix("\n"))
+        for name, value in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>([^<]*)</textarea>', form)
+    )
+    for name, options in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.DOTALL):
+        chosen = re.search(r'<option selected value="([^"]+)"|<option value="([^"]+)" selected', options)
+        data[name] = chosen.group(1) or chosen.group(2)
+    data.update(changes)
+    return data
+
+
 def sign_in(client: FlaskClient, email: str = STAFF_EMAIL, password: str = STAFF_PASSWORD, next_url: str = ""):
     token = page_token(client, "/staff/login")
     url = "/staff/login" + (f"?next={next_url}" if next_url else "")

@@ -6,7 +6,7 @@ import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHOP = ROOT / "shop"
-DOMAIN = ("catalogue", "basket", "checkout", "orders", "payments", "emails", "comments")
+DOMAIN = ("catalogue", "basket", "checkout", "orders", "payments", "emails", "comments", "notify")
 
 
 def _imports(path: pathlib.Path) -> set[str]:

@@ -2,12 +2,15 @@
 database on every read so a price can never come from the browser."""
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from shop.basket.postage import Region
+from shop.catalogue.availability import BUY, Offer, offer
 from shop.catalogue.models import Publication
 from shop.catalogue.queries import publications_by_isbn
 from shop.errors import BasketError
 from shop.isbn import hyphenate
+from shop.timeutil import local_today
 
 Items = dict[str, int]
 
@@ -21,6 +24,7 @@ MAX_TITLES = 100
 class BasketLine:
     publication: Publication
     quantity: int
+    offer: Offer  # what may be done with the title today (catalogue.availability)
 
     @property
     def line_total_pence(self) -> int:
@@ -29,13 +33,11 @@ class BasketLine:
     @property
     def problem(self) -> str | None:
         """Why this line cannot be bought as it stands, if it cannot."""
-        pub = self.publication
-        if not pub.on_sale:
-            return "No longer on sale: please remove it."
-        if pub.stock <= 0:
-            return "Out of stock: please remove it."
-        if self.quantity > pub.stock:
-            return f"Only {pub.stock} {_copies(pub.stock)} left: please lower the quantity."
+        if not self.offer.can_order:
+            return f"{self.offer.label}: please remove it."
+        left = self.offer.copies_left
+        if self.offer.action == BUY and left is not None and self.quantity > left:
+            return f"Only {left} {_copies(left)} left: please lower the quantity."
         return None
 
 
@@ -82,6 +84,11 @@ class PricedBasket:
         ]
         return found + ([self.too_many_titles] if self.too_many_titles else [])
 
+    @property
+    def waits_for_stock(self) -> bool:
+        """Some line is a pre-order or a back-order: the order is posted when all have come."""
+        return any(line.offer.waits_for_stock for line in self.lines)
+
 
 def clean_items(raw: object) -> Items:
     """Whatever the cookie held, keep only ``{13-digit str: positive int}`` entries."""
@@ -95,11 +102,13 @@ def clean_items(raw: object) -> Items:
     }
 
 
-def price_basket(items: Items, region: Region) -> PricedBasket:
-    """Price ``items`` from the database in one query; unknown ISBNs are dropped and reported."""
+def price_basket(items: Items, region: Region, today: date | None = None) -> PricedBasket:
+    """Price ``items`` from the database in one query, each line with what it offers on
+    ``today`` (the shop's own today if not given); unknown ISBNs are dropped and reported."""
     publications = publications_by_isbn(list(items))
+    today = today or local_today()
     lines = [
-        BasketLine(publications[isbn], quantity)
+        BasketLine(publications[isbn], quantity, offer(publications[isbn], today))
         for isbn, quantity in items.items()
         if isbn in publications
     ]
@@ -116,29 +125,34 @@ def _copies(n: int) -> str:
     return "copy" if n == 1 else "copies"
 
 
-def _check_available(publication: Publication, quantity: int) -> None:
+def _check_available(publication: Publication, quantity: int, today: date | None) -> None:
+    """Refuse, with the offer's own words, a title that cannot be ordered today, and more copies
+    than are left of one sold from stock. Pre-orders and back-orders take any quantity."""
     title = publication.title
+    offered = offer(publication, today or local_today())
     if not publication.on_sale:
         raise BasketError(f"“{title}” is not on sale.")
-    if publication.stock <= 0:
-        raise BasketError(f"“{title}” is out of stock.")
-    if quantity > publication.stock:
+    if not offered.can_order:
+        raise BasketError(f"“{title}” cannot be ordered now: {offered.note[0].lower()}{offered.note[1:]}")
+    left = offered.copies_left
+    if offered.action == BUY and left is not None and quantity > left:
         raise BasketError(
-            f"Only {publication.stock} {_copies(publication.stock)} of “{title}” left: "
-            f"you asked for {quantity}."
+            f"Only {left} {_copies(left)} of “{title}” left: you asked for {quantity}."
         )
 
 
 def add_item(
-    items: Items, publication: Publication, quantity: int, maximum: int, contact_email: str = ""
+    items: Items, publication: Publication, quantity: int, maximum: int, contact_email: str = "",
+    today: date | None = None,
 ) -> Items:
     """A new basket with ``quantity`` more copies of ``publication``; refuses rather than clips
     (naming ``contact_email`` for larger orders)."""
     check_quantity(quantity, maximum)
     if publication.isbn not in items and len(items) >= MAX_TITLES:
+        where = f"email us at {contact_email}" if contact_email else "use the contact page"
         raise BasketError(
             f"Your basket already holds {MAX_TITLES} different titles, the most one order can "
-            "have. Please check out these first, or contact us for a larger order."
+            f"have. Please check out these first; for a larger order, {where}."
         )
     total = items.get(publication.isbn, 0) + quantity
     if total > maximum:
@@ -147,16 +161,18 @@ def add_item(
             f"You can order up to {maximum} copies of one title; your basket already has "
             f"{items.get(publication.isbn, 0)}. For larger orders, {where}."
         )
-    _check_available(publication, total)
+    _check_available(publication, total, today)
     return {**items, publication.isbn: total}
 
 
-def set_quantity(items: Items, publication: Publication, quantity: int, maximum: int) -> Items:
+def set_quantity(
+    items: Items, publication: Publication, quantity: int, maximum: int, today: date | None = None
+) -> Items:
     """A new basket with the line for ``publication`` set to ``quantity``."""
     if publication.isbn not in items:
         raise BasketError(f"ISBN {hyphenate(publication.isbn)} is not in your basket.")
     check_quantity(quantity, maximum)
-    _check_available(publication, quantity)
+    _check_available(publication, quantity, today)
     return {**items, publication.isbn: quantity}
 
 

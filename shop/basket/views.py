@@ -21,6 +21,7 @@ from shop.basket.postage import regions
 from shop.catalogue.queries import get_by_isbn
 from shop.errors import ShopError
 from shop.extensions import csrf
+from shop.timeutil import local_today
 
 bp = Blueprint("basket", __name__, url_prefix="/basket")
 
@@ -33,7 +34,7 @@ def back_to_basket():
 def show():
     region = current_region()
     items = current_items()
-    basket = services.price_basket(items, region)
+    basket = services.price_basket(items, region, local_today())
     if basket.dropped:
         save_items({isbn: qty for isbn, qty in items.items() if isbn not in basket.dropped})
         flash("A title in your basket is no longer in our catalogue, so we removed it.", "error")
@@ -62,7 +63,7 @@ def show():
 
 
 def _change_quantity(form, change) -> str | None:
-    """Validate ``form`` and save ``change(items, publication, quantity, maximum)``.
+    """Validate ``form`` and save ``change(items, publication, quantity, maximum, today)``.
 
     Returns the publication's title when the basket changed; flashes the refusal otherwise.
     """
@@ -73,7 +74,7 @@ def _change_quantity(form, change) -> str | None:
         publication = get_by_isbn(isbns.normalise(form.isbn.data))
         items = change(
             current_items(), publication, form.quantity.data,
-            current_app.config["MAX_COPIES_PER_LINE"],
+            current_app.config["MAX_COPIES_PER_LINE"], today=local_today(),
         )
     except ShopError as error:
         flash(error.message, "error")

@@ -10,6 +10,7 @@ edit form, so a form opened before a checkout reserved copies cannot write the o
 
 import hashlib
 from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any
 
 from flask_sqlalchemy.pagination import Pagination
@@ -58,6 +59,12 @@ FIELD_LABELS = {
     "pdf_url": "PDF link",
     "cover_path": "Cover",
     "on_sale": "On sale",
+    "publishing_status": "Publishing status",
+    "availability": "Availability",
+    "publication_date": "Publication date",
+    "expected_ship_date": "Copies expected",
+    "contributors": "Contributors",
+    "subjects": "Thema subjects",
 }
 SORTS = {
     "title": (Publication.title, Publication.id),
@@ -119,6 +126,19 @@ def history(publication: Publication) -> list[CatalogueChange]:
     )
 
 
+def _recorded(value: Any) -> Any:
+    """A detail as the history's JSON keeps it: a date as 2027-03-01, contributors as A01:Name."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [item.coded() if hasattr(item, "coded") else item for item in value]
+    return value
+
+
+def _recorded_all(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if values is None else {name: _recorded(value) for name, value in values.items()}
+
+
 def record_change(
     publication: Publication,
     actor: str,
@@ -131,8 +151,8 @@ def record_change(
         publication_id=publication.id,
         actor=actor,
         action=action,
-        before=before,
-        after=after,
+        before=_recorded_all(before),
+        after=_recorded_all(after),
         reason=reason or None,
     )
     db.session.add(change)

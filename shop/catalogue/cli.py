@@ -104,15 +104,20 @@ def import_catalogue(path: Path, file_format: str | None, dry_run: bool) -> None
     from shop.catalogue.admin import CatalogueError
     from shop.catalogue.imports import csv, onix
     from shop.catalogue.imports import plan as plans
+    from shop.progress import progress_bar
 
     config = current_app.config
     if file_format is None:
         file_format = "onix" if path.suffix.lower() in (".xml", ".onx") else "csv"
     if file_format == "onix":
-        plan = onix.read_onix(path, plans.ImportLimits(config["CATALOGUE_ONIX_MAX_BYTES"], config["CATALOGUE_IMPORT_MAX_ROWS"]))
+        limits = plans.ImportLimits(config["CATALOGUE_ONIX_MAX_BYTES"], config["CATALOGUE_IMPORT_MAX_ROWS"])
+        with progress_bar(onix.count_products(path, limits), f"Reading {path.name}") as advance:
+            plan = onix.read_onix(path, limits, advance)
     else:
-        plan = csv.read_csv(path, plans.ImportLimits(config["CATALOGUE_IMPORT_MAX_BYTES"], config["CATALOGUE_IMPORT_MAX_ROWS"]))
-    messages = plan.errors + plan.skipped
+        limits = plans.ImportLimits(config["CATALOGUE_IMPORT_MAX_BYTES"], config["CATALOGUE_IMPORT_MAX_ROWS"])
+        with progress_bar(csv.count_rows(path, limits), f"Reading {path.name}") as advance:
+            plan = csv.read_csv(path, limits, advance)
+    messages = plan.errors + plan.skipped + plan.notes
     shown = config["CATALOGUE_IMPORT_ERRORS_SHOWN"]
     for message in messages[:shown]:
         click.echo(message, err=True)
@@ -126,7 +131,8 @@ def import_catalogue(path: Path, file_format: str | None, dry_run: bool) -> None
         changes = plans.compare(plan)
     else:
         try:
-            changes = plans.apply(plan, actor=f"import: {path.name}")
+            with progress_bar(len(plan.records), "Importing") as advance:
+                changes = plans.apply(plan, actor=f"import: {path.name}", advance=advance)
             db.session.commit()
         except CatalogueError as error:
             db.session.rollback()
@@ -155,14 +161,76 @@ def import_catalogue(path: Path, file_format: str | None, dry_run: bool) -> None
         click.get_current_context().exit(1)
 
 
-@catalogue_cli.command("export")
-@click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
-def export_catalogue(path: Path) -> None:
-    """Write every publication, ordered by title, as a CSV file that `import` reads back."""
-    from shop.catalogue.export import write_csv
+def _since(text: str | None):
+    """``--since``: a day (2026-03-01, from its start in the shop's time zone) or a moment."""
+    if not text:
+        return None
+    from datetime import date, datetime
+
+    from shop.timeutil import SHOP_TZ, start_of_local_day
 
     try:
-        count = write_csv(path)
+        return start_of_local_day(date.fromisoformat(text))
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter("write a date such as 2026-03-01, or 2026-03-01T09:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=SHOP_TZ)
+
+
+@catalogue_cli.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["csv", "onix"]),
+    help="The file's format  [default: onix for .xml/.onx, else csv].",
+)
+@click.option("--isbn", "isbn_texts", multiple=True, help="Only this title (ONIX; repeat for more).")
+@click.option("--since", "since_text", help="Only titles changed since this day or moment (ONIX).")
+def export_catalogue(path: Path, file_format: str | None, isbn_texts: tuple[str, ...], since_text: str | None) -> None:
+    """Write the catalogue to a file: CSV (every publication, ordered by title, as `import`
+    reads it back) or ONIX for Books 3.0 (reference tags; every title, the ones named by
+    --isbn, or those changed since --since: an update file)."""
+    from shop.catalogue.export import count_publications, write_csv
+    from shop.progress import progress_bar
+
+    if file_format is None:
+        file_format = "onix" if path.suffix.lower() in (".xml", ".onx") else "csv"
+    try:
+        if file_format == "onix":
+            count = _export_onix(path, isbn_texts, _since(since_text))
+        else:
+            if isbn_texts or since_text:
+                raise click.UsageError("--isbn and --since choose titles for ONIX only.")
+            with progress_bar(count_publications(), f"Writing {path.name}") as advance:
+                count = write_csv(path, advance)
     except OSError as error:
         raise click.ClickException(f"Could not write {path}: {error.strerror}.") from None
     click.echo(f"Wrote {count} publication(s) to {path}.")
+
+
+def _export_onix(path: Path, isbn_texts: tuple[str, ...], since) -> int:
+    from flask import current_app
+
+    from shop import isbn as isbns
+    from shop.catalogue import onix_export
+    from shop.errors import InvalidISBN
+    from shop.progress import progress_bar
+    from shop.timeutil import utcnow
+
+    try:
+        chosen = [isbns.normalise(text) for text in isbn_texts]
+    except InvalidISBN as error:
+        raise click.BadParameter(error.message, param_hint="--isbn") from None
+    config = current_app.config
+    publications = db.session.scalars(
+        onix_export.selected(chosen, since).execution_options(yield_per=500)
+    )
+    with progress_bar(onix_export.count(chosen, since), f"Writing {path.name}") as advance:
+        return onix_export.write_onix(
+            path, publications, config["ONIX_SENDER_NAME"], config["ONIX_RECORD_PREFIX"],
+            utcnow(), advance,
+        )

@@ -1,15 +1,54 @@
 """Publications on sale."""
 
-from datetime import datetime
+import json
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.expression import true
-from sqlalchemy.types import BigInteger
+from sqlalchemy.types import BigInteger, TypeDecorator
 
+from shop.catalogue import codes
+from shop.catalogue.rules import Contributor
 from shop.extensions import Model
 from shop.isbn import hyphenate
 from shop.timeutil import utcnow
+
+
+def _canonical_json(value: Any) -> str:
+    # One text for one value (no spaces, characters as themselves): the compare-and-set of an
+    # edit (catalogue.admin) compares this text, and the search indexes read names from it.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class ContributorList(TypeDecorator):
+    """Contributors in order, as a tuple of ``Contributor`` (hashable, so a page's cache key can
+    hold it), stored as canonical JSON ``[["A01","Chris Ham"],...]``. The search indexes read the
+    names from this text (migration 0016), so its shape is part of the schema."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return _canonical_json([[c.role, c.name] for c in value or ()])
+
+    def process_result_value(self, value, dialect):
+        return tuple(Contributor(role, name) for role, name in json.loads(value or "[]"))
+
+
+class CodeList(TypeDecorator):
+    """Codes in order (Thema subjects, the first the main one), as a tuple of str, stored as
+    canonical JSON ``["MBP","MBPM"]``."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return _canonical_json(list(value or ()))
+
+    def process_result_value(self, value, dialect):
+        return tuple(json.loads(value or "[]"))
 
 
 class Publication(Model):
@@ -38,6 +77,20 @@ class Publication(Model):
     cover_width: Mapped[int | None]
     cover_height: Mapped[int | None]
     on_sale: Mapped[bool] = mapped_column(default=True)
+    # The lifecycle in the book trade's own codes (ONIX lists 64 and 65); what a reader may do
+    # follows from them in one place, catalogue.availability.offer().
+    publishing_status: Mapped[str] = mapped_column(
+        String(2), default=codes.ACTIVE, server_default=codes.ACTIVE
+    )
+    availability: Mapped[str] = mapped_column(
+        String(2), default=codes.IN_STOCK, server_default=codes.IN_STOCK
+    )
+    publication_date: Mapped[date | None] = mapped_column(Date)
+    expected_ship_date: Mapped[date | None] = mapped_column(Date)  # when copies are due in
+    contributors: Mapped[tuple[Contributor, ...]] = mapped_column(
+        ContributorList, default=(), server_default="[]"
+    )
+    subjects: Mapped[tuple[str, ...]] = mapped_column(CodeList, default=(), server_default="[]")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow

@@ -10,8 +10,10 @@ import re
 from dataclasses import dataclass, fields
 from datetime import date
 from pathlib import PurePosixPath
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from shop.catalogue import codes
 from shop.money import format_pence
 
 MIN_YEAR = 1800
@@ -20,6 +22,13 @@ MAX_PAGES = 10_000
 MAX_STOCK = 1_000_000
 MAX_PENCE = 999_999_999  # money.parse_pounds' ceiling; fits a 32-bit column
 MAX_SUMMARY = 20_000
+MAX_CONTRIBUTORS = 30
+MAX_CONTRIBUTOR_NAME = 200
+MAX_SUBJECTS = 20
+# Thema: a category is letters then letters or digits (MBP, MBNH3); a qualifier starts with the
+# digit of its kind and may have hyphenated parts (1DDU-GB-E).
+THEMA_CATEGORY = re.compile(r"[A-Z][A-Z0-9]{0,7}")
+THEMA_QUALIFIER = re.compile(r"[1-6][A-Z0-9]{0,7}(-[A-Z0-9]{1,8}){0,3}")
 # Text limits: the columns' lengths (catalogue.models).
 MAX_LENGTH = {"title": 300, "subtitle": 300, "publisher": 200, "pdf_url": 500, "cover_path": 500}
 NAMES = {
@@ -30,6 +39,21 @@ NAMES = {
 
 class RuleBroken(ValueError):
     """A value the catalogue does not accept; ``str()`` says why and what to do."""
+
+
+class Contributor(NamedTuple):
+    """A person named on the book, in the order the book names them."""
+
+    role: str  # ONIX list 17, a key of codes.CONTRIBUTOR_ROLES
+    name: str
+
+    def coded(self) -> str:
+        """As CSV files write it: ``A01:Chris Ham``."""
+        return f"{self.role}:{self.name}"
+
+    def in_words(self) -> str:
+        """As the staff form shows it: ``Author (A01): Chris Ham``."""
+        return f"{codes.with_code(codes.role_words(self.role), self.role)}: {self.name}"
 
 
 @dataclass(frozen=True)
@@ -46,6 +70,13 @@ class PublicationDetails:
     price_pence: int
     summary: str
     pdf_url: str | None
+    # The book trade's lifecycle (ONIX lists 64 and 65) and who and what the book is about.
+    publishing_status: str = codes.ACTIVE
+    availability: str = codes.IN_STOCK
+    publication_date: date | None = None
+    expected_ship_date: date | None = None
+    contributors: tuple[Contributor, ...] = ()
+    subjects: tuple[str, ...] = ()
 
 
 DETAIL_NAMES = tuple(f.name for f in fields(PublicationDetails))
@@ -135,6 +166,114 @@ def check_cover_path(path: str | None) -> None:
     _length("cover_path", path, MAX_LENGTH["cover_path"])
 
 
+def check_publishing_status(code: str) -> None:
+    if code not in codes.PUBLISHING_STATUSES:
+        raise RuleBroken(
+            f"{code!r} is not a publishing status this shop uses: choose one from ONIX list 64, "
+            "such as 04 (Active) or 02 (Forthcoming)."
+        )
+
+
+def check_availability(code: str) -> None:
+    if code not in codes.AVAILABILITIES:
+        raise RuleBroken(
+            f"{code!r} is not a product availability this shop uses: choose one from ONIX list "
+            "65, such as 21 (In stock) or 32 (Reprinting)."
+        )
+
+
+def _date_in_range(what: str, value: date | None) -> None:
+    if value is None:
+        return
+    latest = date(latest_year(), 12, 31)
+    if not date(MIN_YEAR, 1, 1) <= value <= latest:
+        raise RuleBroken(f"Enter a {what} from {MIN_YEAR} to {latest:%-d %B %Y}.")
+
+
+def check_publication_date(value: date | None) -> None:
+    _date_in_range("publication date", value)
+
+
+def check_expected_ship_date(value: date | None) -> None:
+    _date_in_range("date copies are expected", value)
+
+
+def parse_contributor(text: str) -> Contributor:
+    """``A01:Chris Ham``, ``Author: Chris Ham`` or ``Author (A01): Chris Ham`` as a contributor
+    (role words in either number, any case); raises ``RuleBroken`` saying what to write."""
+    role_text, colon, name = text.partition(":")
+    role_text, name = role_text.strip(), " ".join(name.split())
+    if not colon or not role_text or not name:
+        raise RuleBroken(
+            f"Write {text.strip()[:60]!r} as the role, a colon and the name, such as A01:Chris Ham "
+            "or Author: Chris Ham."
+        )
+    coded = re.fullmatch(r"(?:.*\()?\s*([A-Za-z]\d\d)\s*\)?", role_text)
+    role = coded.group(1).upper() if coded else _role_by_words(role_text)
+    contributor = Contributor(role, name)
+    check_contributors((contributor,))
+    return contributor
+
+
+def _role_by_words(words: str) -> str:
+    wanted = words.casefold()
+    for code, names in codes.CONTRIBUTOR_ROLES.items():
+        if wanted in (names[0].casefold(), names[1].casefold()):
+            return code
+    return words  # check_contributors names it as unknown
+
+
+def check_contributors(contributors: tuple[Contributor, ...]) -> None:
+    if len(contributors) > MAX_CONTRIBUTORS:
+        raise RuleBroken(f"A publication may name at most {MAX_CONTRIBUTORS} contributors.")
+    seen = set()
+    for role, name in contributors:
+        if role not in codes.CONTRIBUTOR_ROLES:
+            known = ", ".join(
+                f"{code} {words[0].lower()}" for code, words in list(codes.CONTRIBUTOR_ROLES.items())[:3]
+            )
+            raise RuleBroken(
+                f"{role[:20]!r} (for {name[:60]}) is not a contributor role this shop uses: use an "
+                f"ONIX list 17 code such as {known}."
+            )
+        if not name.strip():
+            raise RuleBroken(f"Enter the name of the {codes.role_words(role).lower()}.")
+        if len(name) > MAX_CONTRIBUTOR_NAME:
+            raise RuleBroken(
+                f"The name {name[:40]!r}… is {len(name):,} characters long; the most is "
+                f"{MAX_CONTRIBUTOR_NAME}."
+            )
+        if ";" in name or any(not ch.isprintable() for ch in name):
+            raise RuleBroken(
+                f"The name {name[:60]!r} has a semicolon or a line break in it, which separate "
+                "contributors: write one name at a time."
+            )
+        if (role, name.casefold()) in seen:
+            raise RuleBroken(f"{name} is named twice as {codes.role_words(role).lower()}.")
+        seen.add((role, name.casefold()))
+
+
+def check_subjects(subjects: tuple[str, ...]) -> None:
+    if len(subjects) > MAX_SUBJECTS:
+        raise RuleBroken(f"A publication may have at most {MAX_SUBJECTS} Thema subject codes.")
+    for code in subjects:
+        if not (THEMA_CATEGORY.fullmatch(code) or THEMA_QUALIFIER.fullmatch(code)):
+            raise RuleBroken(
+                f"{code[:30]!r} is not a Thema code: write codes such as MBP or 1DDU-GB-E, in "
+                "capitals, separated by semicolons."
+            )
+    if len(set(subjects)) != len(subjects):
+        raise RuleBroken("Each Thema subject code may appear once.")
+
+
+def parse_subjects(text: str) -> tuple[str, ...]:
+    """Thema codes separated by semicolons, commas or spaces, as written in a CSV cell or the
+    staff form (any case); the first is the main subject."""
+    found = tuple(code.upper() for code in re.split(r"[;,\s]+", text) if code)
+    check_subjects(found)
+    return found
+
+
 CHECKS = {
     "title": _required_text("title"),
     "subtitle": _optional_text("subtitle"),
@@ -146,6 +285,12 @@ CHECKS = {
     "pdf_url": check_pdf_url,
     "cover_path": check_cover_path,
     "stock": check_stock,
+    "publishing_status": check_publishing_status,
+    "availability": check_availability,
+    "publication_date": check_publication_date,
+    "expected_ship_date": check_expected_ship_date,
+    "contributors": check_contributors,
+    "subjects": check_subjects,
 }
 
 
@@ -154,9 +299,32 @@ def check(name: str, value) -> None:
     CHECKS[name](value)
 
 
+def check_together(values: dict) -> dict[str, str]:
+    """What is wrong between fields of ``values`` that are each acceptable alone, as
+    ``{name: message}``: a rule is checked only when ``values`` has every field it involves."""
+    problems = {}
+    published, year = values.get("publication_date"), values.get("year")
+    if published is not None and year is not None and published.year != year:
+        problems["publication_date"] = (
+            f"The publication date is in {published.year} but the year of publication is {year}: "
+            "make them agree."
+        )
+    if (
+        values.get("publishing_status") == codes.FORTHCOMING
+        and "publication_date" in values
+        and published is None
+    ):
+        problems["publication_date"] = (
+            "A forthcoming title needs its publication date, for readers who pre-order it "
+            "(and ONIX requires one)."
+        )
+    return problems
+
+
 def check_details(values: dict) -> dict[str, str]:
     """What is wrong with each field of ``values`` (a name from ``CHECKS`` to its value), as
-    ``{name: message}``; empty when all is well. A ``PublicationDetails`` checks as a whole."""
+    ``{name: message}``; empty when all is well. A ``PublicationDetails`` checks as a whole,
+    fields that must agree (``check_together``) included."""
     if isinstance(values, PublicationDetails):
         values = {name: getattr(values, name) for name in DETAIL_NAMES}
     problems = {}
@@ -165,4 +333,6 @@ def check_details(values: dict) -> dict[str, str]:
             check(name, value)
         except RuleBroken as broken:
             problems[name] = str(broken)
+    if not problems:
+        problems = check_together(values)
     return problems

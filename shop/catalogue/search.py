@@ -42,9 +42,11 @@ from shop.web.lru import BoundedLRU
 MAX_SEARCH_WORDS = 8
 # Ten or thirteen digits (the last of an ISBN-10 may be X) in any grouping: the query is an ISBN.
 ISBN_SHAPE = re.compile(r"^[\d\s-]{9,}[\dXx]$")
-# SQLite's FTS5 trigram index of titles and subtitles (migration 0008). PostgreSQL answers the
-# same ILIKE '%word%' from its pg_trgm indexes instead (migration 0006).
+# SQLite's FTS5 trigram index of titles, subtitles and contributors' names (migrations 0008,
+# 0016). PostgreSQL answers the same ILIKE '%word%' from its pg_trgm indexes instead (0006, 0016).
 SEARCH_TABLE = "publication_search"
+# PostgreSQL: the contributors' names out of their JSON text, IMMUTABLE so it can be indexed.
+NAMES_FUNCTION = "publication_contributor_names"
 TRIGRAM = 3  # the index cannot answer a word shorter than this: those go through LIKE
 LISTINGS = "shop.catalogue_listings"
 SEARCH_INDEX = "shop.catalogue_search_index"
@@ -60,8 +62,14 @@ _version = table(VERSION_TABLE, column("version"))
 _publication = Publication.__table__
 CARD_COLUMNS = tuple(
     _publication.c[name]
-    for name in ("id", "isbn", "title", "subtitle", "year", "pages", "price_pence", "stock",
-                 "publisher", "cover_path", "cover_width", "cover_height")  # the last four: the cover
+    for name in (
+        "id", "isbn", "title", "subtitle", "year", "pages", "price_pence", "stock",
+        # The cover's file and size.
+        "publisher", "cover_path", "cover_width", "cover_height",
+        # What availability.offer() reads, and the names shown under the title.
+        "on_sale", "publishing_status", "availability", "publication_date", "expected_ship_date",
+        "pdf_url", "contributors",
+    )
 )
 
 
@@ -128,11 +136,22 @@ def init_app(app: Flask) -> None:
     app.extensions[LISTINGS] = Listings(app.config["CATALOGUE_LISTING_IDS"])
 
 
+def contributor_names():
+    """The contributors' names as one text, separated by spaces (an expression). PostgreSQL has
+    a function for it (migration 0016); SQLite reads them out of the JSON with json_each."""
+    if db.engine.dialect.name == "postgresql":
+        return getattr(func, NAMES_FUNCTION)(Publication.contributors)
+    each = func.json_each(Publication.contributors).table_valued("value")
+    names = func.group_concat(func.json_extract(each.c.value, "$[1]"), " ")
+    return select(func.coalesce(names, "")).scalar_subquery()
+
+
 def title_word(word: str):
-    """A search word matches the title or the subtitle, in any case."""
+    """A search word matches the title, the subtitle or a contributor's name, in any case."""
     return or_(
         contains_text(Publication.title, word),
         contains_text(Publication.subtitle, word),
+        contains_text(contributor_names(), word),
     )
 
 
@@ -142,6 +161,21 @@ def is_outside_models(kind: str, name: str) -> bool:
     if kind == "index":
         return name.endswith("_trgm")
     return kind == "table" and (name.startswith(SEARCH_TABLE) or name == VERSION_TABLE)
+
+
+# Title, subtitle and names as one text, written exactly as migration 0016's trigram index is,
+# so that PostgreSQL answers every word of a search from one index. A word has no space in it,
+# so it matches this text exactly when it matches the title, the subtitle or a name.
+def _search_text():
+    return (
+        Publication.title.concat(literal_column("' '"))
+        .concat(func.coalesce(Publication.subtitle, literal_column("''")))
+        .concat(literal_column("' '"))
+        .concat(getattr(func, NAMES_FUNCTION)(Publication.contributors))
+    )
+
+
+SEARCH_TEXT = _search_text()
 
 
 def _search_index() -> str | None:
@@ -160,20 +194,12 @@ def _search_index() -> str | None:
     return known or None
 
 
-# Title and subtitle as one text, written exactly as migration 0009's trigram index is, so that
-# PostgreSQL answers every word of a search from one index. A word has no space in it, so it
-# matches this text exactly when it matches the title or the subtitle.
-TITLE_TEXT = Publication.title.concat(literal_column("' '")).concat(
-    func.coalesce(Publication.subtitle, literal_column("''"))
-)
-
-
 def title_words(words: list[str]):
-    """Every word matches the title or the subtitle, in any case (``title_word`` for each), from
-    the trigram index where there is one."""
+    """Every word matches the title, the subtitle or a contributor's name, in any case
+    (``title_word`` for each), from the trigram index where there is one."""
     index = _search_index()
     if index == "pg_trgm":
-        return and_(*(contains_text(TITLE_TEXT, word) for word in words))
+        return and_(*(contains_text(SEARCH_TEXT, word) for word in words))
     long_words = [word for word in words if len(word) >= TRIGRAM]
     if not long_words or index != "fts5":
         return and_(*(title_word(word) for word in words))

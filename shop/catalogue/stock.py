@@ -3,7 +3,10 @@ buyers of the last copy cannot both get it, on PostgreSQL (row locks) or SQLite 
 
 Checkout reserves: the copies leave ``stock`` while the order awaits payment, and come back if
 the checkout closes unpaid. A payment therefore changes nothing, except a late one for an order
-whose reservation was already released, which takes the copies again."""
+whose reservation was already released, which takes the copies again.
+
+Only lines sold from stock (``line.reserves_stock``) take part: a pre-ordered or back-ordered line
+has no copies to reserve; the desk allocates them when they arrive (orders.waiting)."""
 
 from sqlalchemy import update
 
@@ -16,6 +19,15 @@ def _copies(n: int) -> str:
     return "copy" if n == 1 else "copies"
 
 
+def _from_stock(lines) -> list:
+    """The lines that reserve copies, in publication id order (so two checkouts of the same
+    titles lock them in the same order and cannot deadlock)."""
+    return sorted(
+        (line for line in lines if line.publication_id is not None and getattr(line, "reserves_stock", True)),
+        key=lambda line: line.publication_id,
+    )
+
+
 def reserve(lines) -> None:
     """Take ``line.quantity`` copies for each line (``publication_id``, ``quantity``, ``title``).
 
@@ -23,9 +35,7 @@ def reserve(lines) -> None:
     falls short, and the caller rolls the transaction back. Lines are locked in id order, so two
     checkouts of the same titles cannot deadlock.
     """
-    for line in sorted(lines, key=lambda line: line.publication_id or 0):
-        if line.publication_id is None:
-            continue
+    for line in _from_stock(lines):
         taken = rows_changed(
             update(Publication)
             .where(
@@ -50,9 +60,7 @@ def reserve(lines) -> None:
 
 def release(lines) -> None:
     """Give back the copies of a checkout that closed unpaid."""
-    for line in sorted(lines, key=lambda line: line.publication_id or 0):
-        if line.publication_id is None:
-            continue
+    for line in _from_stock(lines):
         db.session.execute(
             update(Publication)
             .where(Publication.id == line.publication_id)
@@ -65,9 +73,7 @@ def take_late(lines) -> list[str]:
     """Take copies for a payment that arrived after its reservation was released. Never goes
     below zero; returns the ISBNs that fell short, for staff to see."""
     short = []
-    for line in sorted(lines, key=lambda line: line.publication_id or 0):
-        if line.publication_id is None:
-            continue
+    for line in _from_stock(lines):
         taken = rows_changed(
             update(Publication)
             .where(Publication.id == line.publication_id, Publication.stock >= line.quantity)

@@ -13,9 +13,10 @@ from flask import (
 
 from shop import isbn as isbns
 from shop.catalogue import covers, queries, search, seo
+from shop.catalogue.availability import offer
 from shop.errors import InvalidISBN, NotFound
 from shop.text import plain_summary
-from shop.timeutil import local
+from shop.timeutil import local_today
 from shop.web.pagecache import render_public_page, row_key
 
 bp = Blueprint("catalogue", __name__)
@@ -30,13 +31,18 @@ def index():
         request.args.get("q", ""), page, current_app.config["CATALOGUE_PAGE_SIZE"]
     )
     results = found.page
+    today = local_today()  # what each card offers can change with the day (a publication day)
     if results.page > max(results.pages, 1):
         # Past the last page (an old link, a typed number): say so, link to the last, and answer
         # 404 so that no search engine keeps the address. Rare, so never cached.
-        return render_template("catalogue/index.html", search=found, beyond_last=True), 404
+        return render_template(
+            "catalogue/index.html", search=found, beyond_last=True, offer=offer, today=today
+        ), 404
     shown = (found.query, found.message, results.page, results.per_page, results.total,
-             tuple(map(tuple, results.items)))
-    return render_public_page("catalogue/index.html", shown, lambda: {"search": found})
+             tuple(map(tuple, results.items)), today)
+    return render_public_page(
+        "catalogue/index.html", shown, lambda: {"search": found, "offer": offer, "today": today}
+    )
 
 
 @bp.get("/publications/<path:isbn_text>")
@@ -51,6 +57,7 @@ def publication(isbn_text: str):
         pub = queries.get_by_isbn(isbn13)
     except NotFound as error:
         abort(404, description=error.message)
+    offered = offer(pub, local_today())
 
     def context() -> dict:  # only for a render: a cached page needs none of this
         page_url = seo.public_url(
@@ -62,16 +69,16 @@ def publication(isbn_text: str):
         share_image = {"url": image_url, "width": share[1], "height": share[2]} if share else None
         return {
             "pub": pub,
+            "offer": offered,
             "page_url": page_url,
             "description": plain_summary(pub.summary),
             "share_image": share_image,
-            "structured_data": seo.book_structured_data(
-                pub, page_url, image_url=image_url
-            ),
+            "structured_data": seo.book_structured_data(pub, page_url, offered, image_url=image_url),
             "max_copies": current_app.config["MAX_COPIES_PER_LINE"],
         }
 
-    return render_public_page("catalogue/publication.html", row_key(pub), context)
+    # The offer is in the key: its words can change with the day, the row staying the same.
+    return render_public_page("catalogue/publication.html", (row_key(pub), offered), context)
 
 
 @bp.get("/sitemap.xml")
@@ -81,8 +88,8 @@ def sitemap():
         "catalogue/sitemap.xml",
         home=seo.public_url(url_for(".index"), base),
         entries=[
-            (seo.public_url(url_for(".publication", isbn_text=isbn), base), local(updated))
-            for isbn, updated in seo.sitemap_entries()
+            (seo.public_url(url_for(".publication", isbn_text=isbn), base), changed)
+            for isbn, changed in seo.sitemap_entries(local_today())
         ],
     )
     response = make_response(body)
@@ -99,6 +106,7 @@ def robots():
         "Disallow: /staff",
         "Disallow: /basket",
         "Disallow: /checkout",
+        "Disallow: /notify",
         f"Sitemap: {seo.public_url(url_for('.sitemap'), base)}",
     ]
     response = make_response("\n".join(lines) + "\n")

@@ -49,15 +49,16 @@ ENDPOINT_DESCRIPTION = "Print shop: checkout and refund events"
 def place_order(
     basket: PricedBasket, reference_prefix: str, holder: Holder | None = None, hold_limit: int | None = None
 ) -> Order:
-    """Record the basket as a ``pending_payment`` order (prices from the database, copies
-    reserved, the holder's unpaid copies capped at ``hold_limit`` per title); ``CheckoutError``
-    says why not, and nothing is kept."""
+    """Record the basket as a ``pending_payment`` order (prices from the database, copies of
+    titles in stock reserved, pre-orders and back-orders as the basket offered them, the
+    holder's unpaid copies capped at ``hold_limit`` per title); ``CheckoutError`` says why not,
+    and nothing is kept."""
     if basket.is_empty:
         raise CheckoutError("Your basket is empty.")
     if basket.problems:
         raise CheckoutError(" ".join(basket.problems))
     return orders.place_order(
-        [(line.publication, line.quantity) for line in basket.lines],
+        [(line.publication, line.quantity, line.offer) for line in basket.lines],
         basket.region.key,
         basket.postage_pence,
         reference_prefix,

@@ -17,6 +17,9 @@ REFUND = "refund"  # one per Stripe refund made from the desk
 CANCELLATION = "cancellation"  # the cancel-order action's email (its refund's key)
 DISPATCH_CORRECTION = "dispatch_correction"  # one per tracking correction staff chose to send
 PAYMENT_FAILED = "payment_failed"  # a delayed payment (Bacs Direct Debit) did not go through
+NEW_DATE = "new_date"  # a waiting pre-order or back-order has a new expected date
+NOTIFY_CONFIRM = "notify_confirm"  # "confirm you want to hear when this title is available"
+NOTIFY_AVAILABLE = "notify_available"  # "you can order it now"
 
 
 class OutboxEmail(Model):
@@ -31,16 +34,33 @@ class OutboxEmail(Model):
             "order_id",
             "kind",
             unique=True,
-            postgresql_where=db.text("resend_of_id IS NULL AND dedupe_key IS NULL"),
-            sqlite_where=db.text("resend_of_id IS NULL AND dedupe_key IS NULL"),
+            postgresql_where=db.text("resend_of_id IS NULL AND dedupe_key IS NULL AND topic IS NULL"),
+            sqlite_where=db.text("resend_of_id IS NULL AND dedupe_key IS NULL AND topic IS NULL"),
+        ),
+        # Emails about one thing among many (a notify-me request, one change of date): one per
+        # recipient, kind and topic, so a retried job or a second click sends nothing more.
+        Index(
+            "uq_outbox_email_topic",
+            "kind",
+            "recipient",
+            "topic",
+            unique=True,
+            postgresql_where=db.text("topic IS NOT NULL AND resend_of_id IS NULL"),
+            sqlite_where=db.text("topic IS NOT NULL AND resend_of_id IS NULL"),
         ),
         Index("uq_outbox_email_dedupe_key", "dedupe_key", unique=True),
         Index("ix_outbox_email_due", "sent_at", "failed_at", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("shop_order.id", ondelete="CASCADE"), index=True)
+    # None for an email about no order (notify me).
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("shop_order.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(30))
+    topic: Mapped[str | None] = mapped_column(String(120))  # what it is about, with ``kind``
+    # The one-click unsubscribe address (RFC 8058), sent as List-Unsubscribe.
+    list_unsubscribe: Mapped[str | None] = mapped_column(String(500))
     resend_of_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_email.id", ondelete="SET NULL"))
     dedupe_key: Mapped[str | None] = mapped_column(String(120))  # e.g. "refund:re_…"
     recipient: Mapped[str] = mapped_column(String(320))

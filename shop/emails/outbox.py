@@ -1,5 +1,6 @@
-"""Writing emails into the outbox. Called inside the transaction that changes the order, so an
-email exists exactly when the change does. Rendering happens here, once; sending is elsewhere.
+"""Writing emails into the outbox. Called inside the transaction that changes the order (or, for
+an email about no order, the notify-me request), so an email exists exactly when the change does.
+Rendering happens here, once; sending is elsewhere.
 
 ``order`` is an ``orders.models.Order``; this package does not import orders (orders import
 it), so it is typed loosely here."""
@@ -20,10 +21,12 @@ from shop.emails.models import (
     CONFIRMATION,
     DISPATCH,
     DISPATCH_CORRECTION,
+    NEW_DATE,
     PAYMENT_FAILED,
     REFUND,
     OutboxEmail,
 )
+from shop.errors import ShopError
 from shop.extensions import db
 from shop.orderlinks import order_page_url
 from shop.seller import seller_from_config
@@ -38,6 +41,7 @@ SUBJECTS = {
     CANCELLATION: "Your order {reference} is cancelled and refunded",
     DISPATCH_CORRECTION: "Corrected tracking details for your order {reference}",
     PAYMENT_FAILED: "Your payment for order {reference} did not go through",
+    NEW_DATE: "Your order {reference}: a new date for your copies",
 }
 # Deliberately strict: one address, no spaces, no line breaks (nothing to smuggle a header in).
 ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
@@ -49,19 +53,24 @@ def clean_name(name: str | None) -> str | None:
     return header_text(name) or None
 
 
+def usable_address(address: str) -> bool:
+    return bool(ADDRESS.match(address)) and len(address) <= 320
+
+
 def queue(order: Any, kind: str, resend_of: OutboxEmail | None = None, *, key: str | None = None,
-          extra: dict[str, Any] | None = None) -> OutboxEmail | None:
+          topic: str | None = None, extra: dict[str, Any] | None = None) -> OutboxEmail | None:
     """Render and queue one email about ``order``; None when the order has no usable address.
 
     ``key`` makes the email one of its kind: queued once per key, however often this is called
-    (a second call returns the first email). ``extra`` goes into the templates' context (the
-    refund's amount, say)."""
+    (a second call returns the first email). ``topic`` names what it is about when an order may
+    have several of ``kind`` (one for each change of date; unique with the recipient). ``extra``
+    goes into the templates' context (the refund's amount, say)."""
     if key is not None:
         existing = db.session.scalar(select(OutboxEmail).filter_by(dedupe_key=key))
         if existing is not None:
             return existing
     recipient = (order.customer_email or "").strip()
-    if not ADDRESS.match(recipient) or len(recipient) > 320:
+    if not usable_address(recipient):
         log.warning("Order %s: no usable email address, %s not queued", order.reference, kind)
         order.record("email_not_queued", "system", email=kind, reason="no usable email address")
         return None
@@ -87,6 +96,7 @@ def queue(order: Any, kind: str, resend_of: OutboxEmail | None = None, *, key: s
     email = OutboxEmail(
         order=order,
         kind=kind,
+        topic=topic if resend_of is None else resend_of.topic,
         resend_of_id=resend_of.id if resend_of else None,
         dedupe_key=key,
         recipient=recipient,
@@ -94,6 +104,35 @@ def queue(order: Any, kind: str, resend_of: OutboxEmail | None = None, *, key: s
         subject=SUBJECTS[kind].format(reference=order.reference),
         text_body=render_template(f"emails/{kind}.txt", **context),
         html_body=render_template(f"emails/{kind}.html", **context),
+    )
+    db.session.add(email)
+    db.session.flush()
+    return email
+
+
+def queue_message(
+    kind: str, recipient: str, topic: str, subject: str, list_unsubscribe: str | None = None,
+    **context: Any,
+) -> OutboxEmail:
+    """Render and queue one email about no order (``emails/<kind>.txt`` and ``.html``), once per
+    recipient, ``kind`` and ``topic`` (a unique index: a second call in another transaction fails
+    on commit, so callers claim what the email announces first). ``list_unsubscribe`` is the
+    one-click unsubscribe address, sent as a List-Unsubscribe header and shown in the email."""
+    context = {
+        "shop_name": current_app.config["SHOP_NAME"],
+        "shop_url": current_app.config["SHOP_BASE_URL"],
+        "unsubscribe_url": list_unsubscribe,
+        **context,
+    }
+    email = OutboxEmail(
+        order_id=None,
+        kind=kind,
+        topic=topic,
+        recipient=recipient,
+        subject=subject,
+        text_body=render_template(f"emails/{kind}.txt", **context),
+        html_body=render_template(f"emails/{kind}.html", **context),
+        list_unsubscribe=list_unsubscribe,
     )
     db.session.add(email)
     db.session.flush()
@@ -121,13 +160,27 @@ def queue_refund_notice(order: Any, refund_id: str, amount_pence: int, *, cancel
 def queue_dispatch_correction(order: Any, correction_event_id: int) -> OutboxEmail | None:
     """The corrected dispatch email for one tracking correction (an ``OrderEvent`` id), once."""
     return queue(order, DISPATCH_CORRECTION, key=f"dispatch_correction:{correction_event_id}")
+
+
 def queue_payment_failed(order: Any) -> OutboxEmail | None:
     return queue(order, PAYMENT_FAILED)
+
+
+def queue_new_date(order: Any, line: Any, told: Any, topic: str) -> OutboxEmail | None:
+    """Tell the customer a waiting line has a new expected date (``line.expected_on``, was
+    ``told``), once per ``topic`` (one change of that line)."""
+    return queue(order, NEW_DATE, topic=topic, extra={"line": line, "told": told})
 
 
 def resend(email: OutboxEmail, actor: str) -> OutboxEmail | None:
     """Queue a fresh copy of ``email`` on purpose, and audit it. Rendered anew, except a keyed
     email (a refund's), whose figures belong to its moment: that is copied as it was."""
+    if email.kind == NEW_DATE:
+        # It says what the date was then; resending it now could say something no longer true.
+        raise ShopError(
+            "A new-date email is not resent: send the current date to everyone waiting from the "
+            "title's waiting list instead."
+        )
     if email.dedupe_key is not None:
         copy = _copy(email)
     else:
@@ -140,7 +193,7 @@ def resend(email: OutboxEmail, actor: str) -> OutboxEmail | None:
 
 def _copy(email: OutboxEmail) -> OutboxEmail | None:
     recipient = (email.order.customer_email or "").strip()
-    if not ADDRESS.match(recipient) or len(recipient) > 320:
+    if not usable_address(recipient):
         return None
     copy = OutboxEmail(
         order=email.order, kind=email.kind, resend_of_id=email.id, recipient=recipient,

@@ -50,6 +50,10 @@ def build_message(email: OutboxEmail, sender: str, reply_to: str | None = None) 
     message["Message-ID"] = make_msgid(idstring=f"outbox-{email.id}", domain=_domain_of(sender))
     if reply_to:
         message["Reply-To"] = header_text(reply_to, 400)
+    if email.list_unsubscribe:
+        # RFC 2369 and RFC 8058: mail programs show an unsubscribe button that POSTs here.
+        message["List-Unsubscribe"] = f"<{header_text(email.list_unsubscribe, 500)}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(email.text_body)
     message.add_alternative(email.html_body, subtype="html")
     return message
@@ -117,7 +121,7 @@ def send_due(now: datetime | None = None, limit: int = 100) -> SendReport:
             if email.attempts >= MAX_ATTEMPTS:
                 email.failed_at = now_
                 report.gave_up += 1
-                log.error("Email %s for order %s failed %s times; giving up: %s", email.id, email.order_id, email.attempts, error)
+                log.error("Email %s (%s, order %s) failed %s times; giving up: %s", email.id, email.kind, email.order_id, email.attempts, error)
             else:
                 email.next_attempt_at = now_ + min(FIRST_RETRY * 2 ** (email.attempts - 1), LONGEST_WAIT)
                 report.retrying += 1

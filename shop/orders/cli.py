@@ -1,5 +1,6 @@
 """``flask --app wsgi orders …``: one commit per command."""
 
+import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import TypeVar
@@ -34,7 +35,8 @@ def _commit_each(changes: Iterator) -> int:
     try:
         for change in changes:
             db.session.commit()
-            click.echo(str(change))
+            # On a terminal, over the progress bar's line (it draws itself again below).
+            click.echo(("\r\x1b[K" if sys.stderr.isatty() else "") + str(change))
             done += 1
     except ShopError as error:
         db.session.rollback()
@@ -85,11 +87,16 @@ def fulfil(session_id: str) -> None:
 def reconcile(since_text: str) -> None:
     """Record completed Stripe Checkout Sessions whose orders missed it (paid, processing,
     failed, or without their address), and re-check every payment still processing."""
-    from shop.orders.recovery import Progress
+    from shop.orders.recovery import Progress, checkouts_since
     from shop.orders.recovery import reconcile as run
+    from shop.progress import progress_bar
 
+    since = utcnow() - _duration(since_text)
     progress = Progress()
-    changed = _commit_each(run(utcnow() - _duration(since_text), progress))
+    # Stripe's list has no total: the checkouts we started since then bound it.
+    with progress_bar(checkouts_since(since), "Asking Stripe") as advance:
+        progress.advance = advance
+        changed = _commit_each(run(since, progress))
     click.echo(
         f"Looked at {progress.sessions_seen} completed session(s) and {progress.processing_checked} "
         f"older payment(s) processing; changed {changed} order(s)."

@@ -34,10 +34,13 @@ TO_PACK = "to_pack"
 FILTER_ALIASES = {"awaiting": TO_PACK}
 
 # The status filter: groups first, then each status. The "to pack" view is not a set of
-# statuses but ``packable()``; its tuple is only what it draws from.
+# statuses but ``packable()`` (which leaves out paid orders still waiting for copies of a
+# pre-ordered or back-ordered title); "waiting" is those. Their tuples are only what they draw
+# from.
 STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     TO_PACK: ("To pack (oldest first, flagged first)", DISPATCHABLE),
     "placed": ("All paid orders", PLACED),
+    "waiting": ("Paid, waiting for stock", DISPATCHABLE),
     "all": ("Everything, unpaid too", ()),
     "unpaid": ("Not paid (closed checkouts)", CLOSED),
     **{status: (label, (status,)) for status, label in STATUS_LABELS.items()},
@@ -48,14 +51,19 @@ class DeskError(ShopError):
     pass
 
 
+# An order with a line still waiting for copies (orders.waiting).
+WAITING_LINE = exists().where(OrderLine.order_id == Order.id, OrderLine.awaiting_stock.is_(True))
+
+
 def packable() -> ColumnElement[bool]:
-    """The one definition of an order staff may pack now: dispatchable and not yet dispatched.
+    """The one definition of an order staff may pack now: dispatchable, not yet dispatched, and
+    with no line still waiting for copies (a pre-order or back-order not yet allocated).
 
     The "to pack" view, its count on the dashboard, the batch actions and the Click & Drop
     export all ask this, so a new kind of dispatchable order (an invoiced one) or a new reason
-    to hold one back (a pre-order whose copies are not yet allocated) is one change here.
+    to hold one back is one change here.
     """
-    return and_(Order.status.in_(DISPATCHABLE), Order.dispatched_at.is_(None))
+    return and_(Order.status.in_(DISPATCHABLE), Order.dispatched_at.is_(None), ~WAITING_LINE)
 
 
 def flagged(now: datetime, overdue_days: int) -> ColumnElement[bool]:
@@ -109,8 +117,11 @@ def order_flags(order, now: datetime, overdue_days: int) -> list[Flag]:
         flags.append(Flag("Amount mismatch"))
     elif order.amount_mismatch:
         flags.append(Flag("Amount mismatch acknowledged", "flag flag-info"))
+    waiting_for_stock = order.status in DISPATCHABLE and order.awaiting_stock
     waited = days_awaiting_dispatch(order.status, order.paid_at, order.dispatched_at, now)
-    if waited is not None and waited > overdue_days:
+    if waiting_for_stock:
+        flags.append(Flag("Awaiting stock", "flag flag-info"))
+    elif waited is not None and waited > overdue_days:
         flags.append(Flag(f"Waiting {waited} days"))
     if order.refunded_pence and order.status != REFUNDED:
         flags.append(Flag(f"Refunded {format_pence(order.refunded_pence)}", "flag flag-info"))
@@ -136,6 +147,7 @@ _LISTED_COLUMNS = (
     Order.reference, Order.created_at, Order.customer_name, Order.customer_email, Order.copies,
     Order.total_pence, Order.status, Order.amount_mismatch, Order.refunded_pence,
     Order.refund_pending_pence, Order.paid_at, Order.dispatched_at, Order.mismatch_acknowledged_at,
+    WAITING_LINE.label("awaiting_stock"),
 )
 
 
@@ -173,6 +185,8 @@ def filtered_orders(filters: OrderFilters) -> Select:
         statement = statement.where(packable())
     elif statuses:
         statement = statement.where(Order.status.in_(statuses))
+    if filters.status == "waiting":
+        statement = statement.where(Order.dispatched_at.is_(None), WAITING_LINE)
     if filters.date_from:
         statement = statement.where(Order.created_at >= start_of_local_day(filters.date_from))
     if filters.date_to:
@@ -299,6 +313,12 @@ def dispatch_order(order: Order, carrier: str, tracking_number: str, actor: str)
     that is not (or no longer) paid, is refused."""
     if order.dispatched_at is not None:
         raise DeskError(f"Order {order.reference} was already dispatched.")
+    waiting = [line.title for line in order.lines if line.awaiting_stock]
+    if waiting and order.status in DISPATCHABLE:
+        raise DeskError(
+            f"Order {order.reference} is still waiting for copies of “{waiting[0]}”: allocate "
+            "them from the waiting list first, then pack the whole order."
+        )
     if not order.can_dispatch:
         raise DeskError(
             f"Only a paid order can be dispatched; {order.reference} is {order.status_label.lower()}."

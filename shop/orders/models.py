@@ -1,10 +1,10 @@
 """Orders, their lines (a snapshot of the catalogue at checkout), their history, and the Stripe
 events already handled."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.addresses import country_name
@@ -100,8 +100,13 @@ class Order(Model):
         return max((self.amount_charged_pence or 0) - self.refunded_pence - self.refund_pending_pence, 0)
 
     @property
+    def awaiting_stock(self) -> bool:
+        """Paid for, but a pre-ordered or back-ordered line still waits for copies."""
+        return any(line.awaiting_stock for line in self.lines)
+
+    @property
     def can_dispatch(self) -> bool:
-        return self.status in DISPATCHABLE and self.dispatched_at is None
+        return self.status in DISPATCHABLE and self.dispatched_at is None and not self.awaiting_stock
 
     @property
     def mismatch_unacknowledged(self) -> bool:
@@ -140,7 +145,8 @@ class Order(Model):
 
     @property
     def flags(self) -> list[str]:
-        return ["amount mismatch"] if self.amount_mismatch else []
+        flags = ["amount mismatch"] if self.amount_mismatch else []
+        return flags + (["awaiting stock"] if self.is_paid and self.awaiting_stock else [])
 
     def record(self, kind: str, actor: str, **detail: Any) -> None:
         self.events.append(OrderEvent(kind=kind, actor=actor, detail=detail or None))
@@ -149,11 +155,30 @@ class Order(Model):
         return f"<Order {self.reference} {self.status}>"
 
 
+STOCK = "stock"
+PREORDER = "preorder"
+BACKORDER = "backorder"
+SOLD_AS = (STOCK, PREORDER, BACKORDER)
+
+
 class OrderLine(Model):
+    """One title in an order. A line sold from stock had its copies reserved at checkout; a
+    pre-ordered or back-ordered one (``sold_as``) was paid for with no copies to reserve, and
+    ``awaiting_stock`` until the desk allocates them (orders.waiting), oldest order first."""
+
     __tablename__ = "order_line"
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("unit_price_pence > 0", name="unit_price_positive"),
+        CheckConstraint("sold_as IN ('stock', 'preorder', 'backorder')", name="sold_as_known"),
+        CheckConstraint("sold_as != 'stock' OR NOT awaiting_stock", name="stock_lines_never_wait"),
+        # Each title's queue: the few lines still waiting, not every line ever sold.
+        Index(
+            "ix_order_line_awaiting",
+            "publication_id",
+            postgresql_where=text("awaiting_stock"),
+            sqlite_where=text("awaiting_stock"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -165,8 +190,20 @@ class OrderLine(Model):
     title: Mapped[str] = mapped_column(String(610))  # title: subtitle, each up to 300
     unit_price_pence: Mapped[int]
     quantity: Mapped[int]
+    sold_as: Mapped[str] = mapped_column(String(10), default=STOCK, server_default=STOCK)
+    awaiting_stock: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    # When the customer was told copies would ship (publication day, or the due date of a
+    # reprint); changed only when the desk sends everyone waiting a new date.
+    expected_on: Mapped[date | None] = mapped_column(Date)
+    date_notices: Mapped[int] = mapped_column(default=0, server_default="0")  # new dates sent
 
     order: Mapped[Order] = relationship(back_populates="lines")
+
+    @property
+    def reserves_stock(self) -> bool:
+        """Its copies were taken from stock at checkout (and go back if the checkout closes).
+        (A line not yet flushed has no ``sold_as``: it is sold from stock, the column's default.)"""
+        return self.sold_as not in (PREORDER, BACKORDER)
 
     @property
     def line_total_pence(self) -> int:

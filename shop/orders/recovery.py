@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from shop.extensions import db
 from shop.orders import services as orders
@@ -17,6 +17,7 @@ from shop.orders.models import Order
 from shop.orders.status import CHECKOUT_COMPLETE, PAYMENT_PROCESSING, PENDING_PAYMENT
 from shop.payments import gateway
 from shop.payments.gateway import CheckoutPayment
+from shop.progress import Advance, nothing
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class Change:
 class Progress:
     sessions_seen: int = 0
     processing_checked: int = 0
+    advance: Advance = nothing  # called after each session (a progress bar on a terminal)
 
 
 # Why an order changed, by what Stripe says of its session.
@@ -68,6 +70,15 @@ def _needs_work(order: Order, payment: CheckoutPayment) -> bool:
     return not order.has_delivery_address
 
 
+def checkouts_since(since: datetime) -> int:
+    """How many checkouts reached Stripe since ``since``: at most that many sessions completed."""
+    return db.session.scalar(
+        select(func.count(Order.id)).where(
+            Order.stripe_session_id.is_not(None), Order.created_at >= since
+        )
+    ) or 0
+
+
 def reconcile(since: datetime, progress: Progress) -> Iterator[Change]:
     """Apply every Checkout Session completed since ``since`` whose order does not yet show
     it (paid, processing, failed, or missing its address); then ask Stripe again about every
@@ -76,6 +87,7 @@ def reconcile(since: datetime, progress: Progress) -> Iterator[Change]:
     for payment in gateway.completed_sessions(since):
         progress.sessions_seen += 1
         checked.add(payment.session_id)
+        progress.advance(1)
         order = orders.find_by_session(payment.session_id)
         if order is None or not _needs_work(order, payment):
             continue

@@ -10,9 +10,17 @@ from sqlalchemy import ColumnElement, and_, func, select
 
 from shop.catalogue.models import Publication
 from shop.extensions import db
-from shop.orders.desk import TO_PACK, ListedOrder, OrderFilters, flagged, packable, search_orders
+from shop.orders.desk import (
+    TO_PACK,
+    WAITING_LINE,
+    ListedOrder,
+    OrderFilters,
+    flagged,
+    packable,
+    search_orders,
+)
 from shop.orders.models import Order, OrderLine
-from shop.orders.status import DISPATCHED, PAID, PLACED
+from shop.orders.status import DISPATCHABLE, DISPATCHED, PAID, PLACED
 from shop.timeutil import local, period_starts, start_of_local_day
 
 # Sold and kept: what counts as a sale (a partly refunded order still is one).
@@ -32,8 +40,9 @@ class PeriodFigures:
 @dataclass
 class Dashboard:
     periods: dict[str, PeriodFigures]
-    awaiting_dispatch: int
+    awaiting_dispatch: int  # ready to pack: no line waiting for stock
     overdue_dispatch: int
+    waiting_for_stock: int  # paid, but a pre-ordered or back-ordered line waits for copies
     stock: list[Publication]  # on sale and at or below the threshold, fewest first
     low_stock_threshold: int
     sales: list[tuple[str, str, int, int]]  # isbn, title, copies, revenue in pence
@@ -109,6 +118,11 @@ def dashboard(now: datetime, low_stock_threshold: int, overdue_days: int) -> Das
         )
     )
     flagged_count = db.session.scalar(select(func.count(Order.id)).where(packable(), flagged(now, overdue_days)))
+    waiting = db.session.scalar(
+        select(func.count(Order.id)).where(
+            Order.status.in_(DISPATCHABLE), Order.dispatched_at.is_(None), WAITING_LINE
+        )
+    )
     stock = list(
         db.session.scalars(
             select(Publication)
@@ -119,6 +133,6 @@ def dashboard(now: datetime, low_stock_threshold: int, overdue_days: int) -> Das
     )
     head = search_orders(OrderFilters(status=TO_PACK), 1, ATTENTION_ROWS, now, overdue_days).orders
     return Dashboard(
-        periods, awaiting or 0, overdue or 0, stock, low_stock_threshold, copies_by_title(50), head,
-        flagged_count or 0, copies_per_day(now),
+        periods, awaiting or 0, overdue or 0, waiting or 0, stock, low_stock_threshold,
+        copies_by_title(50), head, flagged_count or 0, copies_per_day(now),
     )

@@ -6,18 +6,38 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from shop.catalogue import stock
+from shop.catalogue.availability import BACKORDER, BUY, PREORDER, Offer
 from shop.catalogue.models import Publication
 from shop.errors import CheckoutError, UnknownCheckout
 from shop.extensions import db
-from shop.orders import holds
+from shop.orders import holds, models
 from shop.orders.holds import Holder
 from shop.orders.models import Order, OrderLine
 from shop.orders.status import ALLOWED, FAILED_TO_START, PENDING_PAYMENT, transition
 from shop.timeutil import utcnow
 
+SOLD_AS = {BUY: models.STOCK, PREORDER: models.PREORDER, BACKORDER: models.BACKORDER}
+
+
+def _line(publication: Publication, quantity: int, offered: Offer) -> OrderLine:
+    if not offered.can_order:
+        note = offered.note[0].lower() + offered.note[1:]
+        raise CheckoutError(f"“{publication.title}” cannot be ordered now: {note}")
+    sold_as = SOLD_AS[offered.action]
+    return OrderLine(
+        publication_id=publication.id,
+        isbn=publication.isbn,
+        title=publication.full_title,
+        unit_price_pence=publication.price_pence,
+        quantity=quantity,
+        sold_as=sold_as,
+        awaiting_stock=sold_as != models.STOCK,
+        expected_on=offered.available_from if sold_as != models.STOCK else None,
+    )
+
 
 def place_order(
-    lines: Sequence[tuple[Publication, int]],
+    lines: Sequence[tuple[Publication, int, Offer]],
     region: str,
     postage_pence: int,
     reference_prefix: str,
@@ -25,21 +45,14 @@ def place_order(
     hold_limit: int | None = None,
 ) -> Order:
     """A ``pending_payment`` order whose lines copy title, ISBN and price from the database now,
-    with its copies reserved. ``lines`` are (publication, copies), checked by the caller. With a
-    ``holder``, ``CheckoutError`` if it would then hold more than ``hold_limit`` copies of a
-    title in unpaid checkouts (``holds.check``)."""
+    with the copies of titles sold from stock reserved. ``lines`` are (publication, copies,
+    what it offers now: ``catalogue.availability.offer``), checked by the caller: a pre-order or
+    a back-order is recorded as such, waiting for stock, with the date the customer was told.
+    With a ``holder``, ``CheckoutError`` if it would then hold more than ``hold_limit`` copies
+    of a title in unpaid checkouts (``holds.check``)."""
     if not lines:
         raise CheckoutError("Your basket is empty.")
-    order_lines = [
-        OrderLine(
-            publication_id=publication.id,
-            isbn=publication.isbn,
-            title=publication.full_title,
-            unit_price_pence=publication.price_pence,
-            quantity=quantity,
-        )
-        for publication, quantity in lines
-    ]
+    order_lines = [_line(publication, quantity, offered) for publication, quantity, offered in lines]
     subtotal = sum(line.line_total_pence for line in order_lines)
     copies = sum(line.quantity for line in order_lines)
     order = Order(

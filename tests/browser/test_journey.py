@@ -38,7 +38,7 @@ def test_customer_buys_three_copies_and_staff_dispatch_them(open_tab, shop, db):
     customer.step("catalogue")
 
     # Search by ISBN, hyphenated as printed on the cover.
-    page.get_by_label("Search by title or ISBN").fill("978-1-85717-640-7")
+    page.get_by_label("Search by title, author or ISBN").fill("978-1-85717-640-7")
     page.get_by_role("button", name="Search").click()
     expect(page.get_by_role("status")).to_contain_text("1 publication matches")
     expect(page.locator(".publication-card")).to_have_count(1)

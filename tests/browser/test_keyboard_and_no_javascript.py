@@ -156,7 +156,7 @@ def test_purchase_with_javascript_disabled(open_tab, shop, db):
     assert page.evaluate("() => 1") == 1  # (the test itself can still read the page)
 
     customer.goto("/")
-    page.get_by_label("Search by title or ISBN").fill("9781857176407")
+    page.get_by_label("Search by title, author or ISBN").fill("9781857176407")
     page.get_by_role("button", name="Search").click()
     expect(page.locator(".publication-card")).to_have_count(1)
     customer.step("no-js-search")

@@ -98,3 +98,19 @@ def test_expire_stale_keeps_what_it_did_when_stripe_fails_part_way(app, runner, 
     result = runner.invoke(args=["orders", "expire-stale"])
     assert result.exit_code != 0 and "(1 change(s) kept)" in result.output
     assert order_statuses(db) == ["expired", "pending_payment"]
+
+
+def test_reconcile_reports_each_session_for_a_progress_bar_bounded_by_our_checkouts(app, sandbox, db, publication):
+    from shop.orders.recovery import Progress, checkouts_since, reconcile
+    from shop.timeutil import utcnow
+
+    for _ in range(3):
+        pay(sandbox, start_checkout(Shopper(app.test_client()), sandbox, quantity=1))
+    start_checkout(Shopper(app.test_client()), sandbox, quantity=1)  # never paid
+    since = utcnow() - timedelta(days=1)
+    steps: list[int] = []
+    progress = Progress(advance=steps.append)
+    for _change in reconcile(since, progress):
+        db.session.commit()
+    assert steps == [1, 1, 1] and progress.sessions_seen == 3
+    assert checkouts_since(since) == 4  # the bar's length: at most this many sessions completed

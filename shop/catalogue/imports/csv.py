@@ -7,10 +7,12 @@ not imported at all. Values are checked by the catalogue's own rules (``catalogu
 import csv
 import io
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from shop import isbn as isbns
+from shop.catalogue import codes, rules
 from shop.catalogue.imports.plan import (
     ImportLimits,
     ImportPlan,
@@ -22,6 +24,7 @@ from shop.catalogue.imports.plan import (
     too_large,
 )
 from shop.money import InvalidAmount, parse_pounds
+from shop.progress import Advance, nothing
 from shop.spreadsheet import undo
 
 # The CSV format, in the order the export writes it.
@@ -37,10 +40,24 @@ COLUMNS = [
     "summary",
     "pdf_url",
     "cover",
+    # The lifecycle in ONIX codes (lists 64 and 65), dates as 2027-03-01, contributors as
+    # A01:Chris Ham;B01:Anna Charles and Thema subjects as MBP;MBPM (the main one first).
+    "publishing_status",
+    "availability",
+    "publication_date",
+    "expected_ship_date",
+    "contributors",
+    "subjects",
 ]
-OPTIONAL_COLUMNS = {"pdf_url", "cover"}
+# A file without these still imports: titles it adds get the defaults, and those it updates
+# keep what they have.
+OPTIONAL_COLUMNS = {
+    "pdf_url", "cover", "publishing_status", "availability", "publication_date",
+    "expected_ship_date", "contributors", "subjects",
+}
 # CSV column -> Publication attribute, where the names differ.
 ATTRIBUTES = {"price": "price_pence", "cover": "cover_path"}
+ATTRIBUTE_COLUMNS = {attribute: column for column, attribute in ATTRIBUTES.items()}
 
 
 def _whole(text: str, what: str) -> int:
@@ -70,6 +87,64 @@ def _price(text: str) -> int:
     return checked("price_pence", pence)
 
 
+KEEP = object()  # a blank cell where blank means nothing: the title keeps what it has
+
+
+def _code(table: dict[str, str], what: str, example: str):
+    """An ONIX code (``04``; ``4`` as a spreadsheet shows it) or its words (``Active``); a blank
+    cell keeps an existing title's code (a new one gets the default)."""
+    by_words = {words.casefold(): code for code, words in table.items()}
+
+    def parse(text: str) -> Any:
+        if not text:
+            return KEEP
+        code = text.zfill(2) if text.isascii() and text.isdigit() and len(text) <= 2 else text
+        code = by_words.get(text.casefold(), code)
+        if code not in table:
+            raise Invalid(f"{quoted(text)} is not a {what} code from ONIX list {example}.")
+        return code
+
+    return parse
+
+
+def _date(what: str):
+    def parse(text: str) -> date | None:
+        if not text:
+            return None
+        found = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text) or re.fullmatch(
+            r"(\d{1,2})/(\d{1,2})/(\d{4})", text
+        )
+        try:
+            if found is None:
+                raise ValueError
+            numbers = [int(part) for part in found.groups()]
+            year, month, day = numbers if len(found.group(1)) == 4 else numbers[::-1]
+            value = date(year, month, day)
+        except ValueError:
+            raise Invalid(
+                f"{quoted(text)} is not a date: write it as 2027-03-01 (or 01/03/2027)."
+            ) from None
+        return checked(what, value)
+
+    return parse
+
+
+def _contributors(text: str) -> tuple[rules.Contributor, ...]:
+    try:
+        found = tuple(rules.parse_contributor(item) for item in text.split(";") if item.strip())
+        rules.check_contributors(found)
+    except rules.RuleBroken as broken:
+        raise Invalid(str(broken)) from None
+    return found
+
+
+def _subjects(text: str) -> tuple[str, ...]:
+    try:
+        return rules.parse_subjects(text)
+    except rules.RuleBroken as broken:
+        raise Invalid(str(broken)) from None
+
+
 PARSERS = {
     "isbn": parse_isbn,
     "title": lambda text: checked("title", text),
@@ -82,6 +157,12 @@ PARSERS = {
     "summary": lambda text: checked("summary", text),
     "pdf_url": lambda text: checked("pdf_url", text or None),
     "cover": lambda text: checked("cover_path", text or None),
+    "publishing_status": _code(codes.PUBLISHING_STATUSES, "publishing status", "64, such as 04 (Active)"),
+    "availability": _code(codes.AVAILABILITIES, "availability", "65, such as 21 (In stock)"),
+    "publication_date": _date("publication_date"),
+    "expected_ship_date": _date("expected_ship_date"),
+    "contributors": _contributors,
+    "subjects": _subjects,
 }
 
 
@@ -128,8 +209,20 @@ def _check_header(cells: list[str]) -> tuple[list[str], list[str]]:
     return names, errors
 
 
-def read_csv(path: str | Path, limits: ImportLimits = ImportLimits()) -> ImportPlan:
-    """Read and check every row of a CSV file (UTF-8, BOM allowed; row 1 names the columns).
+def count_rows(path: str | Path, limits: ImportLimits = ImportLimits()) -> int:
+    """About how many rows a file has (its lines), for a progress bar before reading it; 0 for
+    a file over the size cap, which is refused unread."""
+    path = Path(path)
+    if path.stat().st_size > limits.max_bytes:
+        return 0
+    return max(path.read_bytes().count(b"\n") - 1, 0)
+
+
+def read_csv(
+    path: str | Path, limits: ImportLimits = ImportLimits(), advance: Advance = nothing
+) -> ImportPlan:
+    """Read and check every row of a CSV file (UTF-8, BOM allowed; row 1 names the columns),
+    calling ``advance(1)`` after each.
 
     Every problem is reported as ``Row N, column X (name): …`` with N the spreadsheet row. Rows
     with errors produce no record, so apply a plan only when ``errors`` is empty. A file over
@@ -163,6 +256,7 @@ def read_csv(path: str | Path, limits: ImportLimits = ImportLimits()) -> ImportP
         first_row_of: dict[str, int] = {}
         unnamed: set[int] = set()
         for number, cells in enumerate(reader, start=2):
+            advance(1)
             if not any(cell.strip() for cell in cells):
                 continue  # spreadsheets leave blank rows at the end
             if number - 1 > limits.max_rows:
@@ -216,9 +310,17 @@ def _record(
         try:
             if "\x00" in text:
                 raise Invalid("contains a NUL character, which cannot be stored.")
-            fields[ATTRIBUTES.get(name, name)] = PARSERS[name](text)
+            value = PARSERS[name](text)
+            if value is not KEEP:
+                fields[ATTRIBUTES.get(name, name)] = value
         except Invalid as error:
             errors.append(f"Row {number}, column {_letter(index)} ({name}): {error}")
+    if len(errors) > before:
+        return None
+    # Fields that must agree (a date in the year of publication, a date for a forthcoming title).
+    for attribute, message in rules.check_together(fields).items():
+        column = ATTRIBUTE_COLUMNS.get(attribute, attribute)
+        errors.append(f"Row {number}, column {_letter(names.index(column))} ({column}): {message}")
     if len(errors) > before:
         return None
     # Stock is only set on a new title. For one already on sale, checkouts are reserving

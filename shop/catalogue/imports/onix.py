@@ -2,6 +2,8 @@
 into an ``ImportPlan``. Never expands entities, fetches a DTD or touches the network."""
 
 import re
+from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 from lxml import etree
 
 from shop import isbn as isbns
+from shop.catalogue import codes, rules
 from shop.catalogue.imports.plan import (
     ImportLimits,
     ImportPlan,
@@ -20,6 +23,7 @@ from shop.catalogue.imports.plan import (
     too_large,
 )
 from shop.catalogue.rules import MAX_PENCE
+from shop.progress import Advance, nothing
 
 ONIX_NAMESPACES = {  # namespace -> uses short tags
     "http://ns.editeur.org/onix/3.0/reference": False,
@@ -70,6 +74,27 @@ SHORT_TAGS = {
     "x462": "PriceType",
     "j151": "PriceAmount",
     "j152": "CurrencyCode",
+    "b394": "PublishingStatus",
+    "j396": "ProductAvailability",
+    "supplydate": "SupplyDate",
+    "x461": "SupplyDateRole",
+    "j260": "DateFormat",
+    "contributor": "Contributor",
+    "b034": "SequenceNumber",
+    "b035": "ContributorRole",
+    "b036": "PersonName",
+    "b039": "NamesBeforeKey",
+    "b040": "KeyNames",
+    "b047": "CorporateName",
+    "subject": "Subject",
+    "x425": "MainSubject",
+    "b067": "SubjectSchemeIdentifier",
+    "b069": "SubjectCode",
+    "supportingresource": "SupportingResource",
+    "x436": "ResourceContentType",
+    "x437": "ResourceMode",
+    "resourceversion": "ResourceVersion",
+    "x435": "ResourceLink",
 }
 
 
@@ -101,16 +126,33 @@ def _use_reference_tags(root: etree._Element) -> None:
             element.tag = SHORT_TAGS.get(name.localname, name.localname)
 
 
-def read_onix(path: str | Path, limits: ImportLimits = ImportLimits()) -> ImportPlan:
+def count_products(path: str | Path, limits: ImportLimits = ImportLimits()) -> int:
+    """About how many products a message has, for a progress bar before reading it; 0 for a
+    file over the size cap, which is refused unread."""
+    path = Path(path)
+    if path.stat().st_size > limits.max_bytes:
+        return 0
+    # Opening tags, reference or short, with or without a namespace prefix or attributes.
+    return len(re.findall(rb"<(?:[\w.-]+:)?[Pp]roduct[\s>]", path.read_bytes()))
+
+
+def read_onix(
+    path: str | Path, limits: ImportLimits = ImportLimits(), advance: Advance = nothing
+) -> ImportPlan:
     """Read the products of an ONIX for Books 3.0 message (reference or short tags, in the ONIX
-    namespace or none).
+    namespace or none), calling ``advance(1)`` after each.
 
     A product without an ISBN-13, title, publisher, publication year, page count (ExtentType 00,
     else 11, in pages) or GBP price is listed in ``skipped`` with its reference, never guessed.
-    ``fields`` hold the bibliographic facts and price; ``new_only`` the summary (TextType 03,
-    else 02), so an existing publication keeps its stock and summary. A file that is not ONIX
-    3.x, or that uses entity references (which are never expanded), or that is over ``limits``
-    (bytes, products), gives ``errors``.
+    ``fields`` hold the bibliographic facts, the price, the publication date (a full date, else
+    none) and the expected availability date (SupplyDate 08, else none); the publishing status,
+    the availability, the contributors (or NoContributor), the Thema subjects and the free PDF
+    (a SupportingResource of full content) only when the message gives them. ``new_only`` holds the
+    summary (TextType 03, else 02), so an existing publication keeps its stock and summary.
+    What is left out of a product that is imported (a contributor role or subject code this
+    shop does not use) is listed in ``notes``. A file that is not ONIX 3.x, or that uses entity
+    references (which are never expanded), or that is over ``limits`` (bytes, products), gives
+    ``errors``.
     """
     path = Path(path)
     plan = ImportPlan()
@@ -154,7 +196,8 @@ def read_onix(path: str | Path, limits: ImportLimits = ImportLimits()) -> Import
         return plan
     found: dict[str, list[Record]] = {}
     for number, product in enumerate(products, start=1):
-        record, problems = _onix_record(number, product, default_currency)
+        advance(1)
+        record, problems = _onix_record(number, product, default_currency, plan.notes)
         if problems:
             plan.skipped.append(f"{record.source}: {' '.join(problems)} Skipped.")
         else:
@@ -171,7 +214,7 @@ def read_onix(path: str | Path, limits: ImportLimits = ImportLimits()) -> Import
 
 
 def _onix_record(
-    number: int, product: etree._Element, default_currency: str
+    number: int, product: etree._Element, default_currency: str, notes: list[str]
 ) -> tuple[Record, list[str]]:
     """The product as a record and what stops it being imported (nothing when it can be)."""
     problems: list[str] = []
@@ -214,13 +257,167 @@ def _onix_record(
             fields[attribute] = read(product)
         except Invalid as error:
             problems.append(str(error))
+    left_out: list[str] = []
+    optional: tuple[tuple[str, Callable[[etree._Element], Any]], ...] = (
+        ("publishing_status", _onix_publishing_status),
+        ("availability", _onix_availability),
+        ("publication_date", _onix_publication_date),
+        ("expected_ship_date", _onix_expected_ship_date),
+        ("pdf_url", _onix_pdf_url),
+    )
+    for attribute, read_optional in optional:
+        try:
+            value = read_optional(product)
+        except Invalid as error:
+            problems.append(str(error))
+            continue
+        if value is not _ABSENT:
+            fields[attribute] = value
+    for attribute, found in (
+        ("contributors", _onix_contributors(product, left_out)),
+        ("subjects", _onix_subjects(product, left_out)),
+    ):
+        if found is not _ABSENT:
+            fields[attribute] = found
+    for attribute, message in rules.check_together(fields).items():
+        problems.append(f"Its {attribute.replace('_', ' ')}: {message}")
     texts = {
         _text(t, "TextType"): _text(t, "Text")
         for t in product.findall("CollateralDetail/TextContent")
     }
     summary = texts.get("03") or texts.get("02") or ""
     record = Record(isbn=isbn13, source=source, fields=fields, new_only={"summary": summary})
+    if not problems:
+        notes.extend(f"{source}: {note}" for note in left_out)
     return record, problems
+
+
+_ABSENT = object()  # the message does not say: an existing title keeps what it has
+
+
+def _coded(product: etree._Element, path: str, table: dict[str, str], what: str, listed: str):
+    code = _text(product, path)
+    if not code:
+        return _ABSENT
+    if code not in table:
+        raise Invalid(f"Its {what} {quoted(code)} is not one this shop uses (ONIX list {listed}).")
+    return code
+
+
+def _onix_publishing_status(product: etree._Element):
+    return _coded(product, "PublishingDetail/PublishingStatus", codes.PUBLISHING_STATUSES,
+                  "publishing status", "64")
+
+
+def _onix_availability(product: etree._Element):
+    return _coded(product, "ProductSupply/SupplyDetail/ProductAvailability", codes.AVAILABILITIES,
+                  "product availability", "65")
+
+
+def _full_date(element: etree._Element | None) -> date | None:
+    """A ``Date`` in format 00 (YYYYMMDD, the default) as a date; None for a year or a month."""
+    if element is None:
+        return None
+    date_element = element.find("Date")
+    fmt = (date_element.get("dateformat") if date_element is not None else None) or _text(
+        element, "DateFormat"
+    ) or codes.DATE_YYYYMMDD
+    text = _text(element, "Date")
+    if fmt != codes.DATE_YYYYMMDD or re.fullmatch(r"[0-9]{8}", text) is None:
+        return None
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        raise Invalid(f"{quoted(text)} is not a date (YYYYMMDD).") from None
+
+
+def _dated(product: etree._Element, path: str, role_path: str, role: str, attribute: str):
+    found = next((e for e in product.findall(path) if _text(e, role_path) == role), None)
+    try:
+        return checked(attribute, _full_date(found))
+    except Invalid as error:
+        raise Invalid(f"Its {attribute.replace('_', ' ')}: {error}") from None
+
+
+def _onix_publication_date(product: etree._Element) -> date | None:
+    return _dated(product, "PublishingDetail/PublishingDate", "PublishingDateRole",
+                  codes.PUBLICATION_DATE, "publication_date")
+
+
+def _onix_expected_ship_date(product: etree._Element) -> date | None:
+    return _dated(product, "ProductSupply/SupplyDetail/SupplyDate", "SupplyDateRole",
+                  codes.EXPECTED_AVAILABILITY_DATE, "expected_ship_date")
+
+
+def _onix_pdf_url(product: etree._Element):
+    """The free PDF: a supporting resource of the full content, as text (List 158 code 28)."""
+    for resource in product.findall("CollateralDetail/SupportingResource"):
+        if _text(resource, "ResourceContentType") == codes.FULL_CONTENT:
+            link = _text(resource, "ResourceVersion/ResourceLink")
+            if link:
+                try:
+                    return checked("pdf_url", link)
+                except Invalid as error:
+                    raise Invalid(f"Its free PDF link: {error}") from None
+    return _ABSENT
+
+
+def _onix_contributors(product: etree._Element, left_out: list[str]):
+    """In the order of their SequenceNumber (else the message's); one entry for each role.
+    ``NoContributor`` says there are none; a message that names none, or none this shop can
+    keep, leaves a title's contributors as they are."""
+    if product.find("DescriptiveDetail/NoContributor") is not None:
+        return ()
+    found = []
+    for position, element in enumerate(product.findall("DescriptiveDetail/Contributor")):
+        sequence = _text(element, "SequenceNumber")
+        order = int(sequence) if sequence.isdigit() else 10**6 + position
+        name = _text(element, "PersonName") or _text(element, "CorporateName") or " ".join(
+            part for part in (_text(element, "NamesBeforeKey"), _text(element, "KeyNames")) if part
+        )
+        for role_element in element.findall("ContributorRole"):
+            role = " ".join((role_element.text or "").split())
+            contributor = rules.Contributor(role, name)
+            try:
+                rules.check_contributors((contributor,))
+            except rules.RuleBroken as broken:
+                left_out.append(f"contributor left out: {broken}")
+                continue
+            found.append((order, position, contributor))
+    found.sort(key=lambda item: item[:2])
+    contributors = tuple(dict.fromkeys(c for _, _, c in found))  # the same twice, once
+    try:
+        rules.check_contributors(contributors)
+    except rules.RuleBroken as broken:
+        left_out.append(f"contributors left out: {broken}")
+        return _ABSENT
+    return contributors or _ABSENT
+
+
+def _onix_subjects(product: etree._Element, left_out: list[str]):
+    """Thema codes (schemes 93 to 99) in the message's order, its main subject first; other
+    schemes (BISAC, BIC, keywords) are not this shop's and are passed over. A message with no
+    Thema code leaves a title's subjects as they are (ONIX has no "no subject")."""
+    main: list[str] = []
+    others: list[str] = []
+    for subject in product.findall("DescriptiveDetail/Subject"):
+        if _text(subject, "SubjectSchemeIdentifier") not in codes.THEMA_SCHEMES:
+            continue
+        code = _text(subject, "SubjectCode")
+        try:
+            rules.check_subjects((code,))
+        except rules.RuleBroken as broken:
+            left_out.append(f"subject left out: {broken}")
+            continue
+        is_main = subject.find("MainSubject") is not None
+        (main if is_main and not main else others).append(code)
+    subjects = tuple(dict.fromkeys(main + others))
+    try:
+        rules.check_subjects(subjects)
+    except rules.RuleBroken as broken:
+        left_out.append(f"subjects left out: {broken}")
+        return _ABSENT
+    return subjects or _ABSENT
 
 
 def _title_element(product: etree._Element) -> etree._Element | None:

@@ -7,7 +7,8 @@ flushes (the caller commits). Prices are integer pence throughout.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -19,11 +20,15 @@ from shop.catalogue.rules import DETAIL_NAMES, PublicationDetails, RuleBroken, c
 from shop.errors import InvalidISBN
 from shop.extensions import db
 from shop.money import format_pence
+from shop.progress import Advance, nothing
 
 # Publication attribute -> the CSV column staff know it by, where the names differ.
 COLUMN_OF = {"price_pence": "price", "cover_path": "cover"}
 # What a new publication gets when the file does not say.
-NEW_DEFAULTS: dict[str, Any] = {"stock": 0, "summary": "", "subtitle": None, "pdf_url": None}
+NEW_DEFAULTS: dict[str, Any] = {
+    "stock": 0, "summary": "", "subtitle": None, "pdf_url": None,
+    **{f.name: f.default for f in fields(PublicationDetails) if f.default is not MISSING},
+}
 
 
 @dataclass
@@ -66,6 +71,7 @@ class ImportPlan:
     records: list[Record] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was left out of imported records
 
 
 @dataclass
@@ -97,10 +103,14 @@ def quoted(text: str, limit: int = 40) -> str:
 
 
 def shown(attribute: str, value: Any) -> str:
-    if value is None or value == "":
+    if value is None or value == "" or value == ():
         return "(empty)"
     if attribute == "price_pence":
         return format_pence(value)
+    if isinstance(value, tuple):  # contributors (A01:Name) or Thema codes, as the CSV writes them
+        return quoted(";".join(item.coded() if hasattr(item, "coded") else item for item in value), 80)
+    if isinstance(value, date):
+        return value.isoformat()
     return quoted(value, 60) if isinstance(value, str) else str(value)
 
 
@@ -159,7 +169,7 @@ def compare(plan: ImportPlan) -> list[Change]:
     return _changes(plan)[0]
 
 
-def apply(plan: ImportPlan, actor: str) -> list[Change]:
+def apply(plan: ImportPlan, actor: str, advance: Advance = nothing) -> list[Change]:
     """Add the plan's new publications and update the existing ones through ``admin``, so each
     change is in that title's history by ``actor`` (``import: <file name>``), then flush.
     Returns what was done, in file order. Order lines keep their own copies of prices.
@@ -172,6 +182,7 @@ def apply(plan: ImportPlan, actor: str) -> list[Change]:
         raise ValueError("a plan with errors must not be applied")
     changes, existing = _changes(plan)
     for record, change in zip(plan.records, changes, strict=True):
+        advance(1)
         if change.action == "add":
             values = {**NEW_DEFAULTS, **record.new_only, **record.fields}
             details = PublicationDetails(**{name: values[name] for name in DETAIL_NAMES})

@@ -3,7 +3,15 @@ says in its message what to type."""
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import HiddenField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    HiddenField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -14,7 +22,7 @@ from wtforms.validators import (
 )
 
 from shop import isbn as isbns
-from shop.catalogue import rules
+from shop.catalogue import codes, rules
 from shop.catalogue.admin import STOCK_REASONS, details_of, fingerprint
 from shop.catalogue.models import Publication
 from shop.catalogue.rules import MAX_STOCK, PublicationDetails
@@ -83,6 +91,34 @@ class CatalogueSearchForm(FlaskForm):
 FIELD_OF_DETAIL = {"price_pence": "price"}  # where a PublicationDetails name is not the field's
 
 
+def _contributor_lines(value):
+    """The textarea's lines, as parse_contributor reads each."""
+    return [line for line in (value or "").replace("\r\n", "\n").split("\n") if line.strip()]
+
+
+class OptionalDateField(DateField):
+    """A date typed as the browser's date input sends it (2027-03-01), or left blank; any other
+    text gets ``message`` rather than WTForms' own."""
+
+    def __init__(self, label=None, validators=None, *, message: str, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.message = message
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        try:
+            super().process_formdata([valuelist[0].strip()])
+        except ValueError:
+            self.data = None
+            raise ValueError(self.message) from None
+
+
+def _coded_choices(table: dict[str, str]) -> list[SelectChoice]:
+    return [SelectChoice(code, codes.with_code(words, code)) for code, words in table.items()]
+
+
 def _form_data(details: PublicationDetails) -> dict:
     return {
         "started_from": fingerprint(details),
@@ -94,6 +130,12 @@ def _form_data(details: PublicationDetails) -> dict:
         "price": decimal_pounds(details.price_pence),
         "summary": details.summary or "",
         "pdf_url": details.pdf_url or "",
+        "publishing_status": details.publishing_status,
+        "availability": details.availability,
+        "publication_date": details.publication_date,
+        "expected_ship_date": details.expected_ship_date,
+        "contributors": "\n".join(c.in_words() for c in details.contributors),
+        "subjects": "; ".join(details.subjects),
     }
 
 
@@ -119,6 +161,25 @@ class PublicationForm(FlaskForm):
     )
     summary = TextAreaField("Summary", filters=[_lines], validators=[Optional()])
     pdf_url = StringField("Free PDF link (optional)", filters=[_strip], validators=[Optional()])
+    # The lifecycle, in words with the ONIX code beside (lists 64 and 65).
+    publishing_status = SelectField(
+        "Publishing status", choices=_coded_choices(codes.PUBLISHING_STATUSES), default=codes.ACTIVE,
+        validators=[DataRequired("Choose the publishing status.")],
+    )
+    availability = SelectField(
+        "Availability", choices=_coded_choices(codes.AVAILABILITIES), default=codes.IN_STOCK,
+        validators=[DataRequired("Choose the availability.")],
+    )
+    publication_date = OptionalDateField(
+        "Publication date (optional)",
+        message="Enter the publication date as a date, such as 2027-03-01, or leave it empty.",
+    )
+    expected_ship_date = OptionalDateField(
+        "Copies expected (optional)",
+        message="Enter the date copies are expected, such as 2027-03-01, or leave it empty.",
+    )
+    contributors = TextAreaField("Contributors (optional)", filters=[_lines], validators=[Optional()])
+    subjects = StringField("Thema subject codes (optional)", filters=[_strip], validators=[Optional()])
     # The edit page's fingerprint of the details it showed (admin.fingerprint); not on the new page.
     started_from = HiddenField()
 
@@ -165,6 +226,36 @@ class PublicationForm(FlaskForm):
     def validate_pdf_url(self, field) -> None:
         _rule("pdf_url", field.data)
 
+    def validate_publication_date(self, field) -> None:
+        _rule("publication_date", field.data)
+
+    def validate_expected_ship_date(self, field) -> None:
+        _rule("expected_ship_date", field.data)
+
+    def validate_contributors(self, field) -> None:
+        try:
+            field.parsed = tuple(rules.parse_contributor(line) for line in _contributor_lines(field.data))
+            rules.check_contributors(field.parsed)
+        except rules.RuleBroken as broken:
+            raise ValidationError(str(broken)) from None
+
+    def validate_subjects(self, field) -> None:
+        try:
+            field.parsed = rules.parse_subjects(field.data or "")
+        except rules.RuleBroken as broken:
+            raise ValidationError(str(broken)) from None
+
+    def validate(self, extra_validators=None) -> bool:
+        """Each field by its rule, then the rules between fields (catalogue.rules.check_together),
+        each message on the field it names."""
+        if not super().validate(extra_validators):
+            return False
+        details = self.details()
+        problems = rules.check_together({name: getattr(details, name) for name in rules.DETAIL_NAMES})
+        for name, message in problems.items():
+            self[FIELD_OF_DETAIL.get(name, name)].errors.append(message)
+        return not problems
+
     def details(self) -> PublicationDetails:
         """The validated fields, as the service takes them (the price in pence)."""
         return PublicationDetails(
@@ -176,6 +267,12 @@ class PublicationForm(FlaskForm):
             price_pence=self.price.pence,
             summary=self.summary.data or "",
             pdf_url=self.pdf_url.data or None,
+            publishing_status=self.publishing_status.data,
+            availability=self.availability.data,
+            publication_date=self.publication_date.data,
+            expected_ship_date=self.expected_ship_date.data,
+            contributors=getattr(self.contributors, "parsed", ()),
+            subjects=getattr(self.subjects, "parsed", ()),
         )
 
 

@@ -10,12 +10,16 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 
 from shop import isbn as isbns
-from shop.catalogue import admin, covers
+from shop.catalogue import admin, codes, covers
+from shop.catalogue.availability import long_date, may_ship
 from shop.catalogue.queries import get_by_isbn
 from shop.catalogue.rules import PublicationDetails
 from shop.errors import InvalidISBN, NotFound, ShopError
 from shop.extensions import db
 from shop.money import format_pence
+from shop.notify import services as notify
+from shop.notify.links import shop_links
+from shop.orders import waiting
 from shop.staff.actions import run_action
 from shop.staff.catalogue.forms import (
     FIELD_OF_DETAIL,
@@ -27,6 +31,7 @@ from shop.staff.catalogue.forms import (
     SaleForm,
     StockForm,
 )
+from shop.timeutil import local_today, utcnow
 
 bp = Blueprint("catalogue", __name__, url_prefix="/catalogue")
 
@@ -94,6 +99,8 @@ def _edit_page(publication, form: PublicationForm, status: int = 200, errors_hea
         action_labels=admin.ACTION_LABELS,
         field_labels=admin.FIELD_LABELS,
         stock_reasons=admin.STOCK_REASONS,
+        waiting_orders=waiting.waiting_count(publication),
+        notify_count=notify.count_for(publication, utcnow()),
     ), status
 
 
@@ -111,6 +118,22 @@ def _run(publication, form, action: Callable[[], str | None], done: str):
     return run_action(form, action, done, _back_to(publication))
 
 
+def _shown(name: str, value) -> str:
+    if name == "price_pence":
+        return format_pence(value)
+    if name in ("publication_date", "expected_ship_date"):
+        return long_date(value)
+    if name == "publishing_status":
+        return codes.with_code(codes.publishing_status_words(value), value)
+    if name == "availability":
+        return codes.with_code(codes.availability_words(value), value)
+    if name == "contributors":
+        return "; ".join(c.in_words() for c in value)
+    if name == "subjects":
+        return "; ".join(value)
+    return str(value)
+
+
 def _changed_meanwhile(name: str, current: PublicationDetails) -> str:
     value = getattr(current, name)
     if name == "summary":
@@ -118,8 +141,23 @@ def _changed_meanwhile(name: str, current: PublicationDetails) -> str:
     elif not value:
         change = "cleared this"
     else:
-        change = f"changed this to “{format_pence(value) if name == 'price_pence' else value}”"
+        change = f"changed this to “{_shown(name, value)}”"
     return f"Someone else {change} while you were editing. Save again to replace it with yours."
+
+
+def _follow_up(publication) -> list[str]:
+    """After a change that may bring copies in or make a title orderable (goods in, a new status,
+    back on sale), in the same transaction: copies go first to the orders waiting for them,
+    oldest first, so readers told afterwards cannot take them; then readers who asked are told,
+    if the title can now be ordered. Returns what happened, for the flash."""
+    today, said = local_today(), []
+    orders, _copies = waiting.waiting_count(publication)
+    if orders and publication.stock > 0 and may_ship(publication, today):
+        said.append(waiting.allocate(publication, today, current_user.email).describe(publication.title))
+    told = notify.announce(publication, today, utcnow(), shop_links())
+    if told:
+        said.append(f"Emailed {told} {'reader' if told == 1 else 'readers'} who asked to hear when it could be ordered.")
+    return said
 
 
 @bp.post("/<isbn>")
@@ -146,8 +184,9 @@ def save(isbn: str):
         flash(error.message, "error")
         return _edit_page(publication, form, 409)
     if changed:
+        followed = _follow_up(publication)
         db.session.commit()
-        flash(f"Changes to “{publication.title}” saved.", "success")
+        flash(" ".join([f"Changes to “{publication.title}” saved.", *followed]), "success")
     else:
         flash("Nothing had changed, so nothing was saved.", "info")
     return _back_to(publication)
@@ -169,12 +208,11 @@ def withdraw(isbn: str):
 def return_to_sale(isbn: str):
     publication = _publication_or_404(isbn)
     form = SaleForm()
-    return _run(
-        publication,
-        form,
-        lambda: admin.return_to_sale(publication, current_user.email, form.reason.data),
-        f"“{publication.title}” is back on sale.",
-    )
+    def action() -> str:
+        admin.return_to_sale(publication, current_user.email, form.reason.data)
+        return " ".join([f"“{publication.title}” is back on sale.", *_follow_up(publication)])
+
+    return _run(publication, form, action, "Back on sale.")
 
 
 @bp.post("/<isbn>/stock")
@@ -187,7 +225,8 @@ def adjust_stock(isbn: str):
             publication, form.reason.data, form.quantity.data, current_user.email
         )
         label = admin.STOCK_REASONS[form.reason.data]
-        return f"{label}: stock of “{publication.title}” went from {before} to {after}."
+        said = f"{label}: stock of “{publication.title}” went from {before} to {after}."
+        return " ".join([said, *_follow_up(publication)]) if after > before else said
 
     return _run(publication, form, action, "Stock changed.")
 

@@ -128,3 +128,11 @@ class AcknowledgeMismatchForm(FlaskForm):
 
 class ResendForm(FlaskForm):
     pass
+
+
+class AllocateForm(FlaskForm):
+    """Give copies in stock to the orders waiting for a title, oldest first."""
+
+
+class NewDateForm(FlaskForm):
+    """Send everyone waiting for a title the date copies are now expected."""

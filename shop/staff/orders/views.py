@@ -24,12 +24,15 @@ from wtforms import SelectChoice
 
 from shop import isbn as isbns
 from shop.carriers import tracking_url
+from shop.catalogue.availability import may_ship, offer
+from shop.catalogue.queries import get_by_isbn
 from shop.emails import outbox
 from shop.errors import InvalidISBN, NotFound, ShopError
 from shop.extensions import db
 from shop.money import format_pence
+from shop.notify import services as notify
 from shop.orders import batch as batches
-from shop.orders import clickdrop, desk, refund_requests, refunds
+from shop.orders import clickdrop, desk, refund_requests, refunds, waiting
 from shop.orders.desk import FILTER_ALIASES, STATUS_FILTERS, OrderFilters, Selection
 from shop.orders.export import order_lines_csv
 from shop.orders.labels import labels_pdf
@@ -38,10 +41,12 @@ from shop.payments.gateway import dashboard_url
 from shop.staff.actions import run_action
 from shop.staff.orders.forms import (
     AcknowledgeMismatchForm,
+    AllocateForm,
     BatchDispatchForm,
     BatchForm,
     CancelForm,
     DispatchForm,
+    NewDateForm,
     NoteForm,
     OrderFilterForm,
     RefundForm,
@@ -50,7 +55,7 @@ from shop.staff.orders.forms import (
     TrackingImportForm,
 )
 from shop.staff.reauth import require_fresh_password
-from shop.timeutil import as_utc, utcnow
+from shop.timeutil import as_utc, local_today, utcnow
 
 # No url_prefix: the export sits beside the list, at /staff/orders.csv.
 bp = Blueprint("orders", __name__)
@@ -510,3 +515,66 @@ def receipt(reference: str):
         abort(404, description=f"Order {order.reference} has not been paid, so it has no receipt.")
     return receipt_response(order)
 
+
+
+@bp.get("/orders/waiting")
+def waiting_list():
+    """Titles with paid orders waiting for copies, and titles readers asked to hear about."""
+    return render_template(
+        "staff/orders/waiting.html",
+        titles=waiting.waiting_titles(),
+        notify_counts=notify.counts_by_title(utcnow()),
+    )
+
+
+def _title_or_404(isbn: str):
+    try:
+        return get_by_isbn(isbns.normalise(isbn))
+    except (InvalidISBN, NotFound) as error:
+        abort(404, description=error.message)
+
+
+@bp.get("/orders/waiting/<isbn>")
+def waiting_queue(isbn: str):
+    """One title's queue, oldest order first, with its two actions."""
+    publication = _title_or_404(isbn)
+    today = local_today()
+    return render_template(
+        "staff/orders/queue.html",
+        pub=publication,
+        queue=waiting.queue(publication),
+        offer=offer(publication, today),
+        may_ship=may_ship(publication, today),
+        notify_count=notify.count_for(publication, utcnow()),
+        allocate_form=AllocateForm(),
+        new_date_form=NewDateForm(),
+    )
+
+
+def _back_to_queue(publication):
+    return redirect(url_for(".waiting_queue", isbn=publication.isbn), code=303)
+
+
+@bp.post("/orders/waiting/<isbn>/allocate")
+def allocate(isbn: str):
+    publication = _title_or_404(isbn)
+
+    def action() -> str:
+        result = waiting.allocate(publication, local_today(), current_user.email)
+        return result.describe(publication.title)
+
+    return run_action(AllocateForm(), action, "Allocated.", _back_to_queue(publication))
+
+
+@bp.post("/orders/waiting/<isbn>/new-date")
+def send_new_date(isbn: str):
+    publication = _title_or_404(isbn)
+
+    def action() -> str:
+        sent, day = waiting.send_new_date(publication, local_today(), current_user.email)
+        when = f"{day.day} {day:%B %Y}" if day else "no date yet"
+        if not sent:
+            return f"Everyone waiting had already been told the date ({when}); nothing was sent."
+        return f"Sent the new date ({when}) to {sent} {'customer' if sent == 1 else 'customers'}."
+
+    return run_action(NewDateForm(), action, "Sent.", _back_to_queue(publication))
