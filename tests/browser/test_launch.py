@@ -92,7 +92,7 @@ def test_rest_of_world_paid_without_updating_postage_then_order_page_and_receipt
     # Choose "Rest of world" and pay at once: the page still shows UK postage, the payment
     # charges world postage and offers only countries outside the UK.
     page.get_by_label("Deliver to").select_option(label="Rest of world")
-    page.get_by_role("button", name="Pay by card").click()
+    page.get_by_role("button", name="Continue to payment").click()
     expect(page).to_have_url(re.compile(re.escape(shop.sandbox.url) + r"/pay/cs_test_\w+"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Pay £18.00")  # £8.50 + £9.50
     countries = page.get_by_label("Country").locator("option").evaluate_all("options => options.map(o => o.value)")

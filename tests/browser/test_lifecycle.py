@@ -43,7 +43,7 @@ def test_a_reader_preorders_a_forthcoming_report_and_pays_now(open_tab, shop, db
     page.get_by_role("button", name="Update postage").click()
     reader.step("basket-with-a-preorder")
 
-    page.get_by_role("button", name="Pay by card").click()
+    page.get_by_role("button", name="Continue to payment").click()
     expect(page).to_have_url(re.compile(re.escape(shop.sandbox.url) + r"/pay/cs_test_\w+"))
     fill_payment_page(page, GOOD_CARD)
     page.get_by_role("button", name=re.compile(r"^Pay ")).click()
