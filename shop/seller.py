@@ -14,6 +14,9 @@ class Seller:
     phone: str | None = None
     vat_number: str | None = None
     registration: str | None = None  # company or charity number, as the publisher words it
+    # The alternative dispute resolution body the seller uses, if any, as it should read (its
+    # name and web address): the terms must say which, or that there is none.
+    adr: str | None = None
 
     @property
     def address_lines(self) -> list[str]:
@@ -33,4 +36,5 @@ def seller_from_config(config: Any) -> Seller:
         phone=config.get("SELLER_PHONE") or None,
         vat_number=config.get("SELLER_VAT_NUMBER") or None,
         registration=config.get("SELLER_REGISTRATION") or None,
+        adr=config.get("SELLER_ADR") or None,
     )

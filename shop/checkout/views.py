@@ -28,10 +28,9 @@ from shop.errors import NotFound, PaymentGatewayError, ShopError
 from shop.extensions import csrf, db, limiter
 from shop.orders import services as orders
 from shop.orders.holds import Holder, holder_key
-from shop.orders.views import order_page_path
+from shop.orders.views import delivery_window, order_page_path
 from shop.payments import gateway
 from shop.payments.gateway import CheckoutUrls, InvalidWebhook
-from shop.timeutil import local
 
 log = logging.getLogger(__name__)
 bp = Blueprint("checkout", __name__)
@@ -135,7 +134,7 @@ def success():
         order=order,
         order_page=order_page_path(order),
         estimate=delivery.describe(days),
-        expected=delivery.expected_between(local(order.paid_at).date(), days) if order.paid_at else None,
+        expected=delivery_window(order, days),
     ))
     # It shows an address and the link to the order's page: for this browser only.
     response.headers["Cache-Control"] = "no-store, private"

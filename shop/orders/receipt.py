@@ -1,8 +1,8 @@
 """The VAT receipt of a paid order, as a PDF (fpdf2, with DejaVu Sans embedded so any name or
 title prints as typed).
 
-The receipt number is the order reference: one receipt per order, numbered in the order
-references' unbroken sequence. It shows the seller (with the VAT number when one is set), the
+The receipt number is the order reference: one receipt per order (references are given when a
+checkout starts, so checkouts never paid leave gaps between receipt numbers). It shows the seller (with the VAT number when one is set), the
 date paid (the tax point), the buyer, every line with its quantity, unit price and VAT rate, the
 postage, the totals, Stripe's payment reference, and every refund made since, so a receipt
 downloaded after a refund tells the whole story. Printed books are zero-rated in the UK and
@@ -144,7 +144,7 @@ def build_receipt(order: Order, seller: Seller, region_label: str, now: datetime
     pdf.ln(3)
 
     pdf.line_of("Payment", bold=True)
-    pdf.line_of(f"Paid by card through Stripe on {_date(order.paid_at)}. "
+    pdf.line_of(f"Paid through Stripe on {_date(order.paid_at)}. "
                 f"Payment reference: {order.payment_intent_id or '—'}.")
     refunds: list[Any] = list(order.refunds)
     if refunds:

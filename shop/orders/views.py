@@ -33,6 +33,16 @@ def _order_or_404(token: str) -> Order:
     return order
 
 
+def delivery_window(order: Order, days):
+    """When the copies should arrive: counted from dispatch once they have gone, else from
+    payment; None while a pre-order or back-order waits for copies (its lines say when)."""
+    if order.dispatched_at is not None:
+        return delivery.expected_between(local(order.dispatched_at).date(), days)
+    if order.paid_at is None or order.awaiting_stock:
+        return None
+    return delivery.expected_between(local(order.paid_at).date(), days)
+
+
 def region_label(order: Order) -> str:
     return current_app.config["POSTAGE_REGIONS"].get(order.region, {}).get("label", order.region)
 
@@ -47,9 +57,7 @@ def show(token: str):
     order = _order_or_404(token)
     config = current_app.config
     days = delivery.estimate(config["DELIVERY_ESTIMATES"], order.region)
-    expected = (
-        delivery.expected_between(local(order.paid_at).date(), days) if order.paid_at else None
-    )
+    expected = delivery_window(order, days)
     body = render_template(
         "orders/show.html",
         order=order,

@@ -54,6 +54,9 @@ def _ours() -> dict:
         "max_copies": config["MAX_COPIES_PER_LINE"],
         "basket_days": config["PERMANENT_SESSION_LIFETIME"] // 86400,
         "staff_idle_minutes": config["STAFF_IDLE_MINUTES"],
+        "staff_session_hours": config["STAFF_SESSION_HOURS"],
+        "notify_confirm_days": config["NOTIFY_CONFIRM_DAYS"],
+        "comments_retention_days": config["COMMENTS_RETENTION_DAYS"],
         "carriers": list(config["CARRIERS"]),
         "pages": {name: url for name, (url, _title) in PAGES.items()},
     }

@@ -1,6 +1,7 @@
 """The buyer's own order page at /orders/<token>, and its VAT receipt as a PDF (read back with
 pypdf, so the tests check what a person would see in it)."""
 
+import html
 import io
 import re
 from datetime import UTC, datetime
@@ -118,7 +119,7 @@ def test_a_refund_shows_on_the_page(app, client, staff_client, sandbox, db, publ
     order = paid_order_through_stripe(client, sandbox)
     refund(staff_client, order, "8.50", "r1")
     page = client.get(page_of(app, order)).get_data(as_text=True)
-    assert "Status: Partly refunded" in page and "£8.50 has been refunded to your card" in page
+    assert "Status: Partly refunded" in page and "£8.50 has been refunded to the card or account you paid with" in page
     refund(staff_client, order, "12.45", "r2")
     page = client.get(page_of(app, order)).get_data(as_text=True)
     assert "Status: Refunded" in page and "the whole order" in page
@@ -190,3 +191,28 @@ def test_staff_download_the_same_receipt(app, client, staff_client, db):
     assert client.get(f"/staff/orders/{order.reference}/receipt.pdf").status_code in (302, 401)
     unpaid = make_order(status="pending_payment", created_at=datetime(2026, 1, 2, tzinfo=UTC))
     assert staff_client.get(f"/staff/orders/{unpaid.reference}/receipt.pdf").status_code == 404
+
+
+def test_a_preorder_page_says_when_each_title_is_expected_not_the_usual_delivery(app, client, db):
+    """A paid pre-order waits for its title: the page gives the line's date and says the order
+    goes out whole, and promises no 2-5 working days from payment."""
+    from datetime import timedelta
+
+    from shop.catalogue.availability import long_date
+    from shop.timeutil import local_today
+
+    soon = local_today() + timedelta(days=60)
+    order = make_order()
+    line = order.lines[0]
+    line.sold_as, line.awaiting_stock, line.expected_on = "preorder", True, soon
+    db.session.commit()
+    page = html.unescape(client.get(page_of(app, order)).get_data(as_text=True))
+    assert f"Pre-order: expected {long_date(soon)}" in re.sub(r"<[^>]+>", "", page)
+    assert "We post the whole order in one parcel when every title in it has arrived" in page
+    assert "We are packing your order" not in page and "usually takes" not in page
+
+
+def test_a_bank_payment_still_processing_is_not_called_closed(app, client, db):
+    order = make_order(status="payment_processing")
+    page = client.get(page_of(app, order)).get_data(as_text=True)
+    assert "Your bank payment is being processed" in page and "closed without a payment" not in page

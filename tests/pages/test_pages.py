@@ -1,6 +1,8 @@
 """Who sells and on what terms: the footer of every public page, the four information pages
 filled from config, and a publisher's own Markdown in their place, rendered safely."""
 
+import html
+
 import pytest
 
 from shop.web.pagecache import EXTENSION
@@ -124,3 +126,25 @@ def test_contact_us_lines_lead_somewhere(client, shopper, publication, app):
     shopper.add(quantity=3)
     shopper.add(quantity=1)
     assert "For larger orders, email us at orders@example.org." in shopper.basket_page()
+
+
+def test_the_terms_say_how_to_complain_and_which_dispute_service_if_any(app, client):
+    """Consumer Contracts Regulations (Schedule 2) and the ADR Regulations: how to complain, and
+    the alternative dispute resolution body the seller uses, or that it uses none."""
+    terms = html.unescape(client.get("/terms").get_data(as_text=True))
+    assert "Complaints" in terms and "We reply within 5 working days" in terms
+    assert "We do not use an alternative dispute resolution service" in terms
+    assert "Pre-orders and back-orders" in terms and "bank Direct Debit" in terms
+    from shop import create_app
+
+    # The seller is read once, when the app is built: build another, as for the VAT number.
+    other = create_app({**app.config, "SELLER_ADR": "The Retail Ombudsman Example, https://adr.example.org"})
+    terms = html.unescape(other.test_client().get("/terms").get_data(as_text=True))
+    assert "The Retail Ombudsman Example, https://adr.example.org" in terms
+    assert "We do not use an alternative dispute resolution service" not in terms
+
+
+def test_the_privacy_notice_covers_notify_me_and_checkout_holds(client):
+    privacy = html.unescape(client.get("/privacy").get_data(as_text=True))
+    assert '"Notify me" requests' in privacy and "lapses after a year" in privacy
+    assert "never the address itself" in privacy
