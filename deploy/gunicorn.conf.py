@@ -15,3 +15,17 @@ timeout = 60
 graceful_timeout = 30
 keepalive = 30  # nginx keeps idle upstream connections open (upstream keepalive)
 accesslog = "-"
+
+
+def on_starting(server) -> None:
+    """Refuse to start more than one worker on per-process sign-in limits in production: with
+    memory:// each worker counts on its own, so N workers let N times the limit through. The
+    shop checks this too (shop.config.declared_workers), but only this hook sees the worker
+    count a config file sets."""
+    production = os.environ.get("SHOP_ENV") == "production"
+    storage = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    if production and storage.startswith("memory://") and server.cfg.workers > 1:
+        raise SystemExit(
+            f"RATELIMIT_STORAGE_URI={storage} with {server.cfg.workers} workers: each worker would "
+            "count sign-in attempts on its own. Use redis://… or WEB_CONCURRENCY=1."
+        )

@@ -121,6 +121,9 @@ def test_staff_passwords_are_hashed_at_rfc_9106_cost_unless_told_otherwise(monke
         "ab" * 100,
         "correct horse battery",
         "k" * 32,
+        "dev-only-not-secret" * 3,  # the published key, repeated
+        "0123456789abcdef" * 4,  # hex digits, all different, but a pattern
+        "Q7f!" + "dev-only-not-secret" + "x9Z_" * 10,  # the published key inside a longer one
     ],
 )
 def test_production_refuses_a_weak_secret_key_and_says_how_to_make_one(production_env, key):
@@ -208,3 +211,24 @@ def test_gunicorns_own_command_line_counts_too(production_env, monkeypatch):
     assert declared_workers() == 2
     with pytest.raises(RuntimeError, match="workers"):
         load_config()
+
+
+def test_the_shipped_gunicorn_config_refuses_two_workers_on_memory_limits(tmp_path):
+    """deploy/gunicorn.conf.py's own worker count (2 unless WEB_CONCURRENCY says otherwise) is
+    one the shop cannot see from inside a worker: the config's start-up hook refuses it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("WEB_CONCURRENCY", "GUNICORN_CMD_ARGS", "RATELIMIT_STORAGE_URI")}
+    env.update(SHOP_ENV="production", GUNICORN_BIND="127.0.0.1:0")
+    done = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", str(root / "deploy" / "gunicorn.conf.py"),
+         "tests.deploy.whoami_app:app"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode != 0
+    assert "with 2 workers: each worker would count sign-in attempts on its own" in done.stderr + done.stdout

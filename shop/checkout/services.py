@@ -159,6 +159,9 @@ def handle_event(event: WebhookEvent) -> str:
     if event.type in REFUND_EVENTS and event.payment_intent_id:
         if _seen(event):
             return "duplicate"
+        if not _refund_is_ours(event.payment_intent_id):
+            log.info("Stripe event %s is a refund of a payment that is not ours", event.id)
+            return "not ours"
         listed = gateway.list_refunds(event.payment_intent_id)
         if not _remember(event):
             return "duplicate"
@@ -187,6 +190,16 @@ def _seen(event: WebhookEvent) -> bool:
     """Already handled? A plain read, to spare Stripe a question for a redelivery; ``_remember``
     is what decides."""
     return db.session.scalar(select(StripeEvent.id).filter_by(id=event.id)) is not None
+
+
+def _refund_is_ours(payment_intent_id: str) -> bool:
+    """Whether a refunded payment is one of our orders': recorded here, or carrying one of our
+    references in its metadata (its payment event not here yet: then the refund is answered
+    with a 500 and retried). A refund of another sale on the same Stripe account is not ours,
+    and is answered 200 once, not retried for days."""
+    if orders.find_by_payment_intent(payment_intent_id) is not None:
+        return True
+    return gateway.payment_order_reference(payment_intent_id) is not None
 
 
 def _remember(event: WebhookEvent) -> bool:

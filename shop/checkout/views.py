@@ -27,7 +27,7 @@ from shop.checkout import session as pending_checkout
 from shop.errors import NotFound, PaymentGatewayError, ShopError
 from shop.extensions import csrf, db, limiter
 from shop.orders import services as orders
-from shop.orders.holds import Holder, holder_key
+from shop.orders.holds import Holder, holder_key, network_of
 from shop.orders.views import delivery_window, order_page_path
 from shop.payments import gateway
 from shop.payments.gateway import CheckoutUrls, InvalidWebhook
@@ -75,7 +75,7 @@ def start():
     config = current_app.config
     secret = config["SECRET_KEY"]
     holder = Holder(
-        address=holder_key(secret, "address", request.remote_addr),
+        address=holder_key(secret, "address", network_of(request.remote_addr)),
         basket=holder_key(secret, "basket", pending_checkout.browser_id()),
     )
     try:

@@ -14,12 +14,9 @@ from sqlalchemy.orm import selectinload
 from shop.emails.outbox import queue_dispatch_correction, queue_dispatch_notice
 from shop.extensions import db
 from shop.orders.desk import DeskError, packable
-from shop.orders.models import Order
-from shop.orders.status import DISPATCHED, transition
+from shop.orders.models import MAX_CARRIER, MAX_TRACKING, Order
+from shop.orders.status import DISPATCHABLE, DISPATCHED, transition
 from shop.timeutil import utcnow
-
-MAX_CARRIER = 100
-MAX_TRACKING = 100
 
 
 @dataclass(frozen=True)
@@ -43,6 +40,10 @@ def why_not_packable(order: Order) -> str:
     """In words, why an order outside ``packable()`` cannot be dispatched now."""
     if order.dispatched_at is not None:
         return "already dispatched"
+    if order.status in DISPATCHABLE and order.awaiting_stock:
+        return "still waiting for copies of a pre-ordered or back-ordered title"
+    if order.status in DISPATCHABLE and order.mismatch_unacknowledged:
+        return "flagged for an amount mismatch nobody has acknowledged yet"
     return f"{order.status_label.lower()}, not waiting to be packed"
 
 

@@ -21,7 +21,8 @@ from shop.errors import ShopError
 from shop.extensions import db
 from shop.money import decimal_pounds
 from shop.orders.batch import BatchResult, dispatch_batch, packable_ids, why_not_packable
-from shop.orders.models import Order
+from shop.orders.models import MAX_TRACKING, Order
+from shop.spreadsheet import defuse
 from shop.timeutil import local
 
 CARRIER = "Royal Mail"
@@ -102,12 +103,17 @@ EXPORT_HEADER = [name for name, _ in EXPORT_COLUMNS]
 
 
 def export_csv(orders: list[Order], postage: Postage) -> str:
-    """The CSV text for Click & Drop's import, one row per order, in the order given."""
+    """The CSV text for Click & Drop's import, one row per order, in the order given. What
+    customers typed (names, addresses) is defused as in every export (``shop.spreadsheet``):
+    staff often open the file in a spreadsheet before uploading it."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(EXPORT_HEADER)
     for order in orders:
-        writer.writerow(["" if value is None else value for value in (get(order, postage) for _, get in EXPORT_COLUMNS)])
+        writer.writerow(
+            "" if value is None else defuse(value)
+            for value in (get(order, postage) for _, get in EXPORT_COLUMNS)
+        )
     return buffer.getvalue()
 
 
@@ -204,7 +210,7 @@ def read_tracking_file(data: bytes) -> tuple[list[Row], list[str]]:
                     "turned it into a rounded number. Use the file as Click & Drop exported it."
                 )
                 continue
-            if len(number) > 100:
+            if len(number) > MAX_TRACKING:
                 problems.append(f"Line {line}: the tracking number of {reference} is too long.")
                 continue
             row = Row(line, reference, number)

@@ -34,7 +34,7 @@ TO_PACK = "to_pack"
 FILTER_ALIASES = {"awaiting": TO_PACK}
 
 # The status filter: groups first, then each status. The "to pack" view is not a set of
-# statuses but ``packable()`` (which leaves out paid orders still waiting for copies of a
+# statuses but ``to_pack()`` (which leaves out paid orders still waiting for copies of a
 # pre-ordered or back-ordered title); "waiting" is those. Their tuples are only what they draw
 # from.
 STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -55,15 +55,26 @@ class DeskError(ShopError):
 WAITING_LINE = exists().where(OrderLine.order_id == Order.id, OrderLine.awaiting_stock.is_(True))
 
 
-def packable() -> ColumnElement[bool]:
-    """The one definition of an order staff may pack now: dispatchable, not yet dispatched, and
-    with no line still waiting for copies (a pre-order or back-order not yet allocated).
-
-    The "to pack" view, its count on the dashboard, the batch actions and the Click & Drop
-    export all ask this, so a new kind of dispatchable order (an invoiced one) or a new reason
-    to hold one back is one change here.
-    """
+def to_pack() -> ColumnElement[bool]:
+    """The orders in the "to pack" view and its counts: dispatchable, not yet dispatched, with no
+    line still waiting for copies (a pre-order or back-order not yet allocated). An order with
+    an amount mismatch nobody has acknowledged is among them, flagged first, so that someone
+    looks at it; it cannot be sent until then (``packable``)."""
     return and_(Order.status.in_(DISPATCHABLE), Order.dispatched_at.is_(None), ~WAITING_LINE)
+
+
+def packable() -> ColumnElement[bool]:
+    """The one definition of an order that may be packed and sent now: ``to_pack()`` less any
+    amount mismatch nobody has acknowledged. ``Order.can_dispatch`` is its twin in Python.
+
+    The batch actions, the tracking import and the Click & Drop export ask this (and the view
+    ``to_pack``, of which it is part), so a new kind of dispatchable order (an invoiced one) or
+    a new reason to hold one back is one change here.
+    """
+    return and_(
+        to_pack(),
+        or_(Order.amount_mismatch.is_(False), Order.mismatch_acknowledged_at.is_not(None)),
+    )
 
 
 def flagged(now: datetime, overdue_days: int) -> ColumnElement[bool]:
@@ -182,7 +193,7 @@ def filtered_orders(filters: OrderFilters) -> Select:
     statement = select(Order)
     statuses = STATUS_FILTERS.get(filters.status, STATUS_FILTERS["placed"])[1]
     if filters.to_pack:
-        statement = statement.where(packable())
+        statement = statement.where(to_pack())
     elif statuses:
         statement = statement.where(Order.status.in_(statuses))
     if filters.status == "waiting":
@@ -319,15 +330,15 @@ def dispatch_order(order: Order, carrier: str, tracking_number: str, actor: str)
             f"Order {order.reference} is still waiting for copies of “{waiting[0]}”: allocate "
             "them from the waiting list first, then pack the whole order."
         )
-    if not order.can_dispatch:
-        raise DeskError(
-            f"Only a paid order can be dispatched; {order.reference} is {order.status_label.lower()}."
-        )
-    if order.mismatch_unacknowledged:
+    if order.status in DISPATCHABLE and order.mismatch_unacknowledged:
         raise DeskError(
             f"Stripe charged a different amount from the total of order {order.reference} (it is "
             "flagged: amount mismatch). Check the payment and acknowledge the mismatch on this "
             "page before dispatching."
+        )
+    if not order.can_dispatch:
+        raise DeskError(
+            f"Only a paid order can be dispatched; {order.reference} is {order.status_label.lower()}."
         )
     moved = transition(
         order,

@@ -15,6 +15,7 @@ both against the same total. Addresses and basket ids are stored as keyed hashes
 
 import hashlib
 import hmac
+import ipaddress
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, text
@@ -31,6 +32,22 @@ class Holder:
 
     address: str | None
     basket: str | None
+
+
+def network_of(address: str | None) -> str | None:
+    """The part of a client address one holder controls: an IPv4 address itself, an IPv6
+    address's /64 (a home or office gets a whole /64, and can use any address in it)."""
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def holder_key(secret: str, kind: str, value: str | None) -> str | None:

@@ -12,6 +12,11 @@ from shop.extensions import Model
 from shop.orders.status import CHECKOUT_COMPLETE, DISPATCHABLE, PENDING_PAYMENT, PLACED, label
 from shop.timeutil import as_utc, utcnow
 
+# How long a carrier's name and a tracking number may be: the columns, and every form and file
+# that fills them (the desk, batches, the Click & Drop import).
+MAX_CARRIER = 100
+MAX_TRACKING = 100
+
 
 def days_awaiting_dispatch(
     status: str, paid_at: datetime | None, dispatched_at: datetime | None, now: datetime
@@ -70,8 +75,8 @@ class Order(Model):
     ship_postal_code: Mapped[str | None] = mapped_column(String(40))
     ship_country: Mapped[str | None] = mapped_column(String(2))
 
-    carrier: Mapped[str | None] = mapped_column(String(100))
-    tracking_number: Mapped[str | None] = mapped_column(String(100))
+    carrier: Mapped[str | None] = mapped_column(String(MAX_CARRIER))
+    tracking_number: Mapped[str | None] = mapped_column(String(MAX_TRACKING))
 
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
@@ -105,8 +110,14 @@ class Order(Model):
         return any(line.awaiting_stock for line in self.lines)
 
     @property
-    def can_dispatch(self) -> bool:
+    def is_to_pack(self) -> bool:
+        """In the "to pack" view: the twin of ``orders.desk.to_pack()``."""
         return self.status in DISPATCHABLE and self.dispatched_at is None and not self.awaiting_stock
+
+    @property
+    def can_dispatch(self) -> bool:
+        """May be packed and sent now: the twin of ``orders.desk.packable()``."""
+        return self.is_to_pack and not self.mismatch_unacknowledged
 
     @property
     def mismatch_unacknowledged(self) -> bool:

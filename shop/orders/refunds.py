@@ -11,6 +11,7 @@ reaches the shop first, Stripe's event or the desk's answer, credits the person 
 Refund. A refund without that mark was made in Stripe's dashboard."""
 
 import logging
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 
@@ -182,6 +183,20 @@ def _set_refunded(order: Order, refunded: int, actor: str) -> None:
             "Order %s: refunds say %s but %s -> %s is not allowed",
             order.reference, refunded, order.status, new_status,
         )
+
+
+def refunded_by_since(actor: str, since: datetime) -> int:
+    """Pence refunded (made, pending or done: not failed or cancelled) by ``actor`` since ``since``."""
+    return int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(Refund.amount_pence), 0)).where(
+                Refund.created_by == actor,
+                Refund.created_at >= since,
+                Refund.status.not_in(("failed", "canceled")),
+            )
+        )
+        or 0
+    )
 
 
 class RefundNotYetMatched(ShopError):

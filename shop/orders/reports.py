@@ -16,15 +16,13 @@ from shop.orders.desk import (
     ListedOrder,
     OrderFilters,
     flagged,
-    packable,
     search_orders,
+    to_pack,
 )
 from shop.orders.models import Order, OrderLine
-from shop.orders.status import DISPATCHABLE, DISPATCHED, PAID, PLACED
+from shop.orders.status import DISPATCHABLE, PLACED, SOLD
 from shop.timeutil import local, period_starts, start_of_local_day
 
-# Sold and kept: what counts as a sale (a partly refunded order still is one).
-SOLD = (PAID, DISPATCHED)
 CHART_DAYS = 90
 TITLES_CHARTED = 15
 ATTENTION_ROWS = 10
@@ -111,13 +109,13 @@ def dashboard(now: datetime, low_stock_threshold: int, overdue_days: int) -> Das
             ).where(Order.status.in_(PLACED), Order.paid_at >= start)
         ).one()
         periods[name] = PeriodFigures(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
-    awaiting = db.session.scalar(select(func.count(Order.id)).where(packable()))
+    awaiting = db.session.scalar(select(func.count(Order.id)).where(to_pack()))
     overdue = db.session.scalar(
         select(func.count(Order.id)).where(
-            packable(), Order.paid_at <= now - timedelta(days=overdue_days + 1)
+            to_pack(), Order.paid_at <= now - timedelta(days=overdue_days + 1)
         )
     )
-    flagged_count = db.session.scalar(select(func.count(Order.id)).where(packable(), flagged(now, overdue_days)))
+    flagged_count = db.session.scalar(select(func.count(Order.id)).where(to_pack(), flagged(now, overdue_days)))
     waiting = db.session.scalar(
         select(func.count(Order.id)).where(
             Order.status.in_(DISPATCHABLE), Order.dispatched_at.is_(None), WAITING_LINE

@@ -116,6 +116,10 @@ def find_by_session(session_id: str) -> Order | None:
     return db.session.scalar(select(Order).filter_by(stripe_session_id=session_id))
 
 
+def find_by_payment_intent(payment_intent_id: str) -> Order | None:
+    return db.session.scalar(select(Order).filter_by(payment_intent_id=payment_intent_id))
+
+
 def get_by_session(session_id: str) -> Order:
     order = find_by_session(session_id)
     if order is None:

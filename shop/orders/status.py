@@ -81,6 +81,9 @@ def may_move(order: Any, to: str) -> bool:
     return required is None or (getattr(order, required[0]) is not None) == required[1]
 
 
+# Sold and kept: what counts as a sale (a partly refunded order still is one; a fully refunded
+# one is not).
+SOLD = (PAID, DISPATCHED)
 # Payment taken: what staff count and export (a refunded order was paid once).
 PLACED = (PAID, DISPATCHED, REFUNDED)
 # Checkouts that closed without a payment; their copies went back to stock.

@@ -428,6 +428,22 @@ def list_refunds(payment_intent_id: str) -> list[RefundInfo]:
         raise PaymentGatewayError(_message_for(error)) from error
 
 
+def payment_order_reference(payment_intent_id: str) -> str | None:
+    """The shop's order reference a payment carries in its metadata (set at checkout), or None
+    for a payment this shop did not take (another sale on the same Stripe account)."""
+    try:
+        intent = _client().v1.payment_intents.retrieve(payment_intent_id)
+    except stripe.InvalidRequestError as error:
+        if error.code == "resource_missing" or error.http_status == 404:
+            return None
+        raise PaymentGatewayError(_message_for(error)) from error
+    except stripe.StripeError as error:
+        raise PaymentGatewayError(_message_for(error)) from error
+    metadata = intent.to_dict().get("metadata") or {}
+    reference = metadata.get("order_reference")
+    return reference if isinstance(reference, str) and reference else None
+
+
 def _as_endpoint(endpoint: dict[str, Any]) -> WebhookEndpoint:
     return WebhookEndpoint(
         id=endpoint["id"],

@@ -47,6 +47,30 @@ def test_one_address_cannot_hold_more_than_the_cap(app, sandbox, db):
     assert other.checkout().headers["Location"].startswith(sandbox.url)
 
 
+def test_an_ipv6_network_counts_as_one_address(app, sandbox, db):
+    """A home or office gets a whole IPv6 /64 and can use any address in it: the cap is kept per
+    /64, so moving from one address to the next in it holds nothing more."""
+    make_publication(stock=200)
+    outcomes = []
+    for n in range(3):
+        shopper = from_address(app, f"2001:db8:1234:5678::{n + 1:x}")
+        shopper.add(quantity=50)
+        outcomes.append(shopper.checkout().headers["Location"].startswith(sandbox.url))
+    assert outcomes == [True, True, False]
+    neighbour = from_address(app, "2001:db8:1234:5679::1")  # another /64
+    neighbour.add(quantity=50)
+    assert neighbour.checkout().headers["Location"].startswith(sandbox.url)
+
+
+def test_the_network_of_an_address():
+    from shop.orders.holds import network_of
+
+    assert network_of("203.0.113.9") == "203.0.113.9"
+    assert network_of("2001:db8:1234:5678:9abc::1") == "2001:db8:1234:5678::/64"
+    assert network_of("::ffff:203.0.113.9") == "203.0.113.9"
+    assert network_of(None) is None
+
+
 def test_one_basket_cannot_hold_more_than_the_cap_from_changing_addresses(app, sandbox, db):
     make_publication(stock=200)
     shopper = Shopper(app.test_client())

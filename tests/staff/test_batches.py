@@ -408,3 +408,34 @@ def test_orders_csv_for_excel_has_a_bom_and_carrier_and_tracking(staff_client, d
     assert excel.startswith(b"\xef\xbb\xbf")
     [row] = list(csv.DictReader(io.StringIO(excel.decode("utf-8-sig"))))
     assert (row["customer_name"], row["carrier"], row["tracking_number"]) == ("Zoë Ünal", "Royal Mail", "RM1GB")
+
+
+def test_a_batch_never_dispatches_an_amount_mismatch_nobody_acknowledged(staff_client, db):
+    """The single-order page refuses it; a batch and the tracking import must too: packable()
+    is the one definition they ask (a mismatch can be copies sent for nothing)."""
+    flagged = make_order()
+    flagged.amount_mismatch = True
+    fine = make_order()
+    db.session.commit()
+    # Listed to pack, flagged, so that someone looks at it; never sent until they have.
+    to_pack = staff_client.get("/staff/orders?status=to_pack").get_data(as_text=True)
+    assert flagged.reference in to_pack and "Amount mismatch" in to_pack
+    assert dispatch_confirmed(staff_client, [flagged.reference, fine.reference]).status_code == 303
+    message = staff_client.get("/staff/orders").get_data(as_text=True)
+    assert f"{flagged.reference} (flagged for an amount mismatch nobody has acknowledged yet)" in message
+    assert reload(db, flagged).status == "paid" and reload(db, fine).status == "dispatched"
+    flagged = reload(db, flagged)
+    flagged.mismatch_acknowledged_at, flagged.mismatch_acknowledged_by = utcnow(), STAFF_EMAIL
+    db.session.commit()
+    assert dispatch_confirmed(staff_client, [flagged.reference]).status_code == 303
+    assert reload(db, flagged).status == "dispatched"
+
+
+def test_click_and_drop_export_defuses_what_customers_typed(staff_client, db):
+    sneaky = make_order(name='=HYPERLINK("http://evil.example","Click")')
+    sneaky.ship_line1 = "1 Road;=1+1"
+    db.session.commit()
+    text = batch(staff_client, "click_drop", [sneaky.reference]).get_data(as_text=True)
+    [row] = list(csv.DictReader(io.StringIO(text)))
+    assert row["Full name"].startswith("'=HYPERLINK") and row["Address Line 1"] == "1 Road;'=1+1"
+    assert row["Order reference"] == sneaky.reference and row["Total"] == "11.00"

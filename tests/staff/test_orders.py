@@ -4,7 +4,7 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sandbox import sign_payload
 from shop.orders.models import Order, OrderEvent, Refund
@@ -506,3 +506,25 @@ def test_counting_stops_at_the_cap(app, staff_client, db, monkeypatch):
     assert "More than 20 orders" in first and "Page 1 of 2+" in first and 'rel="next"' in first
     last = staff_client.get("/staff/orders?page=3").get_data(as_text=True)
     assert orders[0].reference in last and 'rel="next"' not in last
+
+
+def test_a_refund_of_another_sale_on_the_same_stripe_account_is_answered_once(client, sandbox, db):
+    """A payment this shop did not take carries none of our references: its refund event gets a
+    200 ("not ours"), not a 500 that Stripe would retry for days and count against the endpoint."""
+    import stripe
+
+    from tests.conftest import deliver_event, pay
+
+    other = stripe.StripeClient("sk_test_x", base_addresses={"api": sandbox.url})
+    session = other.v1.checkout.sessions.create(params={
+        "mode": "payment", "success_url": "https://elsewhere.example/done",
+        "line_items": [{"quantity": 1, "price_data": {
+            "currency": "gbp", "unit_amount": 1200, "product_data": {"name": "A mug"}}}],
+    })
+    [paid_event] = pay(sandbox, session.id)
+    payment_intent = sandbox.get(f"/_sandbox/events/{paid_event}")["event"]["data"]["object"]["payment_intent"]
+    other.v1.refunds.create(params={"payment_intent": payment_intent, "amount": 500})
+    [refund_event] = sandbox.events("charge.refunded")
+    response = deliver_event(client, sandbox, refund_event["id"])
+    assert response.status_code == 200 and response.get_json()["outcome"] == "not ours"
+    assert db.session.scalar(select(func.count()).select_from(Refund)) == 0

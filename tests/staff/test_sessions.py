@@ -188,7 +188,26 @@ def test_small_refunds_and_a_fresh_sign_in_do_not_ask(app, client, staff_client,
     order = paid_order_through_stripe(client, sandbox, quantity=2)
     assert refund(staff_client, order, "15.00").status_code == 303  # signed in a moment ago
     stale_password(db)
+    from shop.orders.models import Refund
+
+    db.session.execute(Refund.__table__.update().values(created_at=utcnow() - timedelta(minutes=30)))
+    db.session.commit()
     assert refund(staff_client, order, "5.00", request_token="small").status_code == 303  # at most £10
+
+
+def test_a_large_refund_made_as_small_ones_still_asks_for_the_password(app, client, staff_client, sandbox, db, publication):
+    """Five £2 refunds are one £10 refund: what this member of staff refunded in the last
+    STAFF_REAUTH_MINUTES counts with the one being made."""
+    from tests.conftest import paid_order_through_stripe
+
+    app.config["STAFF_REAUTH_REFUND_PENCE"] = 1000
+    order = paid_order_through_stripe(client, sandbox, quantity=2)
+    stale_password(db)
+    for n in range(5):  # £2 each: £10 in all, at the limit, so none asks
+        assert refund(staff_client, order, "2.00", request_token=f"small{n}").status_code == 303
+    prompt = refund(staff_client, order, "2.00", request_token="small5")
+    assert prompt.status_code == 200 and "Confirm your password" in prompt.get_data(as_text=True)
+    assert len(sandbox.requests_to("/v1/refunds")) == 5
 
 
 def test_guessing_the_password_at_the_prompt_ends_the_session(app, client, staff_client, sandbox, db, publication):

@@ -17,6 +17,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from shop.money import InvalidAmount, parse_pounds
+from shop.orders.models import MAX_CARRIER, MAX_TRACKING
 from shop.orders.refund_requests import MAX_NOTE, REASONS
 
 
@@ -42,8 +43,8 @@ class OrderFilterForm(FlaskForm):
 
 
 class DispatchForm(FlaskForm):
-    carrier = StringField("Carrier (optional)", validators=[Optional(), Length(max=100)])
-    tracking_number = StringField("Tracking number (optional)", validators=[Optional(), Length(max=100)])
+    carrier = StringField("Carrier (optional)", validators=[Optional(), Length(max=MAX_CARRIER)])
+    tracking_number = StringField("Tracking number (optional)", validators=[Optional(), Length(max=MAX_TRACKING)])
 
 
 def _request_token() -> HiddenField:
@@ -102,7 +103,7 @@ class BatchForm(FlaskForm):
 
 
 class BatchDispatchForm(FlaskForm):
-    carrier = StringField("Carrier for all of them", validators=[Optional(), Length(max=100)])
+    carrier = StringField("Carrier for all of them", validators=[Optional(), Length(max=MAX_CARRIER)])
 
 
 class TrackingImportForm(FlaskForm):
@@ -110,8 +111,8 @@ class TrackingImportForm(FlaskForm):
 
 
 class TrackingCorrectionForm(FlaskForm):
-    carrier = StringField("Carrier", validators=[Optional(), Length(max=100)])
-    tracking_number = StringField("Tracking number", validators=[Optional(), Length(max=100)])
+    carrier = StringField("Carrier", validators=[Optional(), Length(max=MAX_CARRIER)])
+    tracking_number = StringField("Tracking number", validators=[Optional(), Length(max=MAX_TRACKING)])
     notify = BooleanField("Email the customer the corrected details")
 
 

@@ -3,7 +3,7 @@ address labels, Click & Drop export, dispatch, tracking import), each order's pa
 actions (dispatch, tracking correction, two-step refund, cancel, note, resend an email, packing
 slip). Nested under ``staff``, whose sign-in guard and ``no-store`` header apply here."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import (
@@ -412,9 +412,14 @@ def refund(reference: str):
 
 
 def _fresh_password_for(order, amount_pence: int):
-    """A refund above STAFF_REAUTH_REFUND_PENCE needs the password typed again (shop.staff.reauth):
-    the prompt page to answer with, or None to go ahead."""
-    if amount_pence <= current_app.config["STAFF_REAUTH_REFUND_PENCE"]:
+    """Refunds above STAFF_REAUTH_REFUND_PENCE need the password typed again (shop.staff.reauth):
+    this one with whatever this member of staff refunded in the last STAFF_REAUTH_MINUTES, so
+    that a large refund cannot be made as several small ones. The prompt page to answer with, or
+    None to go ahead."""
+    config = current_app.config
+    since = utcnow() - timedelta(minutes=config["STAFF_REAUTH_MINUTES"])
+    recent = refunds.refunded_by_since(current_user.email, since)
+    if amount_pence + recent <= config["STAFF_REAUTH_REFUND_PENCE"]:
         return None
     return require_fresh_password(
         f"refund {format_pence(amount_pence)} of order {order.reference}",
