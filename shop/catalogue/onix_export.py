@@ -186,6 +186,10 @@ def _product_supply(product: etree._Element, publication: Publication, supplier:
         expected = _add(supply, "SupplyDate")
         _add(expected, "SupplyDateRole", codes.EXPECTED_AVAILABILITY_DATE)
         _add(expected, "Date", _date(publication.expected_ship_date))
+    # The copies on the shelf to sell, so that a recipient sees "in stock (21)" with none on
+    # hand for what it is; the availability stays the publisher's own code (the importer reads
+    # it back unchanged), as the shop sells it (catalogue.availability.offer reads both).
+    _add(_add(supply, "Stock"), "OnHand", str(max(publication.stock, 0)))
     for price in _prices(publication):
         supply.append(price)
 

@@ -26,6 +26,12 @@ import pytest
 
 from tests.conftest import ISBN, WEBHOOK_SECRET, isbn13, make_publication
 
+try:  # tests/browser/requirements.txt; `make test` does not install it, `make test-browser` does
+    import playwright  # noqa: F401
+except ImportError:
+    # Without it these tests could not even be collected; they would be skipped anyway.
+    collect_ignore_glob = ["test_*.py"]
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 

@@ -1,5 +1,6 @@
 """Customer emails, exactly once, over real SMTP."""
 
+import html as html_module
 import threading
 from datetime import timedelta
 
@@ -288,3 +289,38 @@ def test_header_text_decodes_nested_encoded_words_and_breaks_what_is_left():
     assert header_text("=?bogus-charset?q?x=0D=0A?=") == "= ?bogus-charset?q?x=0D=0A?="
     assert header_text("=?") == "= ?"
     assert header_text("a" * 400) == "a" * 300
+
+
+def test_every_kind_of_email_says_who_sells_in_both_its_parts(app, db, publication):
+    """Issue 16: the seller in every email. Each kind the shop sends, about an order or not, in
+    text and HTML."""
+    from shop.emails import models as kinds
+    from shop.emails.outbox import queue, queue_message
+
+    order = make_order_for_email(db)
+    line = order.lines[0]
+    extras = {
+        kinds.REFUND: {"amount_pence": 500, "cancelled": False, "restocked": False},
+        kinds.CANCELLATION: {"amount_pence": 1100, "cancelled": True, "restocked": True},
+        kinds.NEW_DATE: {"line": line, "told": None},
+    }
+    order_kinds = [kinds.CONFIRMATION, kinds.DISPATCH, kinds.REFUND, kinds.CANCELLATION,
+                   kinds.DISPATCH_CORRECTION, kinds.PAYMENT_FAILED, kinds.NEW_DATE]
+    emails = [queue(order, kind, key=f"k-{kind}", topic=None, extra=extras.get(kind)) for kind in order_kinds]
+    for kind in (kinds.NOTIFY_CONFIRM, kinds.NOTIFY_AVAILABLE):
+        emails.append(queue_message(
+            kind, "reader@example.org", topic=f"t-{kind}", subject="A title", list_unsubscribe="http://shop.test/u",
+            title="A title", page_url="http://shop.test/p", confirm_url="http://shop.test/c", offer_note="Buy",
+        ))
+    seller = "Example Publisher Ltd, 1 Example Street, Exampleton, EX0 0EX, United Kingdom"
+    for email in emails:
+        for body in (email.text_body, html_module.unescape(email.html_body)):
+            assert seller in body and "orders@example.org" in body, (email.kind, body[-400:])
+            assert "http://shop.test/terms" in body, email.kind
+    assert all("Your order's page" not in e.html_body for e in emails if e.order_id is None)
+
+
+def make_order_for_email(db):
+    from tests.conftest import make_order
+
+    return make_order()
