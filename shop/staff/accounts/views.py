@@ -2,7 +2,17 @@
 each account's roles, disabling and enabling, resets, and its audit trail; and the one-time
 link where an invited (or reset) member of staff sets a password. Nested under ``staff``."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
 from shop.errors import ShopError
@@ -176,7 +186,7 @@ def welcome(token: str):
                 user.last_login_at = now
                 db.session.commit()
                 flash("Your password is set, and you are signed in.", "success")
-                signed_in = redirect(url_for("staff.dashboard"), code=303)
+                signed_in = make_response(redirect(url_for("staff.dashboard"), code=303))
                 sessions.set_cookie(current_app, signed_in, session_token)
                 return signed_in
     response = current_app.make_response((render_template(
