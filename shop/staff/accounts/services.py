@@ -87,12 +87,20 @@ def _lock_active_admins() -> list[int]:
     ))
 
 
-def _keep_an_admin(user: StaffUser, doing: str) -> None:
-    """Refuse ``doing`` if ``user`` is the only active admin with a password."""
-    admins = _lock_active_admins()
-    if admins == [user.id]:
+def _keep_an_admin(user: StaffUser, doing: str, change: Callable[[], None]) -> None:
+    """Make ``change`` (which takes ``user``'s admin rights away) unless that would leave no
+    active admin with a password. The admins' rows are locked first (PostgreSQL), and counted
+    again after the change (flushed), which on SQLite, where writers queue, is what sees a
+    simultaneous change committed first."""
+    if _lock_active_admins() == [user.id]:
         raise StaffAccountError(
             f"{user.email} is the only active admin: make someone else an admin before you {doing}."
+        )
+    change()
+    if not _lock_active_admins():
+        raise StaffAccountError(
+            f"That would leave no active admin (another change was made at the same moment): "
+            f"nothing was done to {user.email}."
         )
 
 
@@ -108,8 +116,8 @@ def set_roles(user: StaffUser, wanted: Iterable[str], by: StaffUser | None, now:
         if by is not None and by.id == user.id:
             raise StaffAccountError("You cannot remove your own admin role: ask another admin.")
         if not last_admin_ok:
-            _keep_an_admin(user, "remove this one's admin role")
-    _replace_roles(user, wanted)
+            _keep_an_admin(user, "remove this one's admin role", lambda: _replace_roles(user, wanted))
+    _replace_roles(user, wanted)  # nothing more to change if done already
     audit(by, "roles_changed", user, now, before=roles.ordered(before), after=roles.ordered(wanted))
     return True
 
@@ -134,8 +142,9 @@ def disable(user: StaffUser, by: StaffUser | None, now: datetime, *, last_admin_
     if by is not None and by.id == user.id:
         raise StaffAccountError("You cannot disable your own account: ask another admin.")
     if roles.ADMIN in user.roles and not last_admin_ok:
-        _keep_an_admin(user, "disable this account")
-    auth.disable(user)
+        _keep_an_admin(user, "disable this account", lambda: auth.disable(user))
+    else:
+        auth.disable(user)
     _expire_links(user, now)
     audit(by, "disabled", user, now)
 
@@ -215,10 +224,16 @@ def reset(user: StaffUser, by: StaffUser | None, now: datetime, link_url: LinkUr
         raise StaffAccountError(f"{user.email} is disabled: enable it first.")
     if by is not None and by.id == user.id:
         raise StaffAccountError("You cannot reset your own account: ask another admin.")
-    if roles.ADMIN in user.roles and user.has_password:
-        _keep_an_admin(user, "reset this account")
     purpose = RESET if user.has_password or user.last_login_at else INVITE
-    user.password_hash = ""
+
+    def forget_password() -> None:
+        user.password_hash = ""
+        db.session.flush()
+
+    if roles.ADMIN in user.roles and user.has_password:
+        _keep_an_admin(user, "reset this account", forget_password)
+    else:
+        forget_password()
     totp.turn_off(user)
     sessions.revoke_all(user, sessions.RESET, now)
     _send_link(user, purpose, by, now, link_url, shop_name)
