@@ -22,7 +22,7 @@ from shop.staff.accounts import services
 from shop.staff.accounts.forms import AccountActionForm, InviteForm, RolesForm, SetPasswordForm
 from shop.staff.actions import run_action
 from shop.staff.models import StaffLink, StaffUser
-from shop.timeutil import as_utc, utcnow
+from shop.timeutil import as_utc, local, utcnow
 
 # No url_prefix: the accounts at /staff/accounts, the links at /staff/welcome/<token>.
 bp = Blueprint("accounts", __name__)
@@ -45,7 +45,7 @@ def _state(user: StaffUser, link: StaffLink | None, now) -> str:
         return "Disabled"
     if not user.has_password:
         if link is not None and as_utc(link.expires_at) > now:
-            return f"Link sent, valid until {link.expires_at:%d %b %H:%M} UTC"
+            return f"Link sent, valid until {local(link.expires_at):%-d %b %H:%M}"
         return "Link expired: send a reset"
     return "Active"
 
