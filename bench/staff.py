@@ -1,5 +1,5 @@
 """A staff account for the desk pages, made the documented way:
-``flask --app wsgi staff create EMAIL --password-stdin``."""
+``flask --app wsgi staff create EMAIL --role admin --password-stdin``."""
 
 import subprocess
 
@@ -11,7 +11,7 @@ def create_staff(database_url: str) -> None:
     env = base_env()
     env.update(DATABASE_URL=database_url, SHOP_ENV="development")
     done = subprocess.run(
-        [str(VENV_BIN / "flask"), "--app", "wsgi", "staff", "create", STAFF_EMAIL, "--password-stdin"],
+        [str(VENV_BIN / "flask"), "--app", "wsgi", "staff", "create", STAFF_EMAIL, "--role", "admin", "--password-stdin"],
         cwd=ROOT, env=env, input=STAFF_PASSWORD + "\n", capture_output=True, text=True, timeout=120,
     )
     if done.returncode != 0:

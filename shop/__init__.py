@@ -141,8 +141,9 @@ def _tune_sqlite(engine) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Every blueprint, nested ones too: staff.orders, staff.catalogue and staff.comments sit
-    under staff, whose sign-in guard covers them."""
+    """Every blueprint, nested ones too: staff.orders, staff.catalogue, staff.comments,
+    staff.accounts and staff.me sit under staff, whose guard (sign-in, second factor, roles)
+    covers them."""
     from shop.basket.views import bp as basket_bp
     from shop.catalogue.covers import bp as covers_bp
     from shop.catalogue.views import bp as catalogue_bp
@@ -151,8 +152,10 @@ def register_blueprints(app: Flask) -> None:
     from shop.notify.views import bp as notify_bp
     from shop.orders.views import bp as orders_bp
     from shop.pages.views import bp as pages_bp
+    from shop.staff.accounts.views import bp as staff_accounts_bp
     from shop.staff.catalogue.views import bp as staff_catalogue_bp
     from shop.staff.comments.views import bp as staff_comments_bp
+    from shop.staff.me.views import bp as staff_me_bp
     from shop.staff.orders.views import bp as staff_orders_bp
     from shop.staff.views import bp as staff_bp
     from shop.web.health import bp as health_bp
@@ -160,7 +163,7 @@ def register_blueprints(app: Flask) -> None:
     # Blueprints are module-level objects and the factory runs once per app (tests make many):
     # nest the children the first time only.
     nested = {child for child, _options in staff_bp._blueprints}
-    for child in (staff_orders_bp, staff_catalogue_bp, staff_comments_bp):
+    for child in (staff_orders_bp, staff_catalogue_bp, staff_comments_bp, staff_accounts_bp, staff_me_bp):
         if child not in nested:
             staff_bp.register_blueprint(child)
     for bp in (catalogue_bp, covers_bp, comments_bp, basket_bp, checkout_bp, notify_bp, orders_bp,

@@ -257,6 +257,13 @@ def load_config() -> dict[str, Any]:
         "STAFF_REAUTH_REFUND_PENCE": _int("STAFF_REAUTH_REFUND_PENCE", 10_000),
         "STAFF_REAUTH_MINUTES": _int("STAFF_REAUTH_MINUTES", 10),
         "STAFF_REAUTH_LIMIT": "5 per 10 minutes",
+        # Two-factor sign-in (shop.staff.totp): the roles that must have it (production: admin
+        # and finance; checked against shop.staff.roles at start-up), and wrong codes allowed per
+        # account, in a short and a long window, counted before each check.
+        "STAFF_REQUIRE_2FA_ROLES": _names("STAFF_REQUIRE_2FA_ROLES")
+        if "STAFF_REQUIRE_2FA_ROLES" in os.environ else (("admin", "finance") if production else ()),
+        "STAFF_2FA_LIMIT": os.environ.get("STAFF_2FA_LIMIT", "5 per 10 minutes"),
+        "STAFF_2FA_LIMIT_PER_DAY": os.environ.get("STAFF_2FA_LIMIT_PER_DAY", "20 per day"),
         # Argon2id cost of staff passwords: RFC 9106's low-memory profile (argon2-cffi's own
         # default). Raising it rehashes each password at its next sign-in.
         "ARGON2_TIME_COST": _int("ARGON2_TIME_COST", 3),

@@ -347,9 +347,11 @@ STAFF_PASSWORD = "a long enough passphrase"
 
 @pytest.fixture
 def staff_user(db):
-    from shop.staff.auth import create_staff
+    """An admin (every staff page); tests/staff/test_roles.py signs in with each role."""
+    from shop.staff.accounts.services import create
+    from shop.timeutil import utcnow
 
-    user = create_staff(STAFF_EMAIL, STAFF_PASSWORD, min_length=12)
+    user = create(STAFF_EMAIL, STAFF_PASSWORD, ["admin"], 12, None, utcnow())
     db.session.commit()
     return user
 

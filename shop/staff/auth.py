@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from shop.errors import ShopError
 from shop.extensions import db, login_manager
-from shop.staff import sessions
+from shop.staff import roles, sessions
 from shop.staff.models import StaffUser
 from shop.timeutil import utcnow
 
@@ -37,6 +37,10 @@ def init_app(app: Flask) -> None:
     """Argon2id at the cost config says (ARGON2_*; production uses RFC 9106's low-memory
     profile, the tests a cheap one)."""
     config = app.config
+    try:
+        roles.parse(config["STAFF_REQUIRE_2FA_ROLES"])
+    except ValueError as error:
+        raise RuntimeError(f"STAFF_REQUIRE_2FA_ROLES: {error}") from None
     app.extensions[HASHER] = _Hashing(
         config["ARGON2_TIME_COST"], config["ARGON2_MEMORY_KIB"], config["ARGON2_PARALLELISM"]
     )
@@ -96,11 +100,12 @@ def authenticate(email: str, password: str) -> StaffUser | None:
     part was wrong, and neither can anyone timing it."""
     user = find_staff(email)
     hashing = _hashing()
+    usable = user is not None and user.has_password  # an invitation not yet taken up has none
     try:
-        hashing.hasher.verify(user.password_hash if user else hashing.dummy_hash, password or "")
+        hashing.hasher.verify(user.password_hash if user and usable else hashing.dummy_hash, password or "")
     except (VerificationError, InvalidHashError):
         return None
-    if user is None or not user.active:
+    if user is None or not usable or not user.active:
         return None
     if hashing.hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hashing.hasher.hash(password)
@@ -111,6 +116,8 @@ def authenticate(email: str, password: str) -> StaffUser | None:
 
 def password_matches(user: StaffUser, password: str) -> bool:
     """Whether ``password`` is ``user``'s (a signed-in member of staff confirming it)."""
+    if not user.has_password:
+        return False
     try:
         return _hashing().hasher.verify(user.password_hash, password or "")
     except (VerificationError, InvalidHashError):

@@ -34,6 +34,8 @@ DISABLED = "account disabled"
 EXPIRED = "expired"
 IDLE = "idle"
 TOO_MANY_PASSWORDS = "too many wrong passwords"
+TOO_MANY_CODES = "too many wrong codes"
+RESET = "account reset"
 
 
 def _hash(token: str) -> str:
@@ -60,9 +62,11 @@ def find(token: str | None, now: datetime, idle: timedelta, lifetime: timedelta)
     None when there is nothing to say). A session found idle or expired is revoked (flushed)."""
     if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
         return None, None
-    record = db.session.scalar(
-        select(StaffSession).filter_by(token_hash=_hash(token)).options(joinedload(StaffSession.user))
-    )
+    record = db.session.execute(
+        # The account and its roles in the same query: every staff page needs them.
+        select(StaffSession).filter_by(token_hash=_hash(token))
+        .options(joinedload(StaffSession.user).joinedload(StaffUser.role_rows))
+    ).unique().scalar_one_or_none()
     if record is None or record.revoked_at is not None or not record.user.active:
         return None, None
     if now - as_utc(record.created_at) > lifetime:
@@ -91,6 +95,12 @@ def is_fresh(record: StaffSession, now: datetime, within: timedelta) -> bool:
 
 def password_confirmed(record: StaffSession, now: datetime) -> None:
     record.password_at = now
+    db.session.flush()
+
+
+def second_factor_passed(record: StaffSession, now: datetime) -> None:
+    """The session has given a second factor (or enrolled one): the desk opens. Flushes."""
+    record.second_factor_at = now
     db.session.flush()
 
 

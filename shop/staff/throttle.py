@@ -124,3 +124,17 @@ def sign_in_counters(email: str, address: str, browser: str | None) -> list[Coun
         Counter(config["STAFF_LOGIN_LIMIT_PER_ACCOUNT"], f"staff-login/{email}/address/{address}", FOR_ACCOUNT),
         Counter(config["STAFF_LOGIN_LIMIT_UNKNOWN_BROWSERS"], f"staff-login/{email}/unknown", FOR_ACCOUNT_ELSEWHERE),
     ]
+
+
+WRONG_CODES = "Too many wrong codes for this account. Please wait and sign in again."
+
+
+def second_factor_counters(user_id: int) -> list[Counter]:
+    """The counters a second-factor code (or recovery code) for account ``user_id`` takes
+    from: per account, whatever the session or address (the password is known by then, so a
+    new session must not mean new guesses)."""
+    config = current_app.config
+    return [
+        Counter(config["STAFF_2FA_LIMIT"], f"staff-2fa/{user_id}", WRONG_CODES),
+        Counter(config["STAFF_2FA_LIMIT_PER_DAY"], f"staff-2fa-day/{user_id}", WRONG_CODES),
+    ]

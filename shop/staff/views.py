@@ -1,6 +1,8 @@
 """The staff desk: sign-in, sign-out and the dashboard. Every route here and in the nested
-blueprints (``staff.orders``, ``staff.catalogue``, ``staff.comments``) but sign-in needs an active staff account:
-the guard is this blueprint's own ``before_request``, so a new route cannot forget it."""
+blueprints (``staff.orders``, ``staff.catalogue``, ``staff.comments``, ``staff.accounts``,
+``staff.me``) but sign-in and the one-time password links needs an active staff account, its
+second factor where it has or needs one, and a role that opens it (shop.staff.roles): the guard
+is this blueprint's own ``before_request``, so a new route cannot forget it."""
 
 import csv
 import io
@@ -26,13 +28,13 @@ from shop.extensions import db
 from shop.money import decimal_pounds
 from shop.orders import reports
 from shop.spreadsheet import defuse
-from shop.staff import auth, charts, sessions, throttle
+from shop.staff import access, auth, charts, roles, sessions, throttle
 from shop.staff.forms import LoginForm, LogoutForm
 from shop.timeutil import utcnow
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-OPEN_ENDPOINTS = {"staff.login"}
+OPEN_ENDPOINTS = roles.PUBLIC
 SIGN_IN_FAILED = "That email and password did not match an active staff account."
 
 
@@ -41,7 +43,7 @@ def require_staff():
     if request.endpoint in OPEN_ENDPOINTS:
         return None
     if current_user.is_authenticated:  # loads the session record (shop.staff.auth.load_staff)
-        return None
+        return access.check(request.endpoint)  # the second factor, then the roles
     ended = getattr(g, auth.ENDED, None)
     if ended == sessions.IDLE:
         flash("You were signed out after a period of inactivity. Please sign in again.", "info")
@@ -55,7 +57,8 @@ def require_staff():
 
 @bp.context_processor
 def signed_in_user():
-    return {"current_user": current_user._get_current_object()}
+    return {"current_user": current_user._get_current_object(), "may": access.may,
+            "second_factor_pending": access.pending}
 
 
 @bp.after_request

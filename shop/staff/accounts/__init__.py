@@ -1,0 +1,1 @@
+"""Staff accounts for admins (``/staff/accounts``): invitations, roles, disabling, resets."""

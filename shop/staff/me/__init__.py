@@ -1,0 +1,1 @@
+"""One's own staff account (``/staff/me``): the second step of signing in, and two-factor sign-in."""
