@@ -105,3 +105,18 @@ def test_an_onix_file_is_counted_by_its_products_for_the_bar():
     samples = ROOT / "tests" / "catalogue" / "samples"
     assert count_products(samples / "onix.xml") == 3  # not its ProductIdentifiers or ProductSupply
     assert count_products(samples / "onix_short.xml") == 1
+
+
+def test_the_comments_reader_reports_each_row_and_keeps_the_size_cap(tmp_path, db, publication):
+    from shop.catalogue.imports.plan import ImportLimits
+    from shop.comments.imports import read_csv as read_comments
+    from shop.timeutil import utcnow
+
+    path = tmp_path / "comments.csv"
+    rows = "\n".join(f"{publication.isbn},{n + 1},Reader {n},,,2012-06-0{n + 1},Comment {n}" for n in range(4))
+    path.write_text("isbn,number,name,job_title,organisation,posted_at,text\n" + rows + "\n")
+    steps = []
+    plan = read_comments(path, utcnow(), advance=steps.append)
+    assert plan.errors == [] and len(plan.comments) == 4 and steps == [1] * 4
+    refused = read_comments(path, utcnow(), ImportLimits(max_bytes=100))
+    assert refused.comments == [] and "is larger than" in refused.errors[0]

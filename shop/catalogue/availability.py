@@ -74,7 +74,8 @@ def offer(publication: Any, today: date) -> Offer:
     postponed or temporarily withdrawn: notify me; not yet published (forthcoming, or not yet
     available): pre-order; temporarily unavailable: order now
     when reprinting or when copies have a date, else notify me; sold from stock: buy while
-    copies last, then order now if more are due on a date, else notify me. Any other code
+    copies last, then order now if more are due on a date or the title is made to order (to
+    order, print on demand), else notify me. Any other code
     (availability unknown, postponed indefinitely): notify me.
     """
     status, availability = publication.publishing_status, publication.availability
@@ -110,6 +111,12 @@ def offer(publication: Any, today: date) -> Offer:
                          copies_left=publication.stock)
         if _due(expected, today):
             return _backorder("Out of stock", expected, today)
+        if availability in codes.MADE_TO_ORDER:
+            return Offer(
+                BACKORDER, "Order now",
+                "Printed to order: you pay today and we post your copy as soon as it is printed.",
+                SCHEMA + "BackOrder", available_from=expected,
+            )
         return _notify()
     return _notify()
 

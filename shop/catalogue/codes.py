@@ -70,6 +70,9 @@ REPRINTING = "32"
 NOT_YET_AVAILABLE = frozenset({"10", "11", "12"})
 # Sold from the shelf: a copy can be bought while stock lasts.
 SOLD_FROM_STOCK = frozenset({"20", "21", "22", "23"})
+# To order (22) and print on demand (23): copies are made when ordered, so an empty shelf is no
+# reason to stop selling.
+MADE_TO_ORDER = frozenset({"22", "23"})
 # Out of stock for now: bought ahead (a back-order) when a date is known, else "notify me".
 TEMPORARILY_UNAVAILABLE = frozenset({"30", "31", "32", "33", "34"})
 # Cancelled, and 40 to 52: not available from us any more. (09, 99 and anything else: not now,

@@ -46,12 +46,22 @@ def purge() -> None:
 def import_comments(path: Path, dry_run: bool) -> None:
     """Import published comments from a CSV file (isbn, number, name, job_title, organisation,
     posted_at, text): every row is checked first, and nothing is imported unless all are valid."""
+    from flask import current_app
+
+    from shop.catalogue.imports.plan import ImportLimits
     from shop.comments import imports
+    from shop.progress import progress_bar
 
     now = utcnow()
-    plan = imports.read_csv(path, now)
-    for message in plan.errors:
+    config = current_app.config
+    limits = ImportLimits(config["CATALOGUE_IMPORT_MAX_BYTES"], config["CATALOGUE_IMPORT_MAX_ROWS"])
+    with progress_bar(imports.count_rows(path, limits), f"Reading {path.name}") as advance:
+        plan = imports.read_csv(path, now, limits, advance)
+    shown = config["CATALOGUE_IMPORT_ERRORS_SHOWN"]
+    for message in plan.errors[:shown]:
         click.echo(message, err=True)
+    if len(plan.errors) > shown:
+        click.echo(f"… and {len(plan.errors) - shown:,} more problems, not shown.", err=True)
     if plan.errors:
         raise click.ClickException(f"{len(plan.errors)} problem(s) in {path.name}; nothing was imported.")
     count = len(plan.comments)

@@ -20,12 +20,13 @@ from sqlalchemy.exc import IntegrityError
 
 from shop import isbn as isbns
 from shop.catalogue.imports.csv import _letter, _not_utf8  # the catalogue import's wording
-from shop.catalogue.imports.plan import Invalid, parse_isbn, quoted
+from shop.catalogue.imports.plan import ImportLimits, Invalid, parse_isbn, quoted, too_large
 from shop.catalogue.models import Publication
 from shop.comments import rules
 from shop.comments.models import APPROVED, Comment
 from shop.comments.services import CommentError, lock_numbers, record
 from shop.extensions import db
+from shop.progress import Advance, nothing
 from shop.timeutil import SHOP_TZ
 
 COLUMNS = ["isbn", "number", "name", "job_title", "organisation", "posted_at", "text"]
@@ -119,11 +120,27 @@ def _check_header(cells: list[str]) -> tuple[list[str], list[str]]:
     return names, errors
 
 
-def read_csv(path: str | Path, now: datetime) -> CommentImportPlan:
-    """Read and check every row; ``errors`` lists each problem as ``Row N, column X (name): …``.
-    Checks against the database too: each ISBN must be in the catalogue and each number free."""
+def count_rows(path: str | Path, limits: ImportLimits = ImportLimits()) -> int:
+    """About how many rows a file has, for a progress bar; 0 for a file over the size cap."""
+    path = Path(path)
+    if path.stat().st_size > limits.max_bytes:
+        return 0
+    return max(path.read_bytes().count(b"\n") - 1, 0)
+
+
+def read_csv(
+    path: str | Path, now: datetime, limits: ImportLimits = ImportLimits(), advance: Advance = nothing
+) -> CommentImportPlan:
+    """Read and check every row, calling ``advance(1)`` after each; ``errors`` lists each problem
+    as ``Row N, column X (name): …``. Checks against the database too: each ISBN must be in the
+    catalogue and each number free. A file over ``limits`` (the catalogue imports' caps: bytes,
+    rows) is one error, and is not read (or not further)."""
     path = Path(path)
     plan = CommentImportPlan()
+    refused = too_large(path.name, path.stat().st_size, limits)
+    if refused:
+        plan.errors.append(refused)
+        return plan
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
@@ -141,6 +158,14 @@ def read_csv(path: str | Path, now: datetime) -> CommentImportPlan:
         if plan.errors:
             return plan
         for number, cells in enumerate(reader, start=2):
+            advance(1)
+            if number - 1 > limits.max_rows:
+                plan.comments.clear()
+                plan.errors = [
+                    f"{path.name} has more than {limits.max_rows:,} rows, the most one import "
+                    "takes. Split it into smaller files. Nothing was imported."
+                ]
+                return plan
             if any(cell.strip() for cell in cells):
                 comment = _row(number, names, cells, plan.errors, now)
                 if comment is not None:

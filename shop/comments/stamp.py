@@ -14,7 +14,7 @@ this reader was sent the form. Signing costs a few microseconds.
 
 import time
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context, request
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 
 from shop.errors import ShopError
@@ -56,18 +56,27 @@ def _signer() -> TimestampSigner:
     return current_app.extensions[EXTENSION]
 
 
-def issue() -> str:
-    """A token naming this moment, for a form being sent now."""
-    return _signer().sign("shown").decode()
+def _page_isbn() -> str:
+    """The publication whose page (or comment form) is being sent: the ISBN in its address."""
+    raw = (request.view_args or {}).get("isbn_text", "") if has_request_context() else ""
+    return "".join(ch for ch in str(raw) if ch.isdigit() or ch in "Xx")[:13]
 
 
-def check(token: str | None, min_seconds: int, max_hours: int) -> None:
-    """Raise ``TooFast``, ``FormExpired`` or ``StampRefused`` unless ``token`` was issued at least
-    ``min_seconds`` and at most ``max_hours`` ago."""
+def issue(isbn: str | None = None) -> str:
+    """A token naming this moment and the publication (``isbn``, else the page's own), for a
+    form being sent now: a token fetched from one title's page posts to no other."""
+    return _signer().sign(isbn if isbn is not None else _page_isbn()).decode()
+
+
+def check(token: str | None, isbn: str, min_seconds: int, max_hours: int) -> None:
+    """Raise ``TooFast``, ``FormExpired`` or ``StampRefused`` unless ``token`` was issued for
+    ``isbn`` at least ``min_seconds`` and at most ``max_hours`` ago."""
     try:
-        _value, signed_at = _signer().unsign(
+        value, signed_at = _signer().unsign(
             token or "", max_age=max_hours * 3600, return_timestamp=True
         )
+        if value.decode() != isbn:
+            raise BadSignature("issued for another publication")
     except SignatureExpired:
         raise FormExpired(
             "This form was opened too long ago to send. Your comment is below: please check it "

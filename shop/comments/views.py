@@ -77,7 +77,7 @@ def _form_page(publication: Publication, form: CommentForm, status: int, message
         values=form.values(),
         errors=form.field_errors(),
         message=message,
-        shown=stamp.issue(),
+        shown=stamp.issue(publication.isbn),
     ), status
 
 
@@ -114,7 +114,10 @@ def post(isbn_text: str):
     if not publication.comments_open:
         return _form_page(publication, form, 403, CLOSED)
     try:
-        stamp.check(form.shown.data, config["COMMENTS_MIN_SECONDS"], config["COMMENTS_FORM_MAX_AGE_HOURS"])
+        stamp.check(
+            form.shown.data, publication.isbn, config["COMMENTS_MIN_SECONDS"],
+            config["COMMENTS_FORM_MAX_AGE_HOURS"],
+        )
     except stamp.StampRefused as refused:
         log.info("Comment on %s refused: %s", publication.isbn, type(refused).__name__)
         return _form_page(publication, form, 422, refused.message)

@@ -44,6 +44,8 @@ CASES = {
     "not yet available": (dict(availability="10", publication_date=SOON, year=SOON.year, stock=0),
                           PREORDER, "Pre-order", "PreOrder"),
     "in stock": (dict(stock=12), BUY, "Add to basket", "InStock"),
+    "print on demand, none on the shelf": (dict(availability="23", stock=0), BACKORDER, "Order now", "BackOrder"),
+    "to order, none on the shelf": (dict(availability="22", stock=0), BACKORDER, "Order now", "BackOrder"),
     "reprinting": (dict(availability="32", expected_ship_date=SOON, stock=0), BACKORDER, "Order now", "BackOrder"),
     "out of stock with a date": (dict(availability="31", expected_ship_date=SOON, stock=0),
                                  BACKORDER, "Order now", "BackOrder"),
@@ -76,6 +78,8 @@ def test_each_status_has_its_page_form_and_json_ld(client, db, case):
     if action == PREORDER:
         assert f"Published on {long_date(SOON)}" in page
         assert data["availabilityStarts"] == SOON.isoformat()
+    elif action == BACKORDER and fields.get("availability") in ("22", "23"):
+        assert "Printed to order" in page and "availabilityStarts" not in data
     elif action == BACKORDER:
         assert f"ships from {long_date(SOON)}" in page
         assert data["availabilityStarts"] == SOON.isoformat()

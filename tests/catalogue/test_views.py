@@ -139,6 +139,7 @@ def test_a_page_beyond_the_last_says_so_and_links_to_the_last(client, db):
     assert response.status_code == 404  # so that no search engine keeps it
     assert "There is no page 99: this list has 2 pages." in page
     assert 'href="/?page=2">Go to the last page, page 2</a>' in page
+    assert "Page 99 of" not in page and 'rel="prev"' not in page  # no link to page 98, another 404
     assert "Set-Cookie" not in response.headers
     searched = client.get("/?q=report&page=7").get_data(as_text=True)
     assert 'href="/?q=report&amp;page=2"' in searched and "publications match" not in searched
