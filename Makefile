@@ -23,9 +23,12 @@ seed: db-upgrade
 run: seed
 	VENV=$(VENV) bash scripts/run.sh
 
-# SQLite by default; set DATABASE_URL to run the same suite on PostgreSQL.
+# SQLite by default; set DATABASE_URL to run the same suite on PostgreSQL. One worker per core
+# (pytest-xdist), a test file's tests on one worker; TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= auto
+XDIST = -n $(TEST_WORKERS) --dist loadfile
 test: install
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q $(XDIST) $(PYTEST_ARGS)
 
 # Lint and types: ruff (rules in pyproject.toml) and mypy on the shop package.
 .PHONY: lint
@@ -34,7 +37,7 @@ lint: install
 	$(PY) -m mypy
 
 test-postgres: install
-	DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(PY) -m pytest -q $(PYTEST_ARGS)
+	DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(PY) -m pytest -q $(XDIST) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
