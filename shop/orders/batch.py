@@ -40,6 +40,10 @@ def why_not_packable(order: Order) -> str:
     """In words, why an order outside ``packable()`` cannot be dispatched now."""
     if order.dispatched_at is not None:
         return "already dispatched"
+    if order.cancelled_at is not None:
+        return "cancelled"
+    if order.full_refund_pending:
+        return "being refunded in full (Stripe has not completed the refund yet)"
     if order.status in DISPATCHABLE and order.awaiting_stock:
         return "still waiting for copies of a pre-ordered or back-ordered title"
     if order.status in DISPATCHABLE and order.mismatch_unacknowledged:

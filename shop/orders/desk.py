@@ -55,12 +55,23 @@ class DeskError(ShopError):
 WAITING_LINE = exists().where(OrderLine.order_id == Order.id, OrderLine.awaiting_stock.is_(True))
 
 
+# Stripe accepted a refund of all that was charged and has not completed it (Order's twin).
+FULL_REFUND_PENDING = and_(
+    Order.refund_pending_pence > 0,
+    Order.refunded_pence + Order.refund_pending_pence >= func.coalesce(Order.amount_charged_pence, 0),
+)
+
+
 def to_pack() -> ColumnElement[bool]:
     """The orders in the "to pack" view and its counts: dispatchable, not yet dispatched, with no
-    line still waiting for copies (a pre-order or back-order not yet allocated). An order with
-    an amount mismatch nobody has acknowledged is among them, flagged first, so that someone
-    looks at it; it cannot be sent until then (``packable``)."""
-    return and_(Order.status.in_(DISPATCHABLE), Order.dispatched_at.is_(None), ~WAITING_LINE)
+    line still waiting for copies (a pre-order or back-order not yet allocated), not cancelled
+    and not being refunded in full (a pending bank refund leaves the order paid until Stripe
+    completes it). An order with an amount mismatch nobody has acknowledged is among them,
+    flagged first, so that someone looks at it; it cannot be sent until then (``packable``)."""
+    return and_(
+        Order.status.in_(DISPATCHABLE), Order.dispatched_at.is_(None), ~WAITING_LINE,
+        Order.cancelled_at.is_(None), ~FULL_REFUND_PENDING,
+    )
 
 
 def packable() -> ColumnElement[bool]:
@@ -138,6 +149,11 @@ def order_flags(order, now: datetime, overdue_days: int) -> list[Flag]:
         flags.append(Flag(f"Refunded {format_pence(order.refunded_pence)}", "flag flag-info"))
     if order.refund_pending_pence:
         flags.append(Flag(f"Refund pending {format_pence(order.refund_pending_pence)}", "flag flag-info"))
+    if order.cancelled_at is not None and order.status != REFUNDED and not order.refund_pending_pence:
+        # The cancellation's refund failed (a closed bank account): the money is still here.
+        flags.append(Flag("Cancelled, but the refund failed: refund again"))
+    elif order.cancelled_at is not None and order.status != REFUNDED:
+        flags.append(Flag("Cancelled: not to be sent", "flag flag-info"))
     return flags
 
 
@@ -158,6 +174,7 @@ _LISTED_COLUMNS = (
     Order.reference, Order.created_at, Order.customer_name, Order.customer_email, Order.copies,
     Order.total_pence, Order.status, Order.amount_mismatch, Order.refunded_pence,
     Order.refund_pending_pence, Order.paid_at, Order.dispatched_at, Order.mismatch_acknowledged_at,
+    Order.cancelled_at,
     WAITING_LINE.label("awaiting_stock"),
 )
 
@@ -272,7 +289,8 @@ def search_orders(
 @dataclass
 class Selection:
     """The orders a batch action is for: ticked references, or every order matching
-    ``filters`` placed by the time the list was shown (``placed_by``), without a list of ids."""
+    ``filters`` that was placed, and paid if it is, by the time the list was shown
+    (``placed_by``), without a list of ids."""
 
     references: list[str] = field(default_factory=list)
     filters: OrderFilters | None = None
@@ -293,7 +311,11 @@ def selected_orders(selection: Selection, limit: int, now: datetime, overdue_day
     if selection.filters is not None:
         statement = filtered_orders(selection.filters)
         if selection.placed_by is not None:
-            statement = statement.where(Order.created_at <= selection.placed_by)
+            # A bank payment placed earlier but cleared since was not on the list staff saw.
+            statement = statement.where(
+                Order.created_at <= selection.placed_by,
+                or_(Order.paid_at.is_(None), Order.paid_at <= selection.placed_by),
+            )
         to_pack = selection.filters.to_pack
     else:
         references = sorted({ref.strip().upper() for ref in selection.references if ref.strip()})

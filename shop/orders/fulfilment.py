@@ -18,6 +18,7 @@ from shop.orders.status import (
     CLOSED,
     EXPIRED,
     PAID,
+    PAYABLE,
     PAYMENT_FAILED,
     PAYMENT_PROCESSING,
     sources,
@@ -65,7 +66,7 @@ def _record_paid(order: Order, payment: CheckoutPayment, actor: str) -> None:
     and flagged for staff; the order is still paid, because that is what Stripe says. A
     session Stripe completed with nothing to pay (``no_payment_required``) is such a mismatch
     too: the order has a price, and staff decide."""
-    if order.status not in sources(PAID):
+    if order.status not in PAYABLE:
         return
     left = transition(
         order,

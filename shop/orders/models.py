@@ -86,6 +86,9 @@ class Order(Model):
     )
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Staff cancelled it (a full refund, copies back): never packed, even while the refund is
+    # pending or after it failed.
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     lines: Mapped[list["OrderLine"]] = relationship(
@@ -110,9 +113,20 @@ class Order(Model):
         return any(line.awaiting_stock for line in self.lines)
 
     @property
+    def full_refund_pending(self) -> bool:
+        """Stripe accepted a refund of everything that was charged and has not completed it
+        (a bank payment's refund takes days): the order will not be posted."""
+        return self.refund_pending_pence > 0 and (
+            self.refunded_pence + self.refund_pending_pence >= (self.amount_charged_pence or 0)
+        )
+
+    @property
     def is_to_pack(self) -> bool:
         """In the "to pack" view: the twin of ``orders.desk.to_pack()``."""
-        return self.status in DISPATCHABLE and self.dispatched_at is None and not self.awaiting_stock
+        return (
+            self.status in DISPATCHABLE and self.dispatched_at is None and not self.awaiting_stock
+            and self.cancelled_at is None and not self.full_refund_pending
+        )
 
     @property
     def can_dispatch(self) -> bool:

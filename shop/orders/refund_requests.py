@@ -16,6 +16,7 @@ from shop.orders import refunds
 from shop.orders.models import Order, OrderEvent
 from shop.orders.refunds import RefundError, check_amount
 from shop.orders.status import PAID, REFUNDABLE, REFUNDED
+from shop.timeutil import utcnow
 
 # Why staff refund; the customer never sees these.
 REASONS = {
@@ -100,12 +101,13 @@ def describe(order: Order, plan: RefundPlan) -> list[str]:
     """Exactly what carrying out ``plan`` will do, in the order it happens."""
     already = f" ({format_pence(order.refunded_pence)} was refunded before)" if order.refunded_pence else ""
     lines = [
-        f"Stripe refunds {format_pence(plan.amount_pence)} to the card that paid for order {order.reference}"
+        f"Stripe refunds {format_pence(plan.amount_pence)} to the card or bank account that paid for order {order.reference}"
         + (", everything that is left" if plan.full else f", of {format_pence(order.refundable_pence)} left")
         + f"{already}. This cannot be undone."
     ]
     if plan.full and order.dispatched_at is None:
-        lines.append("The order becomes refunded and will not be packed or posted.")
+        lines.append("The order will not be packed or posted. It becomes refunded once Stripe completes "
+                     "the refund (at once for most cards; a bank payment's refund can take days).")
     elif plan.full:
         lines.append("The order becomes refunded; the date it was dispatched stays on record.")
     elif order.dispatched_at is None:
@@ -124,7 +126,10 @@ def describe(order: Order, plan: RefundPlan) -> list[str]:
         lines.append(f"{recipient} gets one email about {what}.")
     else:
         lines.append("No email is sent: the order has no usable email address.")
-    lines.append(f"The timeline records the reason (“{plan.reason_label}”)" + (" and your note." if plan.note else "."))
+    if plan.reason:
+        lines.append(f"The timeline records the reason (“{plan.reason_label}”)" + (" and your note." if plan.note else "."))
+    else:
+        lines.append("The timeline records the reason you choose" + (" and your note." if plan.note else "."))
     return lines
 
 
@@ -160,14 +165,19 @@ def carry_out(order: Order, plan: RefundPlan, request_token: str, actor: str) ->
         reason=plan.reason_label, note=plan.note or None, restock=plan.restock, cancel=plan.cancel or None,
     )
     restocked = False
-    if plan.restock and order.status == REFUNDED and order.dispatched_at is None:
+    if plan.restock and refunds.restocked_before(order):
+        # Cancelled before, restocked, and that refund failed: the copies are back already.
+        order.record("restock_skipped", actor, text="The copies went back in stock before.")
+    elif plan.restock and order.status == REFUNDED and order.dispatched_at is None:
         stock.release(order.lines)
         order.record("restocked", actor, copies=order.copies, stripe_refund_id=refund.id)
         restocked = True
     elif plan.restock:
+        # refunds.restock_when_refunded puts them back once Stripe completes the refund.
         order.record("restock_skipped", actor, stripe_refund_status=refund.status,
-                     text="Stripe has not confirmed the refund yet: copies not put back in stock.")
+                     text="Stripe has not completed the refund yet: the copies go back in stock when it does.")
     if plan.cancel:
+        order.cancelled_at = utcnow()
         order.record("cancelled", actor, reason=plan.reason_label)
     emailed = False
     if refund.status in MONEY_RETURNING:

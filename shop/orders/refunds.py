@@ -15,10 +15,11 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
+from shop.catalogue import stock
 from shop.errors import PaymentGatewayError, ShopError
 from shop.extensions import db
 from shop.money import format_pence
-from shop.orders.models import Order, Refund
+from shop.orders.models import Order, OrderEvent, Refund
 from shop.orders.status import ALLOWED, DISPATCHED, PAID, REFUNDABLE, REFUNDED, transition
 from shop.payments import gateway
 from shop.payments.gateway import RefundInfo
@@ -177,12 +178,38 @@ def _set_refunded(order: Order, refunded: int, actor: str) -> None:
         return
     if new_status in ALLOWED.get(order.status, frozenset()):
         transition(order, new_status, actor=actor)
+        restock_when_refunded(order, actor)
     else:
         # Stripe is the ledger: record the money, keep the status, and tell staff.
         log.error(
             "Order %s: refunds say %s but %s -> %s is not allowed",
             order.reference, refunded, order.status, new_status,
         )
+
+
+def restocked_before(order: Order) -> bool:
+    count = db.session.scalar(
+        select(func.count(OrderEvent.id)).where(OrderEvent.order_id == order.id, OrderEvent.kind == "restocked")
+    )
+    return bool(count)
+
+
+def restock_when_refunded(order: Order, actor: str) -> bool:
+    """Copies the desk asked to put back while Stripe's refund was still pending (a cancelled
+    bank payment's order) go back now that the order is refunded and was never sent; once."""
+    if order.status != REFUNDED or order.dispatched_at is not None:
+        return False
+    kinds = set(db.session.scalars(
+        select(OrderEvent.kind).where(
+            OrderEvent.order_id == order.id, OrderEvent.kind.in_(("restock_skipped", "restocked"))
+        )
+    ))
+    if kinds != {"restock_skipped"}:
+        return False
+    stock.release(order.lines)
+    order.record("restocked", actor, copies=order.copies)
+    db.session.flush()
+    return True
 
 
 def refunded_by_since(actor: str, since: datetime) -> int:

@@ -98,6 +98,10 @@ UNPAID_HOLDS = (PENDING_PAYMENT, PAYMENT_PROCESSING)
 DISPATCHABLE = (PAID,)
 # What may be refunded (in part or in full) through Stripe.
 REFUNDABLE = (PAID, DISPATCHED)
+# What a payment Stripe reports (a checkout's events, the success page, reconcile) may make
+# paid: whatever the table lets become paid except refunded, which goes back to paid only when
+# Stripe says the refund failed (orders.refunds), never because a payment event came late.
+PAYABLE = sources(PAID) - {REFUNDED}
 
 
 class InvalidTransition(ShopError):

@@ -230,9 +230,12 @@ def test_all_matching_the_filter_carries_the_filter_not_the_ids(staff_client, db
     leeds = [make_order(postcode="LS1 4AP", created_at=shown_at - timedelta(minutes=n + 1)) for n in range(60)]
     york = make_order(postcode="YO1 7HH", created_at=shown_at - timedelta(minutes=5))
     later = make_order(postcode="LS2 9JT", created_at=shown_at + timedelta(seconds=5))  # placed after the page was shown
+    cleared = make_order(postcode="LS3 1AA", created_at=shown_at - timedelta(minutes=90))
+    cleared.paid_at = shown_at + timedelta(seconds=5)  # a bank payment placed before, paid after
+    db.session.commit()
     response = batch(staff_client, "click_drop", scope="all", filters={"status": "to_pack", "q": "LS"}, shown_at=shown_at)
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
-    assert {row["Order reference"] for row in rows} == {o.reference for o in leeds}
+    assert {row["Order reference"] for row in rows} == {o.reference for o in leeds}  # not cleared
     assert york.reference not in {row["Order reference"] for row in rows}
     assert later.reference not in {row["Order reference"] for row in rows}
     assert next(row["Order reference"] for row in rows) == leeds[-1].reference  # to pack: oldest first
@@ -394,7 +397,7 @@ def test_partial_postcode_town_and_street_find_orders(staff_client, db):
 def test_a_from_date_after_the_to_date_says_so(staff_client, db):
     order = make_order()
     page = staff_client.get("/staff/orders?date_from=2026-12-10&date_to=2026-12-01").get_data(as_text=True)
-    assert "is before the “from” date (10 Dec 2026)" in page
+    assert "The “to” date (1 Dec 2026) is before the “from” date (10 Dec 2026), so both dates are ignored." in page
     assert 'aria-invalid="true"' in page
     assert order.reference in page  # the dates are ignored, as the message says
 

@@ -8,7 +8,15 @@ from sqlalchemy import select
 from shop.catalogue.models import Publication
 from shop.emails.models import OutboxEmail
 from shop.orders.models import Order
-from tests.conftest import STAFF_EMAIL, page_token, paid_order_through_stripe
+from shop.timeutil import utcnow
+from tests.conftest import (
+    STAFF_EMAIL,
+    csrf_token,
+    deliver_all,
+    deliver_event,
+    page_token,
+    paid_order_through_stripe,
+)
 
 
 def reload(db, order) -> Order:
@@ -69,7 +77,7 @@ def test_a_partial_refund_confirmed_then_made_with_one_email(client, staff_clien
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "Refund £5.00 of order" in page
-    assert "Stripe refunds £5.00 to the card that paid for order" in page and "of £20.95 left" in page
+    assert "Stripe refunds £5.00 to the card or bank account that paid for order" in page and "of £20.95 left" in page
     assert "The order stays paid and will still be packed and posted as it is." in page
     assert "nurse@example.org gets one email about the refund of £5.00." in page
     assert "Copies arrived damaged or misprinted" in page and "Cover torn" in page
@@ -96,7 +104,7 @@ def test_a_full_refund_with_restock_puts_the_copies_back(client, staff_client, s
     assert stock(db, publication) == before - 3
     page = check(staff_client, order, choice="full", reason="not_sent", restock="y").get_data(as_text=True)
     assert "everything that is left" in page and "3 copies go back into stock: 3 × Leadership" in page
-    assert "The order becomes refunded and will not be packed or posted." in page
+    assert "The order will not be packed or posted. It becomes refunded once Stripe completes" in page
     confirm(staff_client, order, page)
     order = reload(db, order)
     assert order.status == "refunded" and order.refunded_pence == order.amount_charged_pence
@@ -175,6 +183,7 @@ def test_cancel_refunds_in_full_restocks_and_emails_once(client, staff_client, s
     page = staff_client.get(f"/staff/orders/{order.reference}/cancel").get_data(as_text=True)
     assert "Cancel order" in page and "Stripe refunds £20.95" in page
     assert "2 copies go back into stock" in page and "one email about its cancellation and the refund" in page
+    assert "The timeline records the reason you choose." in page  # none is chosen yet
     assert sandbox.requests_to("/v1/refunds") == []
     response = cancel(staff_client, order, reason="customer_request", note="Ordered twice by mistake")
     assert response.status_code == 303
@@ -211,3 +220,78 @@ def test_cancel_needs_a_reason(client, staff_client, sandbox, db, publication):
     assert response.status_code == 422 and "Choose the reason for cancelling." in response.get_data(as_text=True)
     assert reload(db, order).status == "paid" and sandbox.requests_to("/v1/refunds") == []
     assert not [e for e in reload(db, order).events if e.kind in ("refund_request", "cancelled")]
+
+
+# --- a cancellation whose refund Stripe has not completed (a bank payment's) -------------------
+
+def listed_to_pack(staff_client, order) -> bool:
+    page = staff_client.get("/staff/orders?status=to_pack").get_data(as_text=True)
+    return f'href="/staff/orders/{order.reference}"' in page
+
+
+def settle(sandbox, client, refund_id: str, status: str) -> None:
+    sandbox.post(f"/_sandbox/refunds/{refund_id}", status=status)
+    assert set(deliver_all(client, sandbox, "refund.updated")) == {200}
+
+
+def test_a_cancelled_order_whose_refund_is_pending_is_never_packed_and_restocks_when_it_completes(
+        client, staff_client, sandbox, db, publication):
+    before = stock(db, publication)
+    order = paid_order_through_stripe(client, sandbox, quantity=2)
+    assert listed_to_pack(staff_client, order)
+    sandbox.post("/_sandbox/config", pending_refunds=True)
+    assert cancel(staff_client, order, reason="customer_request").status_code == 303
+    order = reload(db, order)
+    assert order.status == "paid" and order.refund_pending_pence == 2095 and order.cancelled_at is not None
+    assert stock(db, publication) == before - 2  # not yet: Stripe has not completed the refund
+    assert not listed_to_pack(staff_client, order)
+    page = staff_client.get(f"/staff/orders/{order.reference}").get_data(as_text=True)
+    assert "Cancelled: not to be sent" in page
+    # Ticked on another view, it is left out of every batch action, with the reason.
+    shown = staff_client.get("/staff/orders?status=placed").get_data(as_text=True)
+    assert f'value="{order.reference}" id="tick-{order.reference}"' in shown
+    for action in ("dispatch", "slips", "labels", "click_drop"):
+        response = staff_client.post("/staff/orders/batch", data={
+            "csrf_token": csrf_token(shown), "action": action, "scope": "ticked", "ref": [order.reference],
+            "filter-status": "placed", "shown_at": utcnow().isoformat()})
+        page = response.get_data(as_text=True) if response.status_code == 200 else \
+            staff_client.get(response.location).get_data(as_text=True)
+        assert f"{order.reference} (cancelled)" in page, action
+    [refund_id] = [r.stripe_refund_id for r in order.refunds]
+    settle(sandbox, client, refund_id, "succeeded")
+    order = reload(db, order)
+    assert order.status == "refunded" and order.refunded_pence == 2095 and order.refund_pending_pence == 0
+    assert stock(db, publication) == before
+    deliver_all(client, sandbox, "refund.updated")
+    assert stock(db, publication) == before  # the event again: copies back once
+    assert [e.kind for e in reload(db, order).events].count("restocked") == 1
+
+
+def test_a_cancellation_whose_refund_fails_stays_out_of_packing_and_is_flagged(
+        client, staff_client, sandbox, db, publication):
+    before = stock(db, publication)
+    order = paid_order_through_stripe(client, sandbox, quantity=2)
+    assert cancel(staff_client, order, reason="customer_request").status_code == 303
+    assert reload(db, order).status == "refunded" and stock(db, publication) == before
+    [refund_id] = [r.stripe_refund_id for r in reload(db, order).refunds]
+    settle(sandbox, client, refund_id, "failed")
+    order = reload(db, order)
+    assert order.status == "paid" and order.refunded_pence == 0  # the money is still here
+    assert not listed_to_pack(staff_client, order)
+    page = staff_client.get(f"/staff/orders/{order.reference}").get_data(as_text=True)
+    assert "Cancelled, but the refund failed: refund again" in page
+    # Cancelling again refunds again, and the copies that went back before are not added twice.
+    assert cancel(staff_client, order, reason="customer_request").status_code == 303
+    order = reload(db, order)
+    assert order.status == "refunded" and order.refunded_pence == 2095
+    assert stock(db, publication) == before
+
+
+def test_a_late_payment_event_does_not_pay_a_refunded_order_again(client, staff_client, sandbox, db, publication):
+    order = paid_order_through_stripe(client, sandbox, quantity=1)
+    assert cancel(staff_client, order, reason="customer_request").status_code == 303
+    emails = len(outbox(db))
+    [completed] = sandbox.events("checkout.session.completed")
+    assert deliver_event(client, sandbox, completed["id"]).status_code == 200  # Stripe's retry, late
+    order = reload(db, order)
+    assert order.status == "refunded" and len(outbox(db)) == emails

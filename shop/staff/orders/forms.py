@@ -33,11 +33,17 @@ class OrderFilterForm(FlaskForm):
     isbn = StringField("ISBN", validators=[Optional(), Length(max=32)])
     q = StringField("Reference, email, name, postcode, town or street", validators=[Optional(), Length(max=200)])
 
+    dates_reversed = False
+
     def check_date_order(self) -> bool:
         """A "from" date after the "to" date matches nothing: say so (both are then ignored)."""
         start, end = self.date_from.data, self.date_to.data
         if start and end and not self.date_from.errors and not self.date_to.errors and start > end:
-            self.date_to.errors = [f"is before the “from” date ({start:%-d %b %Y}), so both dates are"]
+            self.dates_reversed = True
+            self.date_to.errors = [
+                f"The “to” date ({end:%-d %b %Y}) is before the “from” date ({start:%-d %b %Y}), "
+                "so both dates are ignored."
+            ]
             return False
         return True
 

@@ -155,6 +155,15 @@ def _selected(selection: Selection):
     return desk.selected_orders(selection, config["STAFF_BATCH_LIMIT"], utcnow(), config["DISPATCH_WARNING_DAYS"])
 
 
+def _packable_and_not(orders: list) -> tuple[list, str]:
+    """The orders that may be packed now, and the others in words (reference and reason)."""
+    movable = batches.packable_ids([order.id for order in orders])
+    left_out = "; ".join(
+        f"{order.reference} ({batches.why_not_packable(order)})" for order in orders if order.id not in movable
+    )
+    return [order for order in orders if order.id in movable], left_out
+
+
 def _download(body: str | bytes, mimetype: str, name: str, extension: str) -> Response:
     stamp = utcnow().strftime("%Y%m%d-%H%M")
     return Response(body, mimetype=mimetype,
@@ -179,12 +188,20 @@ def batch():
         return _back_to_list(filters)
     actor = current_user.email
     config = current_app.config
+    if action in ("slips", "labels", "click_drop"):
+        # Documents are for orders that will be sent: the others are named and left out.
+        orders, left_out = _packable_and_not(orders)
+        if not orders:
+            flash(f"None of the selected orders can be packed now: {left_out}. Nothing was made.", "error")
+            return _back_to_list(filters)
+        if left_out and action != "slips":  # the slips page says so itself
+            flash(f"Left out of the download, as they cannot be packed now: {left_out}.", "warning")
     if action == "slips":
         batches.load_for_documents(orders)
         batches.record_printed(orders, "packing_slip_printed", actor)
         db.session.commit()
         return render_template("staff/orders/packing_slips.html", orders=orders,
-                               back=_list_url(filters))
+                               back=_list_url(filters), left_out=left_out)
     if action == "labels":
         try:
             pdf = labels_pdf(orders, config["LABEL_SHEET"])
@@ -204,6 +221,7 @@ def batch():
             "staff/orders/batch_dispatch.html", orders=orders,
             form=BatchDispatchForm(formdata=None, carrier="Royal Mail"),
             movable=batches.packable_ids([order.id for order in orders]), filters=filters,
+            why_not_packable=batches.why_not_packable,
         )
     flash("Choose what to do with the selected orders.", "error")
     return _back_to_list(filters)
