@@ -15,7 +15,7 @@ from shop.emails.outbox import queue_dispatch_correction, queue_dispatch_notice
 from shop.extensions import db
 from shop.orders.desk import DeskError, packable
 from shop.orders.models import Order
-from shop.orders.status import DISPATCHED, transition
+from shop.orders.status import dispatched_status, transition
 from shop.timeutil import utcnow
 
 MAX_CARRIER = 100
@@ -79,8 +79,9 @@ def dispatch_batch(orders: list[Order], carrier: str, tracking: dict[str, str], 
         number = numbers.get(reference)
         moved = transition(
             order,
-            DISPATCHED,
+            dispatched_status(order.status),  # an invoiced order is posted before it is paid
             actor=actor,
+            kind="dispatched",
             detail={"carrier": carrier_value, "tracking_number": number, "batch": result.batch},
             dispatched_at=now,
             carrier=carrier_value,

@@ -123,7 +123,7 @@ def test_the_handled_events_are_all_events_stripe_knows():
     from sandbox.conformance import check
 
     assert check({"url": URL, "enabled_events": list(HANDLED_EVENTS)}, WebhookEndpointCreateParams) == []
-    assert len(set(HANDLED_EVENTS)) == len(HANDLED_EVENTS) == 8
+    assert len(set(HANDLED_EVENTS)) == len(HANDLED_EVENTS) == 13
 
 
 def _section(title: str) -> str:
