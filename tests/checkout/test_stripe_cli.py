@@ -15,7 +15,7 @@ from tests.conftest import STRIPE_KEY
 
 URL = "https://shop.example.org/stripe/webhook"
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-EVENT = re.compile(r"`((?:checkout\.session|charge|refund|payment_intent)(?:\.[a-z_]+)+)`")
+EVENT = re.compile(r"`((?:checkout\.session|charge|refund|payment_intent|invoice)(?:\.[a-z_]+)+)`")
 
 
 def endpoints(sandbox) -> list:
