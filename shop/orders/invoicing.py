@@ -46,7 +46,6 @@ from shop.emails.outbox import (
 from shop.errors import PaymentGatewayError, ShopError, UnknownCheckout
 from shop.extensions import db, rows_changed
 from shop.isbn import hyphenate
-from shop.money import format_pence
 from shop.orders import models
 from shop.orders import services as orders
 from shop.orders.holds import Holder
@@ -737,15 +736,6 @@ def reconcile_one(order_id: int, terms: InvoiceTerms) -> Iterator[InvoiceChange]
         yield InvoiceChange(order.reference, before, order.status, "invoice overdue: flagged")
 
 
-def describe_payment(order: Order) -> str:
-    """How an invoice order was (or is to be) paid, in a phrase for the receipt and the desk."""
-    invoice = order.invoice
-    if invoice is None:
-        return ""
-    paid = invoice.paid_by or "Invoice"
-    return f"{paid}, invoice {invoice.number or '—'} (purchase order {invoice.po_number})"
-
-
 def delivery_countries(regions: dict, region: str) -> list[tuple[str, str]]:
     """(code, name) of the countries the basket's postage region delivers to, by name."""
     codes = regions.get(region, {}).get("countries", [])
@@ -757,17 +747,3 @@ def billing_countries(regions: dict) -> list[tuple[str, str]]:
     codes = {code for spec in regions.values() for code in spec["countries"]}
     named = sorted(((code, country_name(code) or code) for code in codes), key=lambda pair: pair[1])
     return sorted(named, key=lambda pair: pair[0] != "GB")
-
-
-def format_due(invoice: OrderInvoice) -> str:
-    return f"{invoice.due_at:%-d %B %Y}" if invoice.due_at else ""
-
-
-def summary(order: Order) -> str:
-    """One line for logs and the CLI."""
-    invoice = order.invoice
-    if invoice is None:
-        return ""
-    return (f"{order.reference} {invoice.organisation} PO {invoice.po_number} invoice {invoice.number or '—'} "
-            f"{format_pence(order.total_pence)} {label(order.status)}")
-

@@ -17,7 +17,13 @@ from sqlalchemy import func, select
 from sandbox import sign_payload
 from shop.catalogue.models import Publication
 from shop.catalogue.rules import PriceBreak
-from shop.emails.models import INVOICE_CANCELLED, INVOICE_ISSUED, INVOICE_PAID, INVOICE_REQUESTED, OutboxEmail
+from shop.emails.models import (
+    INVOICE_CANCELLED,
+    INVOICE_ISSUED,
+    INVOICE_PAID,
+    INVOICE_REQUESTED,
+    OutboxEmail,
+)
 from shop.orders.models import Order, OrderEvent
 from tests.conftest import (
     ISBN,
