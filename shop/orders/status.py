@@ -17,7 +17,11 @@ invoiced order may be packed and posted before payment: dispatch takes it to
 (``invoiced`` -> ``paid``, ``invoiced_dispatched`` -> ``dispatched``), so it is recorded once by
 the same compare-and-set as a card payment, however often Stripe reports it. A voided invoice
 (``invoice_void``) or one written off as uncollectible (``uncollectible``) closes the order; an
-uncollectible invoice can still be paid later, as Stripe allows, and a void one never.
+uncollectible invoice can still be paid later, as Stripe allows, and a void one never. An order
+declined by staff before its invoice was open is ``cancelled``, as a card checkout closed unpaid
+(its copies back in stock). These moves record timeline entries of their own kind
+(``invoice_paid``, ``invoice_declined``: ``transition``'s ``kind``), so "dispatched" on a
+timeline is always the parcel leaving.
 """
 
 from typing import Any
