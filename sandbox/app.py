@@ -1,5 +1,6 @@
 """The sandbox's WSGI app: a Stripe-compatible ``/v1`` API, the hosted payment page
-``/pay/<id>``, and the test control API ``/_sandbox``.
+``/pay/<id>``, and the test control API ``/_sandbox``. Billing's routes (customers, invoices,
+coupons, promotion codes, the hosted invoice page) are added by ``billing_app``.
 
 Every ``/v1`` request is checked as Stripe would: its API key, its ``Stripe-Version``, its
 parameters against the pinned stripe-python's types (``conformance``; problems are logged with

@@ -214,3 +214,20 @@ def test_promotion_codes_as_stripe_checks_them(client: stripe.StripeClient, sand
     second = client.v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
     with pytest.raises(Exception, match="This code is invalid"):  # its one redemption is used
         sandbox.state.complete_session(second.id, promotion_code="TEAM10")
+
+
+def test_the_payment_page_takes_a_code_only_where_the_session_allows_one(client: stripe.StripeClient,
+                                                                        sandbox: SandboxServer):
+    params = {"mode": "payment", "success_url": "https://shop.example.org/ok?session_id={CHECKOUT_SESSION_ID}",
+              "line_items": [{"quantity": 1, "price_data": {"currency": "gbp", "unit_amount": 850,
+                                                            "product_data": {"name": "Leadership"}}}]}
+    plain = client.v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
+    assert 'id="promotion_code"' not in requests.get(plain.url, timeout=10).text
+    allowing = client.v1.checkout.sessions.create(params={**params, "allow_promotion_codes": True})  # type: ignore[arg-type]
+    form = {"email": "ada@example.org", "name": "Ada", "line1": "1 Road", "city": "Leeds", "postal_code": "LS1 1AA",
+            "country": "GB", "card_number": "4242424242424242", "expiry": "12/34", "cvc": "123",
+            "promotion_code": "NOSUCH"}
+    answer = requests.post(allowing.url, data=form, timeout=10, allow_redirects=False)
+    assert answer.status_code == 400 and '<a href="#promotion_code">This code is invalid.</a>' in answer.text
+    assert 'value="NOSUCH"' in answer.text  # kept
+    assert client.v1.checkout.sessions.retrieve(allowing.id).status == "open"

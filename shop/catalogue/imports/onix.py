@@ -152,8 +152,9 @@ def read_onix(
     else 11, in pages) or GBP price is listed in ``skipped`` with its reference, never guessed.
     ``fields`` hold the bibliographic facts, the price, the publication date (a full date, else
     none) and the expected availability date (SupplyDate 08, else none); the publishing status,
-    the availability, the contributors (or NoContributor), the Thema subjects and the free PDF
-    (a SupportingResource of full content) only when the message gives them. ``new_only`` holds the
+    the availability, the contributors (or NoContributor), the Thema subjects, the free PDF
+    (a SupportingResource of full content) and the volume prices (rising discounts by quantity
+    in the GBP price) only when the message gives them. ``new_only`` holds the
     summary (TextType 03, else 02), so an existing publication keeps its stock and summary.
     What is left out of a product that is imported (a contributor role or subject code this
     shop does not use) is listed in ``notes``. A file that is not ONIX 3.x, or that uses entity
