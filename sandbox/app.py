@@ -1,5 +1,6 @@
 """The sandbox's WSGI app: a Stripe-compatible ``/v1`` API, the hosted payment page
-``/pay/<id>``, and the test control API ``/_sandbox``.
+``/pay/<id>``, and the test control API ``/_sandbox``. Billing's routes (customers, invoices,
+coupons, promotion codes, the hosted invoice page) are added by ``billing_app``.
 
 Every ``/v1`` request is checked as Stripe would: its API key, its ``Stripe-Version``, its
 parameters against the pinned stripe-python's types (``conformance``; problems are logged with
@@ -20,6 +21,7 @@ from flask import Flask, Response, g, redirect, render_template_string, request
 from werkzeug.exceptions import HTTPException
 
 from . import conformance
+from .billing_app import add_billing_routes
 from .page import (
     BACS_HINT,
     CLOSED_TITLES,
@@ -64,10 +66,12 @@ from .versions import is_known, render
 log = logging.getLogger(__name__)
 
 _COLLECTIONS = {"payment_intents": "payment_intent", "charges": "charge", "refunds": "refund",
-                "shipping_rates": "shipping_rate"}
+                "shipping_rates": "shipping_rate", "customers": "customer", "invoices": "invoice",
+                "invoiceitems": "invoiceitem", "invoice_payments": "invoice_payment", "coupons": "coupon",
+                "promotion_codes": "promotion_code"}
 _CREATED_OPS = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
 _CONTROL_COMPLETE = ("card", "email", "name", "address", "amount_total", "currency", "payment_method",
-                     "sort_code", "account_number")
+                     "sort_code", "account_number", "promotion_code")
 
 
 # -- lists and expansion ---------------------------------------------------------------
@@ -111,19 +115,35 @@ def _expand(state: SandboxState, node: Obj, parts: list[str], path: str) -> Obj:
             if rest:
                 _expand(state, item, rest, path)
         return node
-    if head == "line_items" and node.get("object") == "checkout.session":
+    kind = node.get("object")
+    if head == "line_items" and kind == "checkout.session":
         value: Any = {"object": "list", "data": state.session_line_items(node["id"]), "has_more": False,
                       "url": f"/v1/checkout/sessions/{node['id']}/line_items"}
+    elif head == "payments" and kind == "invoice":  # includable: present only when asked for
+        value = state.invoice_payments(node)
+    elif head == "amount_paid_off_stripe" and kind == "invoice":
+        value = node.get("_paid_off_stripe", 0)
+    elif head in node and isinstance(node[head], list):  # each item of a list (discounts[])
+        node[head] = [_expand_value(state, item, rest, path) for item in node[head]]
+        return node
     elif head in node:
-        value = node[head]
-        if isinstance(value, str):
-            value = state.lookup(value)
-            if value is None:
-                raise ParamError(f"This property cannot be expanded ({path}).", param="expand")
+        value = _expand_value(state, node[head], [], path)
     else:
         raise ParamError(f"This property cannot be expanded ({path}).", param="expand")
     node[head] = _expand(state, value, rest, path) if rest and isinstance(value, dict) else value
     return node
+
+
+def _expand_value(state: SandboxState, value: Any, rest: list[str], path: str) -> Any:
+    """An id becomes its object; an object (a list's item) is expanded further along ``rest``."""
+    if isinstance(value, str):
+        found = state.lookup(value)
+        if found is None:
+            raise ParamError(f"This property cannot be expanded ({path}).", param="expand")
+        value = found
+    if rest and isinstance(value, dict):
+        return _expand(state, value, rest, path)
+    return value
 
 
 # -- the app ---------------------------------------------------------------------------
@@ -454,15 +474,19 @@ def create_sandbox_app(state: SandboxState) -> Flask:
             state.complete_session(sid, payment_method=form.get("payment_method") or methods[0],
                                    card=form.get("card_number", ""), sort_code=form.get("sort_code", ""),
                                    account_number=form.get("account_number", ""), email=form["email"].strip(),
-                                   name=form["name"].strip(), address=address)
+                                   name=form["name"].strip(), address=address,
+                                   promotion_code=form.get("promotion_code", "").strip() or None)
         except SandboxError as exc:
-            if exc.status in (400, 402) and exc.error.get("param") in ("number", "sort_code", "account_number"):
+            fields = ("number", "sort_code", "account_number", "promotion_code")
+            if exc.status in (400, 402) and exc.error.get("param") in fields:
                 field = "card_number" if exc.error["param"] == "number" else exc.error["param"]
                 return render_page(exc.status, session=session, title=title, errors={field: str(exc)}, values=form)
             if exc.status == 402:  # a decline belongs to the page
                 return render_page(402, session=session, title=title, message=str(exc), values=form)
             return render_page(410, title=str(exc), back=session["cancel_url"])  # expired/paid meanwhile
         return redirect(session["success_url"].replace("{CHECKOUT_SESSION_ID}", sid), 303)
+
+    add_billing_routes(app, state, reply, idempotent, expand, paginate)
 
     # -- control API ----------------------------------------------------------------------
 

@@ -23,13 +23,7 @@ def country_name(code: str) -> str:
     return _TERRITORIES.get(code, code)
 
 
-PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{% if message or errors %}Error: {% endif %}{{ title }} – Stripe sandbox</title>
-<style>
+STYLE = """
 body{font-family:system-ui,sans-serif;line-height:1.5;margin:0;color:#1a1a1a;background:#fff}
 main{max-width:34rem;margin:0 auto;padding:1rem}
 table{width:100%;border-collapse:collapse}caption{text-align:left;font-weight:600}
@@ -42,7 +36,15 @@ button{margin-top:1rem;background:#1d4ed8;border-color:#1d4ed8;color:#fff;font-w
 :focus-visible{outline:3px solid #c2410c;outline-offset:2px}
 a{color:#1d4ed8}.hint{color:#444;font-weight:400}.error{color:#b00020;font-weight:600;margin:.25rem 0}
 .alert{border:3px solid #b00020;padding:.5rem .75rem;margin:1rem 0}
-</style>
+"""
+
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{% if message or errors %}Error: {% endif %}{{ title }} – Stripe sandbox</title>
+<style>""" + STYLE + """</style>
 </head>
 <body>
 <main>
@@ -78,6 +80,9 @@ a{color:#1d4ed8}.hint{color:#444;font-weight:400}.error{color:#b00020;font-weigh
 {% endmacro %}
 <form method="post" novalidate>
 <fieldset><legend>Contact</legend>{{ field("email", "Email address", "email", "email") }}</fieldset>
+{% if session.allow_promotion_codes %}
+<fieldset><legend>Promotion code</legend>{{ field("promotion_code", "Promotion code", optional=true, hint="Its discount comes off the items (not the shipping) when you pay.") }}</fieldset>
+{% endif %}
 <fieldset><legend>{{ "Shipping address" if session.shipping_address_collection else "Billing address" }}</legend>
 {{ field("name", "Full name", autocomplete="name") }}
 {{ field("line1", "Address line 1", autocomplete="address-line1") }}
@@ -145,7 +150,7 @@ def check_form(form: Any, countries: list[str], methods: list[str]) -> dict[str,
     if method not in methods:
         errors[f"method-{methods[0]}"] = "Choose how to pay."
     elif method == "card":
-        _check_card_fields(form, errors)
+        check_card_fields(form, errors)
     else:
         if re.sub(r"[\s-]", "", form.get("sort_code", "")) != BACS_SORT_CODE:
             errors["sort_code"] = "Enter the sort code, for example 10-88-00."
@@ -154,7 +159,8 @@ def check_form(form: Any, countries: list[str], methods: list[str]) -> dict[str,
     return errors
 
 
-def _check_card_fields(form: Any, errors: dict[str, str]) -> None:
+def check_card_fields(form: Any, errors: dict[str, str]) -> None:
+    """Card number, expiry (not past) and CVC: each present and well formed."""
     if not form.get("card_number", "").strip():
         errors["card_number"] = "Enter your card number."
     expiry = re.fullmatch(r"\s*(0[1-9]|1[0-2])\s*/\s*(\d{2})\s*", form.get("expiry", ""))

@@ -33,6 +33,7 @@ SESSION_CREATE: Obj = {
     "payment_intent_data": {"description": None, "metadata": ANY, "receipt_email": None,
                             "statement_descriptor": None, "statement_descriptor_suffix": None},
     "phone_number_collection": {"enabled": None},
+    "allow_promotion_codes": None,
 }
 SESSION_LIST: Obj = {"limit": None, "starting_after": None, "ending_before": None, "created": ANY,
                      "status": None, "payment_intent": None, "expand": _EXPAND}
@@ -46,6 +47,32 @@ ENDPOINT_CREATE: Obj = {"url": None, "enabled_events": [None], "api_version": No
 ENDPOINT_UPDATE: Obj = {"url": None, "enabled_events": [None], "description": None, "disabled": None,
                         "metadata": ANY, "expand": _EXPAND}
 NOTHING: Obj = {}
+_ADDRESS: Obj = {"line1": None, "line2": None, "city": None, "state": None, "postal_code": None, "country": None}
+CUSTOMER_CREATE: Obj = {"email": None, "name": None, "description": None, "phone": None, "address": _ADDRESS,
+                        "shipping": {"name": None, "phone": None, "address": _ADDRESS}, "metadata": ANY,
+                        "preferred_locales": [None], "expand": _EXPAND}
+CUSTOMER_UPDATE: Obj = CUSTOMER_CREATE
+CUSTOMER_LIST: Obj = {**PAGE_ONLY, "email": None, "created": ANY}
+INVOICE_ITEM_CREATE: Obj = {"customer": None, "invoice": None, "currency": None, "description": None,
+                            "quantity": None, "unit_amount_decimal": None, "amount": None, "metadata": ANY,
+                            "expand": _EXPAND}
+INVOICE_CREATE: Obj = {"customer": None, "collection_method": None, "currency": None, "days_until_due": None,
+                       "due_date": None, "auto_advance": None, "custom_fields": [{"name": None, "value": None}],
+                       "metadata": ANY, "description": None, "footer": None, "number": None,
+                       "shipping_details": {"name": None, "phone": None, "address": _ADDRESS},
+                       "pending_invoice_items_behavior": None, "discounts": ANY, "expand": _EXPAND}
+INVOICE_LIST: Obj = {**PAGE_ONLY, "customer": None, "status": None, "collection_method": None,
+                     "created": ANY, "due_date": ANY}
+INVOICE_FINALIZE: Obj = {"auto_advance": None, "expand": _EXPAND}
+INVOICE_PAY: Obj = {"paid_out_of_band": None, "expand": _EXPAND}
+COUPON_CREATE: Obj = {"id": None, "percent_off": None, "amount_off": None, "currency": None, "duration": None,
+                      "name": None, "max_redemptions": None, "redeem_by": None, "metadata": ANY, "expand": _EXPAND}
+PROMOTION_CODE_CREATE: Obj = {"promotion": {"type": None, "coupon": None}, "code": None, "active": None,
+                              "expires_at": None, "max_redemptions": None, "metadata": ANY,
+                              "restrictions": {"minimum_amount": None, "minimum_amount_currency": None,
+                                               "first_time_transaction": None},
+                              "expand": _EXPAND}
+PROMOTION_CODE_LIST: Obj = {**PAGE_ONLY, "code": None, "active": None, "coupon": None, "created": ANY}
 
 # Limits Stripe enforces that the SDK's types do not express.
 MAX_LINE_ITEMS = 100  # in payment mode
@@ -54,6 +81,14 @@ MAX_CLIENT_REFERENCE_ID = 200
 MAX_SHIPPING_RATE_NAME = 100
 MAX_STRING = 5000  # Stripe's ceiling for free text such as a product's name
 MAX_METADATA_KEYS, MAX_METADATA_KEY, MAX_METADATA_VALUE = 50, 40, 500
+# Invoices: at most 4 custom fields, names up to 40 characters and values up to 140 (the SDK's
+# InvoiceCreateParamsCustomField says so); 250 lines; customer names up to 256 characters.
+MAX_CUSTOM_FIELDS, MAX_CUSTOM_FIELD_NAME, MAX_CUSTOM_FIELD_VALUE = 4, 40, 140
+MAX_INVOICE_LINES = 250
+MAX_CUSTOMER_NAME = 256
+MAX_INVOICE_FOOTER = 5000
+MAX_INVOICE_DESCRIPTION = 1500
+MAX_PROMOTION_CODE = 500
 
 _KEY_RE = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 
@@ -303,7 +338,9 @@ def build_session(p: Obj, base_url: str, enabled_methods: list[str]) -> tuple[Ob
     sid = new_id("cs_test_", 58)
     session = {
         "id": sid, "object": "checkout.session", "adaptive_pricing": None, "after_expiration": None,
-        "allow_promotion_codes": None, "allowed_payment_method_types": allowed or None,
+        "allow_promotion_codes": (boolean(p["allow_promotion_codes"], "allow_promotion_codes")
+                                  if p.get("allow_promotion_codes") is not None else None),
+        "allowed_payment_method_types": allowed or None,
         "amount_subtotal": subtotal, "amount_total": subtotal + shipping,
         "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
         "billing_address_collection": one_of(p, "billing_address_collection", ("auto", "required")),

@@ -7,8 +7,10 @@ deep copies, so callers may serialise or mutate results freely. Webhook delivery
 threads and never holds the lock while talking HTTP, so a receiver may call back into the
 sandbox.
 
-Resources live in ``objects[kind]``; a new one (a customer, an invoice) adds its kind to
-``KINDS`` and ``_PREFIX_KIND``, its operations here, and its routes in ``app``.
+Resources live in ``objects[kind]``; a new one adds its kind to ``KINDS`` and ``_PREFIX_KIND``,
+its operations here (or in a mixin: ``billing`` holds customers, invoice items, invoices, coupons
+and promotion codes), and its routes in ``app``. Keys starting with ``_`` are the sandbox's own
+bookkeeping inside an object, never rendered.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .billing import BillingMixin
 from .signing import sign_payload
 from .versions import LATEST, is_known, render
 
@@ -49,13 +52,18 @@ DEFAULT_ADDRESS: Obj = {
     "postal_code": "SW1A 1AA", "state": None,
 }
 KINDS = ("checkout.session", "payment_intent", "charge", "refund", "shipping_rate", "event",
-         "webhook_endpoint")
+         "webhook_endpoint", "customer", "invoiceitem", "invoice", "invoice_payment", "coupon",
+         "promotion_code")
 # Name of the path parameter Stripe reports in a retrieve 404, per kind.
 _NOT_FOUND_PARAM = {"checkout.session": "session", "payment_intent": "intent", "charge": "charge",
                     "refund": "refund", "shipping_rate": "shipping_rate_token", "event": "id",
-                    "webhook_endpoint": "webhook_endpoint"}
+                    "webhook_endpoint": "webhook_endpoint", "customer": "customer",
+                    "invoiceitem": "invoiceitem", "invoice": "invoice", "invoice_payment": "invoice_payment",
+                    "coupon": "coupon", "promotion_code": "promotion_code"}
+# Coupons have no prefix (their ids are chosen, like "SPRING25"): ``lookup`` tries them last.
 _PREFIX_KIND = {"cs_": "checkout.session", "pi_": "payment_intent", "ch_": "charge", "re_": "refund",
-                "shr_": "shipping_rate", "evt_": "event", "we_": "webhook_endpoint"}
+                "shr_": "shipping_rate", "evt_": "event", "we_": "webhook_endpoint", "cus_": "customer",
+                "ii_": "invoiceitem", "in_": "invoice", "inpay_": "invoice_payment", "promo_": "promotion_code"}
 # Which refund statuses may follow which (a refund that succeeded can still fail later).
 _REFUND_MOVES = {"pending": {"succeeded", "failed", "canceled"}, "requires_action": {"canceled", "succeeded"},
                  "succeeded": {"failed"}}
@@ -200,7 +208,7 @@ class Target:
     api_version: str
 
 
-class SandboxState:
+class SandboxState(BillingMixin):
     """All sandbox data behind one re-entrant lock (``lock``; also used by the app to make
     idempotent requests atomic)."""
 
@@ -292,10 +300,12 @@ class SandboxState:
             return copy.deepcopy(self._get(kind, oid))
 
     def lookup(self, oid: str) -> Obj | None:
-        """Snapshot of the object with this id (kind inferred from its prefix), or None."""
-        kind = next((k for p, k in _PREFIX_KIND.items() if oid.startswith(p)), None)
+        """Snapshot of the object with this id (kind inferred from its prefix, else a coupon),
+        or None."""
+        kind = next((k for p, k in sorted(_PREFIX_KIND.items(), key=lambda kv: -len(kv[0]))
+                     if oid.startswith(p)), "coupon")
         try:
-            return self.get(kind, oid) if kind else None
+            return self.get(kind, oid)
         except SandboxError:
             return None
 
@@ -349,7 +359,8 @@ class SandboxState:
     def complete_session(self, sid: str, *, payment_method: str = "card", card: str = CARD_OK,
                          sort_code: str = BACS_SORT_CODE, account_number: str = BACS_OK,
                          email: str | None = None, name: str | None = None, address: Obj | None = None,
-                         amount_total: int | None = None, currency: str | None = None) -> tuple[Obj, list[str]]:
+                         amount_total: int | None = None, currency: str | None = None,
+                         promotion_code: str | None = None) -> tuple[Obj, list[str]]:
         """Pay an open session as the hosted page does; return (session, emitted event ids).
 
         ``payment_method`` is one the session offers: ``card`` pays at once; ``bacs_debit``
@@ -357,15 +368,18 @@ class SandboxState:
         bank account says (``resolve_async``). A session whose total is zero completes with
         ``no_payment_required`` and no PaymentIntent. Fills ``customer_details`` and, when the
         session collects shipping, ``collected_information.shipping_details``. ``amount_total``
-        and ``currency`` override what is charged (to simulate a mismatch). Raises 404 for an
-        unknown session, 400 if it is not open or cannot take that method, 402 for a declined or
-        incorrect card (the session then stays open).
+        and ``currency`` override what is charged (to simulate a mismatch). ``promotion_code``
+        is a code the buyer typed (the session must allow promotion codes): its discount comes
+        off the items (``discounts``, ``total_details.amount_discount``). Raises 404 for an
+        unknown session, 400 if it is not open, cannot take that method or that code, 402 for a
+        declined or incorrect card (the session then stays open).
         """
         with self.lock:
             session = self._get("checkout.session", sid)
             if session["status"] != "open":
                 raise SandboxError(400, f"This Checkout Session is {session['status']} and can no longer be paid.",
                                    param="session")
+            redeemed = self._apply_promotion_code(session, promotion_code) if promotion_code else None
             amount = session["amount_total"] if amount_total is None else int(amount_total)
             if amount > 0 and payment_method not in session["payment_method_types"]:
                 raise SandboxError(400, f"This Checkout Session does not accept {payment_method}.",
@@ -386,6 +400,8 @@ class SandboxState:
             pi_id = None
             if amount > 0:
                 pi_id = self._pay(sid, amount, cur, email, name, addr, shipping, card, bank)
+            if redeemed is not None:
+                self._redeem(*redeemed)
             payment_status = ("no_payment_required" if pi_id is None
                               else "unpaid" if bank else "paid")
             session.update(
@@ -399,6 +415,26 @@ class SandboxState:
                                                             if collects_shipping else None)},
             )
             return copy.deepcopy(session), [self.emit("checkout.session.completed", session)]
+
+    def _apply_promotion_code(self, session: Obj, code: str) -> tuple[Obj, Obj]:
+        """Take a promotion code's discount off an open session's items, as Checkout shows it
+        before the buyer pays; returns (promotion code, coupon) to redeem when it is paid."""
+        if not session["allow_promotion_codes"]:
+            raise SandboxError(400, "This Checkout Session does not accept promotion codes.",
+                               param="promotion_code")
+        subtotal = session["amount_subtotal"]
+        promotion, coupon, off = self._discount_for(code, subtotal, session["currency"])
+        shipping = (session["shipping_cost"] or {}).get("amount_total", 0)
+        session["discounts"] = [{"coupon": coupon["id"], "promotion_code": promotion["id"]}]
+        session["total_details"]["amount_discount"] = off
+        session["amount_total"] = subtotal - off + shipping
+        items, left = self.line_items[session["id"]], off
+        for index, item in enumerate(items):  # spread over the items, the last taking what is left
+            share = left if index == len(items) - 1 else off * item["amount_subtotal"] // max(subtotal, 1)
+            share = min(share, item["amount_subtotal"], left)
+            item.update(amount_discount=share, amount_total=item["amount_subtotal"] - share)
+            left -= share
+        return promotion, coupon
 
     def _pay(self, sid: str, amount: int, cur: str, email: str, name: str, addr: Obj,
              shipping: Obj | None, card: str, bank: tuple[str, str] | None) -> str:

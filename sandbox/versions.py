@@ -3,8 +3,10 @@
 The sandbox stores every object in the shape of the latest version, the one the pinned
 stripe-python speaks. An answer or an event for an older version is rendered by undoing, newest
 first, each breaking change made after that version (Stripe's own "version change" approach).
-Only changes to objects the sandbox serves are listed; a new resource (an invoice, say) adds its
-changes to ``CHANGES`` and nothing else here.
+Only changes to objects the sandbox serves are listed; a new resource adds its changes to
+``CHANGES`` and nothing else here. Keys starting with ``_`` are the sandbox's own bookkeeping
+inside an object (an invoice's payments, say): the changes may read them, and no version
+renders them.
 
 The versions Stripe accepts come from the pinned SDK itself: the ``api_version`` a webhook
 endpoint may be created with (``stripe.params.WebhookEndpointCreateParams``).
@@ -64,9 +66,32 @@ def _no_collected_information(session: Obj) -> None:
     session.pop("collected_information", None)
 
 
+def _invoice_payment_fields_back(invoice: Obj) -> None:
+    """2025-03-31.basil (multiple partial payments) removed the invoice's ``paid``,
+    ``paid_out_of_band``, ``payment_intent`` and ``charge`` (its payments are listed apart, in
+    the includable ``payments``). The sandbox keeps them in its own ``_payments``, so the
+    payment intent is known even where ``payments`` is not included (event payloads)."""
+    invoice["paid"] = invoice.get("status") == "paid"
+    invoice["paid_out_of_band"] = bool(invoice.get("_paid_off_stripe"))
+    intents = invoice.get("_payment_intents") or []
+    invoice["payment_intent"] = intents[-1] if intents else None
+    charges = invoice.get("_charges") or []
+    invoice["charge"] = charges[-1] if charges else None
+    for includable in ("payments", "amount_paid_off_stripe"):
+        invoice.pop(includable, None)
+
+
+def _payment_invoice_back(payment: Obj) -> None:
+    """2025-03-31.basil removed ``invoice`` from payment intents and charges."""
+    payment["invoice"] = payment.get("_invoice")
+
+
 #: (the version that made the change, the object it changed, how to undo it), newest first.
 CHANGES: list[tuple[str, str, Callable[[Obj], None]]] = [
     ("2025-03-31.basil", "checkout.session", _shipping_details_back_to_top_level),
+    ("2025-03-31.basil", "invoice", _invoice_payment_fields_back),
+    ("2025-03-31.basil", "payment_intent", _payment_invoice_back),
+    ("2025-03-31.basil", "charge", _payment_invoice_back),
     ("2025-02-24.acacia", "checkout.session", _no_collected_information),
 ]
 
@@ -76,7 +101,20 @@ def render(value: Any, version: str) -> Any:
     Stripe renders it for ``version``."""
     rendered = copy.deepcopy(value)
     _undo(rendered, version)
+    _drop_private(rendered)
     return rendered
+
+
+def _drop_private(value: Any) -> None:
+    """Remove the sandbox's own ``_`` keys, at every depth."""
+    if isinstance(value, list):
+        for item in value:
+            _drop_private(item)
+    elif isinstance(value, dict):
+        for key in [key for key in value if isinstance(key, str) and key.startswith("_")]:
+            del value[key]
+        for child in value.values():
+            _drop_private(child)
 
 
 def _undo(value: Any, version: str) -> None:

@@ -63,6 +63,10 @@ SELLER_KEYS = ("SELLER_NAME", "SELLER_ADDRESS", "SELLER_EMAIL", "SELLER_PHONE",
                "SELLER_VAT_NUMBER", "SELLER_REGISTRATION", "SELLER_ADR")
 REQUIRED_SELLER_KEYS = ("SELLER_NAME", "SELLER_ADDRESS", "SELLER_EMAIL")
 
+# Whether Stripe sends each invoice at once, or after a member of staff approves it.
+INVOICE_APPROVALS = ("auto", "manual")
+MAX_DAYS_UNTIL_DUE = 365
+
 DEV_SECRET_KEY = "dev-only-not-secret"
 ENVIRONMENTS = ("development", "production", "test")
 # What scripts/run.sh gives the local sandbox: a production shop must never run on them.
@@ -189,6 +193,18 @@ def load_config() -> dict[str, Any]:
             os.environ.get("SHOP_BASE_URL") or ("" if production else "http://127.0.0.1:5000")
         ).rstrip("/"),
         "MAX_COPIES_PER_LINE": _int("MAX_COPIES_PER_LINE", 50),
+        # Stripe Checkout lets buyers enter a promotion code made in Stripe's dashboard.
+        "STRIPE_ALLOW_PROMOTION_CODES": _flag("STRIPE_ALLOW_PROMOTION_CODES"),
+        # Paying by invoice (shop.orders.invoicing): the least an order's copies must come to
+        # (pence, before postage), the most copies of a title, whether staff approve each invoice
+        # before Stripe sends it, and the days the organisation has to pay.
+        "INVOICE_MINIMUM": _int("INVOICE_MINIMUM", 4000),
+        "INVOICE_MAX_COPIES_PER_LINE": _int("INVOICE_MAX_COPIES_PER_LINE", 500),
+        "INVOICE_APPROVAL": (os.environ.get("INVOICE_APPROVAL") or "auto").strip().lower(),
+        "INVOICE_DAYS_UNTIL_DUE": _int("INVOICE_DAYS_UNTIL_DUE", 30),
+        # Copies of a title that unpaid invoices from one client address, or one basket, may
+        # hold at once (they hold them for weeks, not half an hour). See orders.holds.
+        "INVOICE_HOLD_LIMIT": _int("INVOICE_HOLD_LIMIT", 2 * _int("INVOICE_MAX_COPIES_PER_LINE", 500)),
         "CHECKOUT_EXPIRY_MINUTES": _int("CHECKOUT_EXPIRY_MINUTES", 30),
         "ORDER_REFERENCE_PREFIX": os.environ.get("ORDER_REFERENCE_PREFIX", "KF"),
         "CATALOGUE_PAGE_SIZE": _int("CATALOGUE_PAGE_SIZE", 20),
@@ -322,6 +338,10 @@ def load_config() -> dict[str, Any]:
     for key in SELLER_KEYS:
         default = None if production else DEVELOPMENT_SELLER.get(key)
         config[key] = (os.environ.get(key) or "").strip() or default
+    if config["INVOICE_APPROVAL"] not in INVOICE_APPROVALS:
+        raise RuntimeError(f"INVOICE_APPROVAL must be auto or manual, got {config['INVOICE_APPROVAL']!r}")
+    if not 1 <= config["INVOICE_DAYS_UNTIL_DUE"] <= MAX_DAYS_UNTIL_DUE:
+        raise RuntimeError(f"INVOICE_DAYS_UNTIL_DUE must be from 1 to {MAX_DAYS_UNTIL_DUE}")
     if not 30 <= config["CHECKOUT_EXPIRY_MINUTES"] <= 23 * 60:
         raise RuntimeError("CHECKOUT_EXPIRY_MINUTES must be from 30 to 1380 (Stripe allows 30 min to 24 h)")
     if production:

@@ -232,3 +232,23 @@ def test_the_shipped_gunicorn_config_refuses_two_workers_on_memory_limits(tmp_pa
     )
     assert done.returncode != 0
     assert "with 2 workers: each worker would count sign-in attempts on its own" in done.stderr + done.stdout
+def test_invoice_settings_have_their_defaults_and_refuse_what_cannot_work(monkeypatch):
+    for key in ("INVOICE_MINIMUM", "INVOICE_MAX_COPIES_PER_LINE", "INVOICE_APPROVAL", "INVOICE_DAYS_UNTIL_DUE",
+                "INVOICE_HOLD_LIMIT", "STRIPE_ALLOW_PROMOTION_CODES"):
+        monkeypatch.delenv(key, raising=False)
+    config = load_config()
+    assert (config["INVOICE_MINIMUM"], config["INVOICE_MAX_COPIES_PER_LINE"], config["INVOICE_APPROVAL"],
+            config["INVOICE_DAYS_UNTIL_DUE"], config["INVOICE_HOLD_LIMIT"]) == (4000, 500, "auto", 30, 1000)
+    assert config["STRIPE_ALLOW_PROMOTION_CODES"] is False
+    monkeypatch.setenv("INVOICE_APPROVAL", " Manual ")
+    assert load_config()["INVOICE_APPROVAL"] == "manual"
+    monkeypatch.setenv("INVOICE_APPROVAL", "sometimes")
+    with pytest.raises(RuntimeError, match="INVOICE_APPROVAL must be auto or manual"):
+        load_config()
+    monkeypatch.setenv("INVOICE_APPROVAL", "auto")
+    monkeypatch.setenv("INVOICE_DAYS_UNTIL_DUE", "0")
+    with pytest.raises(RuntimeError, match="INVOICE_DAYS_UNTIL_DUE must be from 1 to 365"):
+        load_config()
+    monkeypatch.setenv("INVOICE_DAYS_UNTIL_DUE", "14")
+    monkeypatch.setenv("STRIPE_ALLOW_PROMOTION_CODES", "1")
+    assert load_config()["STRIPE_ALLOW_PROMOTION_CODES"] is True

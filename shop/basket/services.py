@@ -10,6 +10,7 @@ from shop.catalogue.models import Publication
 from shop.catalogue.queries import publications_by_isbn
 from shop.errors import BasketError
 from shop.isbn import hyphenate
+from shop.money import format_pence
 from shop.timeutil import local_today
 
 Items = dict[str, int]
@@ -27,8 +28,23 @@ class BasketLine:
     offer: Offer  # what may be done with the title today (catalogue.availability)
 
     @property
+    def unit_price_pence(self) -> int:
+        """A copy's price at this quantity: the title's volume price that applies, if any."""
+        return self.publication.unit_price_pence(self.quantity)
+
+    @property
     def line_total_pence(self) -> int:
-        return self.publication.price_pence * self.quantity
+        return self.unit_price_pence * self.quantity
+
+    @property
+    def saved_pence(self) -> int:
+        """What the volume price takes off this line, against one copy's price."""
+        return (self.publication.price_pence - self.unit_price_pence) * self.quantity
+
+    @property
+    def next_break(self):
+        """The next volume price this line could reach (a ``PriceBreak``), if any."""
+        return next((b for b in self.publication.price_breaks if b.min_quantity > self.quantity), None)
 
     @property
     def problem(self) -> str | None:
@@ -54,6 +70,11 @@ class PricedBasket:
     @property
     def subtotal_pence(self) -> int:
         return sum(line.line_total_pence for line in self.lines)
+
+    @property
+    def saved_pence(self) -> int:
+        """What volume prices take off the basket."""
+        return sum(line.saved_pence for line in self.lines)
 
     @property
     def postage_pence(self) -> int:
@@ -83,6 +104,30 @@ class PricedBasket:
             f"{line.publication.title}: {line.problem}" for line in self.lines if line.problem
         ]
         return found + ([self.too_many_titles] if self.too_many_titles else [])
+
+    def card_problems(self, card_maximum: int) -> list[str]:
+        """Why this basket cannot be paid at Stripe Checkout, beyond ``problems``: a line over
+        the most copies card checkouts take (larger ones are for invoices)."""
+        return [
+            f"{line.publication.title}: {line.quantity} copies; paying by card takes up to "
+            f"{card_maximum} {_copies(card_maximum)} of a title."
+            for line in self.lines if line.quantity > card_maximum
+        ]
+
+    def invoice_problems(self, minimum_pence: int, maximum: int) -> list[str]:
+        """Why this basket cannot be paid by invoice, beyond ``problems``: under the minimum
+        value (of the copies, before postage) or a line over the most copies an invoice takes."""
+        found = [
+            f"{line.publication.title}: {line.quantity} copies; an invoice takes up to {maximum} "
+            f"{_copies(maximum)} of a title."
+            for line in self.lines if line.quantity > maximum
+        ]
+        if self.subtotal_pence < minimum_pence:
+            found.append(
+                f"Paying by invoice is for orders of {format_pence(minimum_pence)} or more (before "
+                f"postage); this one is {format_pence(self.subtotal_pence)}."
+            )
+        return found
 
     @property
     def waits_for_stock(self) -> bool:
@@ -114,6 +159,12 @@ def price_basket(items: Items, region: Region, today: date | None = None) -> Pri
     ]
     dropped = [isbn for isbn in items if isbn not in publications]
     return PricedBasket(lines=lines, region=region, dropped=dropped)
+
+
+def line_maximum(card_maximum: int, invoice_maximum: int) -> int:
+    """The most copies of a title a basket holds: what card checkouts take, or more where an
+    invoice takes more (the basket then offers only the invoice)."""
+    return max(card_maximum, invoice_maximum)
 
 
 def check_quantity(quantity: int, maximum: int) -> None:

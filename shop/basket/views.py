@@ -2,7 +2,7 @@
 
 from functools import partial
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from wtforms import SelectChoice
 
 from shop import delivery
@@ -30,6 +30,12 @@ def back_to_basket():
     return redirect(url_for("basket.show"), code=303)
 
 
+def most_copies() -> int:
+    """The most copies of a title a basket takes (the larger of the card and invoice limits)."""
+    config = current_app.config
+    return services.line_maximum(config["MAX_COPIES_PER_LINE"], config["INVOICE_MAX_COPIES_PER_LINE"])
+
+
 @bp.get("")
 def show():
     region = current_region()
@@ -41,9 +47,10 @@ def show():
     if basket.is_empty:
         # No forms, so no CSRF token: building one would start a session for a new reader.
         return render_template("basket/basket.html", basket=basket)
+    config = current_app.config
     region_form = RegionForm(region=region.key)
     region_form.region.choices = [
-        SelectChoice(r.key, r.label) for r in regions(current_app.config["POSTAGE_REGIONS"])
+        SelectChoice(r.key, r.label) for r in regions(config["POSTAGE_REGIONS"])
     ]
     return render_template(
         "basket/basket.html",
@@ -52,11 +59,14 @@ def show():
         quantity_form=QuantityForm(),
         remove_form=RemoveForm(),
         checkout_form=CheckoutForm(),
-        max_copies=current_app.config["MAX_COPIES_PER_LINE"],
-        estimate=delivery.describe(delivery.estimate(current_app.config["DELIVERY_ESTIMATES"], region.key)),
+        max_copies=most_copies(),
+        card_problems=basket.card_problems(config["MAX_COPIES_PER_LINE"]),
+        invoice_problems=basket.invoice_problems(config["INVOICE_MINIMUM"], config["INVOICE_MAX_COPIES_PER_LINE"]),
+        invoice_minimum=config["INVOICE_MINIMUM"],
+        estimate=delivery.describe(delivery.estimate(config["DELIVERY_ESTIMATES"], region.key)),
         # Only a shop that takes cards alone can promise a card; Stripe may offer a bank debit.
         pay_label=(
-            "Pay by card" if current_app.config["STRIPE_PAYMENT_METHODS"] == ("card",)
+            "Pay by card" if config["STRIPE_PAYMENT_METHODS"] == ("card",)
             else "Continue to payment"
         ),
     )
@@ -72,14 +82,18 @@ def _change_quantity(form, change) -> str | None:
         return None
     try:
         publication = get_by_isbn(isbns.normalise(form.isbn.data))
-        items = change(
-            current_items(), publication, form.quantity.data,
-            current_app.config["MAX_COPIES_PER_LINE"], today=local_today(),
-        )
+        items = change(current_items(), publication, form.quantity.data, most_copies(), today=local_today())
     except ShopError as error:
         flash(error.message, "error")
         return None
     save_items(items)
+    card_maximum = current_app.config["MAX_COPIES_PER_LINE"]
+    if items[publication.isbn] > card_maximum:
+        flash(
+            f"Paying by card takes up to {card_maximum} copies of a title, so this order can be "
+            "paid by invoice (for organisations), or lower the quantity to pay by card.",
+            "info",
+        )
     return publication.title
 
 
@@ -118,6 +132,8 @@ def choose_region():
     form.region.choices = [SelectChoice(r.key, r.label) for r in regions(current_app.config["POSTAGE_REGIONS"])]
     if form.validate_on_submit():
         save_region(form.region.data)
+        if request.args.get("then") == "invoice":  # "Pay by invoice": the region shown, then its form
+            return redirect(url_for("checkout.invoice"), code=303)
     else:
         flash("Please choose a delivery region from the list.", "error")
     return back_to_basket()

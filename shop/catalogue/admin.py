@@ -26,6 +26,7 @@ from shop.catalogue.rules import (
     RuleBroken,
     check_details,
     check_stock,
+    check_together,
 )
 from shop.catalogue.search import match_query, title_word
 from shop.errors import ShopError
@@ -65,6 +66,7 @@ FIELD_LABELS = {
     "expected_ship_date": "Copies expected",
     "contributors": "Contributors",
     "subjects": "Thema subjects",
+    "price_breaks": "Price breaks",
 }
 SORTS = {
     "title": (Publication.title, Publication.id),
@@ -319,6 +321,14 @@ def import_changes(
     hold what the import compared (``before``); otherwise nothing is written and
     ``CatalogueError`` says which title changed, for the caller to roll the import back."""
     _refuse_broken(after)
+    # Rules between fields, with what the file leaves as it is (a lower price against the
+    # volume prices the title keeps, say).
+    together = check_together({**{name: getattr(publication, name) for name in DETAIL_NAMES}, **after})
+    if together:
+        raise CatalogueError(
+            f"“{publication.title}” (ISBN {isbns.hyphenate(publication.isbn)}): "
+            + " ".join(together.values()) + " Nothing was imported."
+        )
     if not _write_if_unchanged(publication, before, after, actor):
         raise CatalogueError(
             f"“{publication.title}” (ISBN {isbns.hyphenate(publication.isbn)}) "

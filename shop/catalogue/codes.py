@@ -151,6 +151,9 @@ RRP_INCLUDING_TAX = "02"
 RRP_EXCLUDING_TAX = "01"
 VAT = "01"
 ZERO_RATED = "Z"
+# List 170: discount type. A rising discount applies to every unit of a qualifying order: how
+# the shop's volume prices work (catalogue.rules.PriceBreak).
+RISING_DISCOUNT = "01"
 
 # List 153/154: text type and audience (the summary).
 DESCRIPTION = "03"

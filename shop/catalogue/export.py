@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from shop.catalogue.imports.csv import COLUMNS
 from shop.catalogue.models import Publication
+from shop.catalogue.rules import format_price_breaks
 from shop.extensions import db
 from shop.money import decimal_pounds
 from shop.progress import Advance, nothing
@@ -21,7 +22,7 @@ def count_publications() -> int:
 def write_csv(path: str | Path, advance: Advance = nothing) -> int:
     """Write every publication, ordered by title, in the format ``read_csv`` reads (UTF-8 with a
     BOM, so Excel shows £ and accents; price as ``8.50``; dates as 2027-03-01; contributors as
-    ``A01:Chris Ham;B01:Anna Charles``; text defused against spreadsheet formulas, which the
+    ``A01:Chris Ham;B01:Anna Charles``; volume prices as ``10:7.50;50:6.00``; text defused against spreadsheet formulas, which the
     import undoes), calling ``advance(1)`` after each. Returns how many were written."""
     statement = select(Publication).order_by(Publication.title, Publication.isbn)
     count = 0
@@ -38,6 +39,7 @@ def write_csv(path: str | Path, advance: Advance = nothing) -> int:
                     p.publication_date.isoformat() if p.publication_date else "",
                     p.expected_ship_date.isoformat() if p.expected_ship_date else "",
                     ";".join(c.coded() for c in p.contributors), ";".join(p.subjects),
+                    format_price_breaks(p.price_breaks),
                 )
             )
             count += 1

@@ -10,7 +10,7 @@ from sqlalchemy.sql.expression import true
 from sqlalchemy.types import BigInteger, TypeDecorator
 
 from shop.catalogue import codes
-from shop.catalogue.rules import Contributor
+from shop.catalogue.rules import Contributor, PriceBreak, unit_price
 from shop.extensions import Model
 from shop.isbn import hyphenate
 from shop.timeutil import utcnow
@@ -49,6 +49,22 @@ class CodeList(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return tuple(json.loads(value or "[]"))
+
+
+class PriceBreakList(TypeDecorator):
+    """Volume prices in order of quantity, as a tuple of ``PriceBreak`` (hashable, so the page
+    cache's key, every column of the row, covers them), stored as canonical JSON
+    ``[[10,750],[50,600]]`` (copies, pence), one text for one value (the edit's compare-and-set
+    compares it)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return _canonical_json([[b.min_quantity, b.price_pence] for b in value or ()])
+
+    def process_result_value(self, value, dialect):
+        return tuple(PriceBreak(copies, pence) for copies, pence in json.loads(value or "[]"))
 
 
 class Publication(Model):
@@ -91,6 +107,10 @@ class Publication(Model):
         ContributorList, default=(), server_default="[]"
     )
     subjects: Mapped[tuple[str, ...]] = mapped_column(CodeList, default=(), server_default="[]")
+    # Volume prices (issue 17): from so many copies on one line, each copy costs less.
+    price_breaks: Mapped[tuple[PriceBreak, ...]] = mapped_column(
+        PriceBreakList, default=(), server_default="[]"
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -108,6 +128,11 @@ class Publication(Model):
     @property
     def in_stock(self) -> bool:
         return self.stock > 0
+
+    def unit_price_pence(self, quantity: int) -> int:
+        """What one copy costs when ``quantity`` copies are bought on one line (the price
+        break that applies, else the price)."""
+        return unit_price(self.price_pence, self.price_breaks, quantity)
 
     @property
     def full_title(self) -> str:

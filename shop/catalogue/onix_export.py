@@ -6,7 +6,7 @@ changes nothing: record reference, ISBN-13 (and the same number as GTIN-13), pro
 (paperback), title and subtitle, contributors with their roles, extent in pages, Thema
 subjects (the first as the main subject), the summary, the free PDF, the publisher, the
 publishing status and date, and one supply detail with the availability, the expected
-availability date and the GBP price. Elements are written in the order the ONIX 3.0 schema
+availability date and the GBP price with its volume prices (quantity discounts). Elements are written in the order the ONIX 3.0 schema
 requires (tests/catalogue/test_onix_export.py validates against EDItEUR's own XSD).
 
 The free PDF is a ``SupportingResource`` (full content, text, a linkable resource in PDF), not a
@@ -197,14 +197,24 @@ def _product_supply(product: etree._Element, publication: Publication, supplier:
 def _prices(publication: Publication) -> list[etree._Element]:
     """The ``Price`` composites of the supply detail: the one place prices are written.
 
-    Now one: the recommended retail price including tax (PriceType 02; printed books are
+    One: the recommended retail price including tax (PriceType 02; printed books are
     zero-rated in the UK, so the shop's price is both with and without VAT, and the import reads
-    02 first), with its zero-rated VAT. Quantity price breaks (issue 17) belong here too, as
-    ``Discount`` composites (``Quantity``/``ToQuantity`` with the discount) inside this Price,
-    before ``PriceAmount``, which the schema's order requires; the import reads PriceAmount only.
+    02 first), with its zero-rated VAT. Each volume price is a ``Discount`` composite inside it,
+    before ``PriceAmount`` as the schema's order requires: a rising discount (DiscountType 01,
+    list 170: applied to every copy of a qualifying order) from ``Quantity`` copies up to
+    ``ToQuantity`` (the next break less one; the last has none), of ``DiscountAmount`` a copy
+    (the price less the break's price). The import reads them back into the same breaks.
     """
     price = etree.Element(f"{{{NAMESPACE}}}Price")
     _add(price, "PriceType", codes.RRP_INCLUDING_TAX)
+    breaks = publication.price_breaks
+    for index, price_break in enumerate(breaks):
+        discount = _add(price, "Discount")
+        _add(discount, "DiscountType", codes.RISING_DISCOUNT)
+        _add(discount, "Quantity", str(price_break.min_quantity))
+        if index + 1 < len(breaks):
+            _add(discount, "ToQuantity", str(breaks[index + 1].min_quantity - 1))
+        _add(discount, "DiscountAmount", decimal_pounds(publication.price_pence - price_break.price_pence))
     _add(price, "PriceAmount", decimal_pounds(publication.price_pence))
     tax = _add(price, "Tax")
     _add(tax, "TaxType", codes.VAT)

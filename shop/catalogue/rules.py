@@ -14,7 +14,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from shop.catalogue import codes
-from shop.money import format_pence
+from shop.money import InvalidAmount, decimal_pounds, format_pence, parse_pounds
 
 MIN_YEAR = 1800
 YEARS_AHEAD = 2  # forthcoming titles are announced ahead
@@ -25,6 +25,9 @@ MAX_SUMMARY = 20_000
 MAX_CONTRIBUTORS = 30
 MAX_CONTRIBUTOR_NAME = 200
 MAX_SUBJECTS = 20
+# Volume prices: at most this many breaks a title, each from 2 copies up to this many.
+MAX_PRICE_BREAKS = 6
+MAX_BREAK_QUANTITY = 100_000
 # Thema: a category is letters then letters or digits (MBP, MBNH3); a qualifier starts with the
 # digit of its kind and may have hyphenated parts (1DDU-GB-E).
 THEMA_CATEGORY = re.compile(r"[A-Z][A-Z0-9]{0,7}")
@@ -56,6 +59,39 @@ class Contributor(NamedTuple):
         return f"{codes.with_code(codes.role_words(self.role), self.role)}: {self.name}"
 
 
+class PriceBreak(NamedTuple):
+    """From ``min_quantity`` copies of a title on one line, each copy costs ``price_pence``
+    (every copy of the line, not only those above the break: a "rising discount" in ONIX's
+    words, code list 170 code 01)."""
+
+    min_quantity: int
+    price_pence: int
+
+    def coded(self) -> str:
+        """As CSV files write it: ``10:7.50``."""
+        return f"{self.min_quantity}:{decimal_pounds(self.price_pence)}"
+
+
+def unit_price(price_pence: int, breaks: tuple[PriceBreak, ...], quantity: int) -> int:
+    """What one copy costs when ``quantity`` copies are bought on one line: the price of the
+    highest break ``quantity`` reaches, else ``price_pence``."""
+    applied = price_pence
+    for price_break in breaks:  # ascending, by check_price_breaks
+        if quantity >= price_break.min_quantity:
+            applied = price_break.price_pence
+    return applied
+
+
+def price_bands(price_pence: int, breaks: tuple[PriceBreak, ...]) -> list[tuple[int, int | None, int]]:
+    """The price table a reader sees: ``(from, to or None for "and more", pence a copy)``,
+    starting at 1 copy."""
+    starts = [(1, price_pence), *((b.min_quantity, b.price_pence) for b in breaks)]
+    return [
+        (start, starts[index + 1][0] - 1 if index + 1 < len(starts) else None, pence)
+        for index, (start, pence) in enumerate(starts)
+    ]
+
+
 @dataclass(frozen=True)
 class PublicationDetails:
     """What staff may edit and imports may change: everything but the ISBN (a publication's
@@ -77,6 +113,8 @@ class PublicationDetails:
     expected_ship_date: date | None = None
     contributors: tuple[Contributor, ...] = ()
     subjects: tuple[str, ...] = ()
+    # Volume prices, by quantity ascending (PriceBreak); none: one price whatever the quantity.
+    price_breaks: tuple[PriceBreak, ...] = ()
 
 
 DETAIL_NAMES = tuple(f.name for f in fields(PublicationDetails))
@@ -274,6 +312,67 @@ def parse_subjects(text: str) -> tuple[str, ...]:
     return found
 
 
+def check_price_breaks(breaks: tuple[PriceBreak, ...]) -> None:
+    """Each break from 2 copies up, quantities rising and prices falling, at most
+    ``MAX_PRICE_BREAKS``. (That each is below the title's own price is checked with the price,
+    in ``check_together``.)"""
+    if len(breaks) > MAX_PRICE_BREAKS:
+        raise RuleBroken(f"A title may have at most {MAX_PRICE_BREAKS} price breaks.")
+    previous: PriceBreak | None = None
+    for price_break in breaks:
+        copies, pence = price_break
+        if not 2 <= copies <= MAX_BREAK_QUANTITY:
+            raise RuleBroken(
+                f"A price break starts at 2 to {MAX_BREAK_QUANTITY:,} copies, not {copies:,} "
+                "(1 copy costs the title's own price)."
+            )
+        try:
+            check_price(pence)
+        except RuleBroken as broken:
+            raise RuleBroken(f"The price from {copies} copies: {broken}") from None
+        if previous is not None and copies <= previous.min_quantity:
+            raise RuleBroken(
+                f"Write the price breaks in order of quantity, each once: {copies} copies comes "
+                f"after {previous.min_quantity}."
+            )
+        if previous is not None and pence >= previous.price_pence:
+            raise RuleBroken(
+                f"The price from {copies} copies ({format_pence(pence)}) must be lower than the "
+                f"price from {previous.min_quantity} ({format_pence(previous.price_pence)})."
+            )
+        previous = price_break
+
+
+def parse_price_breaks(text: str) -> tuple[PriceBreak, ...]:
+    """``10:7.50;50:6.00`` (semicolons or new lines between breaks; spaces and a £ sign allowed)
+    as price breaks, checked; an empty text is none. ``RuleBroken`` says what to write."""
+    found = []
+    for item in re.split(r"[;\n]+", text or ""):
+        item = item.strip()
+        if not item:
+            continue
+        copies, colon, amount = item.partition(":")
+        copies = copies.strip().removesuffix("+").strip()
+        if not colon or not (copies.isascii() and copies.isdigit()):
+            raise RuleBroken(
+                f"Write {item[:40]!r} as the number of copies, a colon and the price a copy, "
+                "such as 10:7.50."
+            )
+        try:
+            pence = parse_pounds(amount)
+        except InvalidAmount as error:
+            raise RuleBroken(f"The price from {copies} copies: {error}") from None
+        found.append(PriceBreak(int(copies) if len(copies) <= 9 else 10**9, pence))
+    breaks = tuple(found)
+    check_price_breaks(breaks)
+    return breaks
+
+
+def format_price_breaks(breaks: tuple[PriceBreak, ...]) -> str:
+    """The breaks as ``parse_price_breaks`` reads them: ``10:7.50;50:6.00``."""
+    return ";".join(price_break.coded() for price_break in breaks)
+
+
 CHECKS = {
     "title": _required_text("title"),
     "subtitle": _optional_text("subtitle"),
@@ -291,6 +390,7 @@ CHECKS = {
     "expected_ship_date": check_expected_ship_date,
     "contributors": check_contributors,
     "subjects": check_subjects,
+    "price_breaks": check_price_breaks,
 }
 
 
@@ -309,6 +409,14 @@ def check_together(values: dict) -> dict[str, str]:
             f"The publication date is in {published.year} but the year of publication is {year}: "
             "make them agree."
         )
+    price, breaks = values.get("price_pence"), values.get("price_breaks")
+    if price is not None and breaks:
+        above = next((b for b in breaks if b.price_pence >= price), None)
+        if above is not None:
+            problems["price_breaks"] = (
+                f"The price from {above.min_quantity} copies ({format_pence(above.price_pence)}) "
+                f"must be lower than the price of one copy ({format_pence(price)})."
+            )
     if (
         values.get("publishing_status") == codes.FORTHCOMING
         and "publication_date" in values

@@ -14,6 +14,7 @@ from flask import (
 from shop import isbn as isbns
 from shop.catalogue import covers, queries, search, seo
 from shop.catalogue.availability import offer
+from shop.catalogue.rules import price_bands
 from shop.errors import InvalidISBN, NotFound
 from shop.text import plain_summary
 from shop.timeutil import local_today
@@ -74,7 +75,10 @@ def publication(isbn_text: str):
             "description": plain_summary(pub.summary),
             "share_image": share_image,
             "structured_data": seo.book_structured_data(pub, page_url, offered, image_url=image_url),
-            "max_copies": current_app.config["MAX_COPIES_PER_LINE"],
+            # A basket takes the larger of the card and invoice limits (basket.services).
+            "max_copies": max(current_app.config["MAX_COPIES_PER_LINE"],
+                              current_app.config["INVOICE_MAX_COPIES_PER_LINE"]),
+            "price_bands": price_bands(pub.price_pence, pub.price_breaks),
         }
 
     # The offer is in the key: its words can change with the day, the row staying the same.

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from shop.basket.services import PricedBasket
 from shop.errors import CheckoutError, PaymentGatewayError, ShopError, UnknownCheckout
 from shop.extensions import db
+from shop.orders import invoicing
 from shop.orders import services as orders
 from shop.orders.fulfilment import fulfil_checkout
 from shop.orders.holds import Holder
@@ -42,21 +43,36 @@ SESSION_EVENTS = (
 # Refunds made anywhere (here or in Stripe's dashboard), and their later changes: a pending
 # refund that succeeds or fails, a refund that fails after it succeeded.
 REFUND_EVENTS = ("charge.refunded", "charge.refund.updated", "refund.updated", "refund.failed")
-HANDLED_EVENTS = SESSION_EVENTS + REFUND_EVENTS
-ENDPOINT_DESCRIPTION = "Print shop: checkout and refund events"
+# Invoices organisations pay (orders.invoicing): an invoice event too only says "ask Stripe
+# about this invoice". invoice.overdue comes only from a Stripe dashboard Automation (the
+# README says how to set one up); reconciliation flags overdue invoices either way.
+INVOICE_EVENTS = (
+    "invoice.paid",  # by card or bank transfer through Stripe, or marked paid out of band
+    "invoice.payment_failed",
+    "invoice.overdue",
+    "invoice.voided",
+    "invoice.marked_uncollectible",
+)
+HANDLED_EVENTS = SESSION_EVENTS + REFUND_EVENTS + INVOICE_EVENTS
+ENDPOINT_DESCRIPTION = "Print shop: checkout, refund and invoice events"
 
 
 def place_order(
-    basket: PricedBasket, reference_prefix: str, holder: Holder | None = None, hold_limit: int | None = None
+    basket: PricedBasket, reference_prefix: str, holder: Holder | None = None, hold_limit: int | None = None,
+    card_maximum: int | None = None,
 ) -> Order:
     """Record the basket as a ``pending_payment`` order (prices from the database, copies of
     titles in stock reserved, pre-orders and back-orders as the basket offered them, the
     holder's unpaid copies capped at ``hold_limit`` per title); ``CheckoutError`` says why not,
-    and nothing is kept."""
+    and nothing is kept. A line over ``card_maximum`` copies is for an invoice, not a card."""
     if basket.is_empty:
         raise CheckoutError("Your basket is empty.")
     if basket.problems:
         raise CheckoutError(" ".join(basket.problems))
+    if card_maximum is not None and basket.card_problems(card_maximum):
+        raise CheckoutError(
+            " ".join(basket.card_problems(card_maximum)) + " Pay by invoice, or lower the quantity."
+        )
     return orders.place_order(
         [(line.publication, line.quantity, line.offer) for line in basket.lines],
         basket.region.key,
@@ -67,15 +83,48 @@ def place_order(
     )
 
 
+def place_invoice_order(
+    basket: PricedBasket,
+    organisation: invoicing.Organisation,
+    terms: invoicing.InvoiceTerms,
+    limits: tuple[int, int],
+    reference_prefix: str,
+    request_token: str,
+    holder: Holder | None = None,
+    hold_limit: int | None = None,
+) -> Order:
+    """Record the basket as an order paid by invoice (``orders.invoicing``); ``CheckoutError``
+    says why not, and nothing is kept: an empty basket, a line that cannot be ordered, one over
+    the most copies an invoice takes, copies worth less than the minimum (``limits``: minimum
+    pence, most copies), or a delivery country outside the basket's postage region."""
+    if basket.is_empty:
+        raise CheckoutError("Your basket is empty.")
+    problems = basket.problems + basket.invoice_problems(*limits)
+    if problems:
+        raise CheckoutError(" ".join(problems))
+    if organisation.delivery.country not in basket.region.countries:
+        raise CheckoutError(
+            f"Your basket's postage is for {basket.region.label}: choose a delivery country there, or "
+            "change the region on your basket page."
+        )
+    return invoicing.place_invoice_order(
+        [(line.publication, line.quantity, line.offer) for line in basket.lines],
+        basket.region.key, basket.postage_pence, organisation, terms, reference_prefix, request_token,
+        holder, hold_limit,
+    )
+
+
 def checkout_request(
     order: Order,
     urls: CheckoutUrls,
     basket: PricedBasket,
     expires_in_minutes: int,
     payment_methods: tuple[str, ...] = (),
+    allow_promotion_codes: bool = False,
 ) -> CheckoutRequest:
-    """What Stripe is asked for: every amount from the order's own lines and postage, and the
-    payment methods to offer (empty: those the Stripe dashboard turns on)."""
+    """What Stripe is asked for: every amount from the order's own lines and postage, the
+    payment methods to offer (empty: those the Stripe dashboard turns on), and whether the buyer
+    may enter a promotion code."""
     return CheckoutRequest(
         order_id=order.id,
         reference=order.reference or "",
@@ -92,6 +141,7 @@ def checkout_request(
         expires_in_minutes=expires_in_minutes,
         urls=urls,
         payment_methods=payment_methods,
+        allow_promotion_codes=allow_promotion_codes,
     )
 
 
@@ -101,13 +151,14 @@ def open_payment(
     basket: PricedBasket,
     expires_in_minutes: int,
     payment_methods: tuple[str, ...] = (),
+    allow_promotion_codes: bool = False,
 ) -> StartedCheckout:
     """Ask Stripe for a Checkout Session for a committed ``pending_payment`` order.
 
     On failure the order is marked ``failed_to_start`` and ``PaymentGatewayError`` propagates
     with the customer's message; the caller commits either way.
     """
-    request = checkout_request(order, urls, basket, expires_in_minutes, payment_methods)
+    request = checkout_request(order, urls, basket, expires_in_minutes, payment_methods, allow_promotion_codes)
     try:
         started = gateway.create_session(request)
     except PaymentGatewayError as error:
@@ -156,6 +207,8 @@ def handle_event(event: WebhookEvent) -> str:
             "webhook-setup` to give the endpoint the shop's version.",
             event.id, event.type, event.api_version, gateway.API_VERSION,
         )
+    if event.type in INVOICE_EVENTS and event.invoice_id:
+        return _handle_invoice_event(event, event.invoice_id)
     if event.type in REFUND_EVENTS and event.payment_intent_id:
         if _seen(event):
             return "duplicate"
@@ -183,6 +236,32 @@ def handle_event(event: WebhookEvent) -> str:
     if not _remember(event):
         return "duplicate"
     order = fulfil_checkout(payment)
+    return f"{order.reference} {order.status}"
+
+
+def _handle_invoice_event(event: WebhookEvent, invoice_id: str) -> str:
+    """Apply Stripe's view of the invoice the event is about, at most once per event id. An
+    invoice whose id was never recorded (the shop stopped between Stripe's answer and its
+    commit) is found by the order reference in its metadata, once Stripe confirms it."""
+    order = invoicing.find_by_invoice(invoice_id)
+    if order is None and event.order_reference:
+        order = invoicing.find_unrecorded(event.order_reference)
+    if order is None:
+        log.info("Stripe event %s is for an invoice that is not ours", event.id)
+        return "not ours"
+    if _seen(event):
+        return "duplicate"
+    try:
+        info = gateway.retrieve_invoice(invoice_id)  # Stripe's view now, in our API version
+    except UnknownCheckout:
+        log.warning("Stripe event %s is for invoice %s, which Stripe no longer has", event.id, invoice_id)
+        return "unknown to Stripe"
+    if info.order_reference != order.reference:
+        log.warning("Stripe event %s: invoice %s is not for order %s", event.id, invoice_id, order.reference)
+        return "not ours"
+    if not _remember(event):
+        return "duplicate"
+    invoicing.apply_invoice(order, info, actor="stripe", event_type=event.type)
     return f"{order.reference} {order.status}"
 
 

@@ -10,6 +10,7 @@ from shop.basket.cookie import empty_basket
 
 KEY = "pending_checkout"
 BROWSER_KEY = "checkout_browser"
+INVOICE_KEY = "invoice_order"  # the order this browser last placed by invoice
 
 
 def browser_id() -> str:
@@ -42,3 +43,15 @@ def paid() -> None:
     """The pending checkout was paid: the basket it bought is done with."""
     empty_basket()
     forget()
+
+
+def remember_invoice_order(order_id: int) -> None:
+    """An order placed by invoice: its basket is done with, and its confirmation page is this
+    browser's to see."""
+    empty_basket()
+    session[INVOICE_KEY] = order_id
+
+
+def invoice_order() -> int | None:
+    value = session.get(INVOICE_KEY)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

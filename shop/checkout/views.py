@@ -1,5 +1,6 @@
 """Checkout, the pages Stripe sends customers back to, and Stripe's webhook."""
 
+import contextlib
 import logging
 
 from flask import (
@@ -15,6 +16,8 @@ from flask import (
     url_for,
 )
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy.exc import IntegrityError
+from wtforms import SelectChoice
 
 from shop import delivery
 from shop.basket.cookie import current_items, current_region, save_region
@@ -24,13 +27,17 @@ from shop.basket.services import price_basket
 from shop.basket.views import back_to_basket
 from shop.checkout import services
 from shop.checkout import session as pending_checkout
+from shop.checkout.forms import InvoiceForm
 from shop.errors import NotFound, PaymentGatewayError, ShopError
 from shop.extensions import csrf, db, limiter
+from shop.orders import invoicing
 from shop.orders import services as orders
 from shop.orders.holds import Holder, holder_key, network_of
+from shop.orders.models import Order
 from shop.orders.views import delivery_window, order_page_path
 from shop.payments import gateway
 from shop.payments.gateway import CheckoutUrls, InvalidWebhook
+from shop.seller import seller_from_config
 
 log = logging.getLogger(__name__)
 bp = Blueprint("checkout", __name__)
@@ -80,7 +87,8 @@ def start():
     )
     try:
         order = services.place_order(
-            basket, config["ORDER_REFERENCE_PREFIX"], holder, config["CHECKOUT_HOLD_LIMIT"]
+            basket, config["ORDER_REFERENCE_PREFIX"], holder, config["CHECKOUT_HOLD_LIMIT"],
+            card_maximum=config["MAX_COPIES_PER_LINE"],
         )
     except ShopError as error:
         db.session.rollback()  # nothing reserved, nothing recorded
@@ -95,8 +103,8 @@ def start():
     )
     try:
         started = services.open_payment(
-            order, urls, basket, current_app.config["CHECKOUT_EXPIRY_MINUTES"],
-            current_app.config["STRIPE_PAYMENT_METHODS"],
+            order, urls, basket, config["CHECKOUT_EXPIRY_MINUTES"], config["STRIPE_PAYMENT_METHODS"],
+            config["STRIPE_ALLOW_PROMOTION_CODES"],
         )
     except PaymentGatewayError as error:
         db.session.commit()  # the order is recorded as failed to start
@@ -171,6 +179,113 @@ def cancelled():
             return redirect(url_for(".success", session_id=session_id), code=303)
     flash("Payment cancelled. Your basket is just as you left it.", "info")
     return back_to_basket()
+
+
+def _holder() -> Holder:
+    secret = current_app.config["SECRET_KEY"]
+    return Holder(
+        address=holder_key(secret, "address", request.remote_addr),
+        basket=holder_key(secret, "basket", pending_checkout.browser_id()),
+    )
+
+
+def _invoice_page(form: InvoiceForm, basket, message: str | None = None, status: int = 200):
+    config = current_app.config
+    form.billing_country.choices = [SelectChoice(code, name) for code, name in
+                                    invoicing.billing_countries(config["POSTAGE_REGIONS"])]
+    form.delivery_country.choices = [SelectChoice(code, name) for code, name in
+                                     invoicing.delivery_countries(config["POSTAGE_REGIONS"], basket.region.key)]
+    if form.delivery_country.data is None and len(form.delivery_country.choices) == 1:
+        form.delivery_country.data = form.delivery_country.choices[0].value
+    if form.billing_country.data is None:
+        form.billing_country.data = "GB"
+    form.fill_token()
+    problems = basket.problems + basket.invoice_problems(config["INVOICE_MINIMUM"], config["INVOICE_MAX_COPIES_PER_LINE"])
+    response = make_response(render_template(
+        "checkout/invoice.html", form=form, basket=basket, errors=form.errors_by_field(), message=message,
+        problems=problems, manual=config["INVOICE_APPROVAL"] == "manual",
+        days=config["INVOICE_DAYS_UNTIL_DUE"], minimum=config["INVOICE_MINIMUM"],
+    ), status)
+    response.headers["Cache-Control"] = "no-store, private"
+    return response
+
+
+def _invoice_terms() -> invoicing.InvoiceTerms:
+    return invoicing.InvoiceTerms.from_config(current_app.config, seller_from_config(current_app.config))
+
+
+@bp.route("/checkout/invoice", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["CHECKOUT_LIMIT_PER_ADDRESS"],
+    methods=["POST"],
+    error_message="Too many orders from this address. Please wait a few minutes and try again.",
+)
+def invoice():
+    """Pay by invoice: the organisation, its purchase order number, who to write to, and where
+    to bill and deliver. A problem sends the form back with everything typed and each message
+    by its field; a placed order is committed before Stripe is asked for its invoice."""
+    config = current_app.config
+    basket = price_basket(current_items(), current_region())
+    if basket.is_empty:
+        flash("Your basket is empty: add the titles you need first.", "info")
+        return back_to_basket()
+    form = InvoiceForm()
+    form.billing_country.choices = [SelectChoice(code, name) for code, name in
+                                    invoicing.billing_countries(config["POSTAGE_REGIONS"])]
+    form.delivery_country.choices = [SelectChoice(code, name) for code, name in
+                                     invoicing.delivery_countries(config["POSTAGE_REGIONS"], basket.region.key)]
+    if request.method == "GET":
+        return _invoice_page(form, basket)
+    if not form.validate_on_submit():
+        return _invoice_page(form, basket, status=422)
+    token = form.request_token.data
+    try:
+        order = services.place_invoice_order(
+            basket, form.organisation_details(), _invoice_terms(),
+            (config["INVOICE_MINIMUM"], config["INVOICE_MAX_COPIES_PER_LINE"]),
+            config["ORDER_REFERENCE_PREFIX"], token, _holder(), config["INVOICE_HOLD_LIMIT"],
+        )
+        db.session.commit()  # the order stands before Stripe is asked for anything
+    except invoicing.DuplicateSubmission as duplicate:
+        db.session.rollback()
+        return _invoice_placed(duplicate.order)
+    except IntegrityError:
+        db.session.rollback()  # the same form sent twice at once: the other submission placed it
+        existing = invoicing.find_by_request_token(token)
+        if existing is None:
+            raise
+        return _invoice_placed(existing)
+    except ShopError as error:
+        db.session.rollback()  # nothing reserved, nothing recorded
+        return _invoice_page(form, basket, error.message, 422)
+    if invoicing.to_finish(order):
+        # A failure is recorded on the order: the desk, or reconcile, finishes it; the page says so.
+        with contextlib.suppress(PaymentGatewayError):
+            invoicing.issue(order, _invoice_terms(), actor="customer")
+        db.session.commit()
+    return _invoice_placed(order)
+
+
+def _invoice_placed(order: Order):
+    pending_checkout.remember_invoice_order(order.id)
+    return redirect(url_for(".invoice_sent"), code=303)
+
+
+@bp.get("/checkout/invoice/sent")
+def invoice_sent():
+    """The confirmation of this browser's last invoice order: its reference, and the invoice
+    (number, payment page, PDF), or when it will come."""
+    order_id = pending_checkout.invoice_order()
+    order = db.session.get(Order, order_id) if order_id is not None else None
+    if order is None or order.invoice is None:
+        abort(404, description="We have no order by invoice from this browser.")
+    response = make_response(render_template(
+        "checkout/invoice_sent.html", order=order, invoice=order.invoice, order_page=order_page_path(order),
+        days=current_app.config["INVOICE_DAYS_UNTIL_DUE"],
+    ))
+    response.headers["Cache-Control"] = "no-store, private"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @bp.post("/stripe/webhook")

@@ -20,6 +20,11 @@ PAYMENT_FAILED = "payment_failed"  # a delayed payment (Bacs Direct Debit) did n
 NEW_DATE = "new_date"  # a waiting pre-order or back-order has a new expected date
 NOTIFY_CONFIRM = "notify_confirm"  # "confirm you want to hear when this title is available"
 NOTIFY_AVAILABLE = "notify_available"  # "you can order it now"
+# Orders paid by invoice (orders.invoicing): one of each per order.
+INVOICE_REQUESTED = "invoice_requested"  # received; the invoice follows once staff approve it
+INVOICE_ISSUED = "invoice_issued"  # the shop's confirmation: the invoice's number, links, due date
+INVOICE_PAID = "invoice_paid"  # payment received, with the receipt
+INVOICE_CANCELLED = "invoice_cancelled"  # declined or voided: nothing is owed (keyed: it says why)
 
 
 class OutboxEmail(Model):

@@ -21,6 +21,10 @@ from shop.emails.models import (
     CONFIRMATION,
     DISPATCH,
     DISPATCH_CORRECTION,
+    INVOICE_CANCELLED,
+    INVOICE_ISSUED,
+    INVOICE_PAID,
+    INVOICE_REQUESTED,
     NEW_DATE,
     PAYMENT_FAILED,
     REFUND,
@@ -42,6 +46,10 @@ SUBJECTS = {
     DISPATCH_CORRECTION: "Corrected tracking details for your order {reference}",
     PAYMENT_FAILED: "Your payment for order {reference} did not go through",
     NEW_DATE: "Your order {reference}: a new date for your copies",
+    INVOICE_REQUESTED: "We have your order {reference}: the invoice follows",
+    INVOICE_ISSUED: "Your order {reference} is confirmed: invoice sent",
+    INVOICE_PAID: "Payment received for your order {reference}",
+    INVOICE_CANCELLED: "Your order {reference} is cancelled: nothing is owed",
 }
 # Deliberately strict: one address, no spaces, no line breaks (nothing to smuggle a header in).
 ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
@@ -164,6 +172,27 @@ def queue_dispatch_correction(order: Any, correction_event_id: int) -> OutboxEma
 
 def queue_payment_failed(order: Any) -> OutboxEmail | None:
     return queue(order, PAYMENT_FAILED)
+
+
+def queue_invoice_requested(order: Any) -> OutboxEmail | None:
+    """An invoice order is recorded and waits for staff to approve its invoice."""
+    return queue(order, INVOICE_REQUESTED)
+
+
+def queue_invoice_issued(order: Any) -> OutboxEmail | None:
+    """The shop's own confirmation of an invoice order, once its invoice is open at Stripe."""
+    return queue(order, INVOICE_ISSUED)
+
+
+def queue_invoice_paid(order: Any) -> OutboxEmail | None:
+    """The invoice is paid: thanks, and the receipt."""
+    return queue(order, INVOICE_PAID)
+
+
+def queue_invoice_cancelled(order: Any, reason: str | None) -> OutboxEmail | None:
+    """The order was declined, or its invoice voided: nothing is owed. Once per order, keyed,
+    so a resend repeats it as it was (with the reason it gave)."""
+    return queue(order, INVOICE_CANCELLED, key=f"invoice_cancelled:{order.id}", extra={"reason": reason})
 
 
 def queue_new_date(order: Any, line: Any, told: Any, topic: str) -> OutboxEmail | None:

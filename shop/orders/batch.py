@@ -13,9 +13,9 @@ from sqlalchemy.orm import selectinload
 
 from shop.emails.outbox import queue_dispatch_correction, queue_dispatch_notice
 from shop.extensions import db
-from shop.orders.desk import DeskError, packable
+from shop.orders.desk import DeskError, packable, why_not_packable
 from shop.orders.models import MAX_CARRIER, MAX_TRACKING, Order
-from shop.orders.status import DISPATCHABLE, DISPATCHED, transition
+from shop.orders.status import dispatched_status, transition
 from shop.timeutil import utcnow
 
 
@@ -34,21 +34,6 @@ class BatchResult:
 
 def new_batch_id() -> str:
     return secrets.token_hex(4)
-
-
-def why_not_packable(order: Order) -> str:
-    """In words, why an order outside ``packable()`` cannot be dispatched now."""
-    if order.dispatched_at is not None:
-        return "already dispatched"
-    if order.cancelled_at is not None:
-        return "cancelled"
-    if order.full_refund_pending:
-        return "being refunded in full (Stripe has not completed the refund yet)"
-    if order.status in DISPATCHABLE and order.awaiting_stock:
-        return "still waiting for copies of a pre-ordered or back-ordered title"
-    if order.status in DISPATCHABLE and order.mismatch_unacknowledged:
-        return "flagged for an amount mismatch nobody has acknowledged yet"
-    return f"{order.status_label.lower()}, not waiting to be packed"
 
 
 def packable_ids(order_ids: list[int]) -> set[int]:
@@ -84,8 +69,9 @@ def dispatch_batch(orders: list[Order], carrier: str, tracking: dict[str, str], 
         number = numbers.get(reference)
         moved = transition(
             order,
-            DISPATCHED,
+            dispatched_status(order.status),  # an invoiced order is posted before it is paid
             actor=actor,
+            kind="dispatched",
             detail={"carrier": carrier_value, "tracking_number": number, "batch": result.batch},
             dispatched_at=now,
             carrier=carrier_value,

@@ -86,20 +86,25 @@ def fulfil(session_id: str) -> None:
 @click.option("--since", "since_text", default="7d", show_default=True, help="How far back: 7d, 12h, 30m.")
 def reconcile(since_text: str) -> None:
     """Record completed Stripe Checkout Sessions whose orders missed it (paid, processing,
-    failed, or without their address), and re-check every payment still processing."""
+    failed, or without their address), re-check every payment still processing and every
+    invoice not yet paid, and send approved invoices Stripe could not be asked for before."""
+    from shop.orders.invoicing import InvoiceTerms
     from shop.orders.recovery import Progress, checkouts_since
     from shop.orders.recovery import reconcile as run
     from shop.progress import progress_bar
+    from shop.seller import seller_from_config
 
     since = utcnow() - _duration(since_text)
     progress = Progress()
     # Stripe's list has no total: the checkouts we started since then bound it.
     with progress_bar(checkouts_since(since), "Asking Stripe") as advance:
         progress.advance = advance
-        changed = _commit_each(run(since, progress))
+        terms = InvoiceTerms.from_config(current_app.config, seller_from_config(current_app.config))
+        changed = _commit_each(run(since, progress, terms))
     click.echo(
-        f"Looked at {progress.sessions_seen} completed session(s) and {progress.processing_checked} "
-        f"older payment(s) processing; changed {changed} order(s)."
+        f"Looked at {progress.sessions_seen} completed session(s), {progress.processing_checked} "
+        f"older payment(s) processing and {progress.invoices_checked} invoice(s) not yet paid; "
+        f"changed {changed} order(s)."
     )
 
 

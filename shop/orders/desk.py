@@ -15,12 +15,14 @@ from shop.extensions import db, rows_changed
 from shop.money import format_pence
 from shop.orders.models import Order, OrderLine, days_awaiting_dispatch
 from shop.orders.status import (
+    AWAITING_INVOICE_PAYMENT,
     CLOSED,
     DISPATCHABLE,
-    DISPATCHED,
+    INVOICE_PENDING,
     PLACED,
     REFUNDED,
     STATUS_LABELS,
+    dispatched_status,
     transition,
 )
 from shop.textsearch import contains_text
@@ -43,6 +45,7 @@ STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "waiting": ("Paid, waiting for stock", DISPATCHABLE),
     "all": ("Everything, unpaid too", ()),
     "unpaid": ("Not paid (closed checkouts)", CLOSED),
+    "invoices_unpaid": ("Invoices not yet paid", (INVOICE_PENDING, *AWAITING_INVOICE_PAYMENT)),
     **{status: (label, (status,)) for status, label in STATUS_LABELS.items()},
 }
 
@@ -88,19 +91,40 @@ def packable() -> ColumnElement[bool]:
     )
 
 
+def why_not_packable(order: Order) -> str:
+    """In words, why an order outside ``packable()`` cannot be dispatched now."""
+    if order.dispatched_at is not None:
+        return "already dispatched"
+    if order.cancelled_at is not None:
+        return "cancelled"
+    if order.full_refund_pending:
+        return "being refunded in full (Stripe has not completed the refund yet)"
+    if order.status in DISPATCHABLE and order.awaiting_stock:
+        return "still waiting for copies of a pre-ordered or back-ordered title"
+    if order.status in DISPATCHABLE and order.mismatch_unacknowledged:
+        return "flagged for an amount mismatch nobody has acknowledged yet"
+    return f"{order.status_label.lower()}, not waiting to be packed"
+
+
+def ready_since() -> ColumnElement[datetime]:
+    """Since when an order to pack has been ready: its payment, or (invoiced, not paid) its
+    placing. The SQL twin of ``days_awaiting_dispatch``'s moment."""
+    return func.coalesce(Order.paid_at, Order.created_at)
+
+
 def flagged(now: datetime, overdue_days: int) -> ColumnElement[bool]:
     """The SQL twin of ``order_flags`` for orders to pack: what staff should look at first."""
     return or_(
         Order.amount_mismatch.is_(True),
         Order.refunded_pence > 0,
         # order_flags says "waiting N days" past ``overdue_days`` whole days
-        Order.paid_at <= now - timedelta(days=overdue_days + 1),
+        ready_since() <= now - timedelta(days=overdue_days + 1),
     )
 
 
 def to_pack_order(now: datetime, overdue_days: int) -> tuple:
-    """Flagged first, then oldest payment first."""
-    return (case((flagged(now, overdue_days), 0), else_=1), Order.paid_at.asc(), Order.id.asc())
+    """Flagged first, then oldest payment (or invoice) first."""
+    return (case((flagged(now, overdue_days), 0), else_=1), ready_since().asc(), Order.id.asc())
 
 
 @dataclass
@@ -140,7 +164,7 @@ def order_flags(order, now: datetime, overdue_days: int) -> list[Flag]:
     elif order.amount_mismatch:
         flags.append(Flag("Amount mismatch acknowledged", "flag flag-info"))
     waiting_for_stock = order.status in DISPATCHABLE and order.awaiting_stock
-    waited = days_awaiting_dispatch(order.status, order.paid_at, order.dispatched_at, now)
+    waited = days_awaiting_dispatch(order.status, order.paid_at, order.dispatched_at, now, order.created_at)
     if waiting_for_stock:
         flags.append(Flag("Awaiting stock", "flag flag-info"))
     elif waited is not None and waited > overdue_days:
@@ -154,6 +178,8 @@ def order_flags(order, now: datetime, overdue_days: int) -> list[Flag]:
         flags.append(Flag("Cancelled, but the refund failed: refund again"))
     elif order.cancelled_at is not None and order.status != REFUNDED:
         flags.append(Flag("Cancelled: not to be sent", "flag flag-info"))
+    if order.status in AWAITING_INVOICE_PAYMENT:
+        flags.append(Flag("Invoice unpaid", "flag flag-info"))
     return flags
 
 
@@ -342,8 +368,8 @@ def get_order(reference: str) -> Order:
 
 
 def dispatch_order(order: Order, carrier: str, tracking_number: str, actor: str) -> None:
-    """Mark a paid order dispatched, once: a second click that raced the first, like an order
-    that is not (or no longer) paid, is refused."""
+    """Mark a paid (or invoiced) order dispatched, once: a second click that raced the first,
+    like an order that is not (or no longer) dispatchable, is refused."""
     if order.dispatched_at is not None:
         raise DeskError(f"Order {order.reference} was already dispatched.")
     waiting = [line.title for line in order.lines if line.awaiting_stock]
@@ -359,13 +385,12 @@ def dispatch_order(order: Order, carrier: str, tracking_number: str, actor: str)
             "page before dispatching."
         )
     if not order.can_dispatch:
-        raise DeskError(
-            f"Only a paid order can be dispatched; {order.reference} is {order.status_label.lower()}."
-        )
+        raise DeskError(f"Order {order.reference} cannot be dispatched: it is {why_not_packable(order)}.")
     moved = transition(
         order,
-        DISPATCHED,
+        dispatched_status(order.status),  # dispatched, or dispatched with its invoice unpaid
         actor=actor,
+        kind="dispatched",
         detail={"carrier": carrier or None, "tracking_number": tracking_number or None},
         dispatched_at=utcnow(),
         carrier=carrier or None,

@@ -62,12 +62,15 @@ def fulfil_checkout(payment: CheckoutPayment, actor: str = "stripe") -> Order:
 
 
 def _record_paid(order: Order, payment: CheckoutPayment, actor: str) -> None:
-    """Paid, once. A charged amount or currency that differs from the order's total is stored
-    and flagged for staff; the order is still paid, because that is what Stripe says. A
-    session Stripe completed with nothing to pay (``no_payment_required``) is such a mismatch
-    too: the order has a price, and staff decide."""
+    """Paid, once. Stripe's total is checked against the order's total less the discount a
+    promotion code took off (``total_details.amount_discount``): a charged amount or currency
+    that differs is stored and flagged for staff; the order is still paid, because that is what
+    Stripe says. A session Stripe completed with nothing to pay (``no_payment_required``) is
+    right when a promotion code took off the whole total; otherwise it is such a mismatch too:
+    the order has a price, and staff decide."""
     if order.status not in PAYABLE:
         return
+    discount = _discount(order, payment)
     left = transition(
         order,
         PAID,
@@ -76,32 +79,40 @@ def _record_paid(order: Order, payment: CheckoutPayment, actor: str) -> None:
             "payment_intent": payment.payment_intent_id,
             "amount_charged_pence": payment.amount_total,
             "currency": payment.currency,
+            **({"discount_pence": discount, "promotion_code": payment.promotion_code} if discount else {}),
         },
         paid_at=utcnow(),
         closed_at=None,
         **_payment_values(payment),
+        **_discount_values(order, payment),
     )
     if left is None:
         return  # someone else recorded it a moment ago
+    expected = order.total_pence - order.discount_pence
     if payment.payment_status == "no_payment_required":
-        log.error("Order %s: Stripe completed its checkout with nothing to pay", order.reference)
-        order.record("no_payment_required", "system", charged_pence=payment.amount_total)
+        if expected == 0:
+            order.record("no_payment_required", "system", charged_pence=payment.amount_total,
+                         discount_pence=order.discount_pence)
+        else:
+            log.error("Order %s: Stripe completed its checkout with nothing to pay", order.reference)
+            order.record("no_payment_required", "system", charged_pence=payment.amount_total)
     order.amount_mismatch = (
-        payment.amount_total != order.total_pence or (payment.currency or "") != order.currency
+        payment.amount_total != expected or (payment.currency or "") != order.currency
     )
     if order.amount_mismatch:
         log.error(
-            "Order %s: Stripe charged %s %s, the order is %s %s",
+            "Order %s: Stripe charged %s %s, the order is %s %s (less a discount of %s)",
             order.reference, payment.amount_total, payment.currency,
-            order.total_pence, order.currency,
+            order.total_pence, order.currency, order.discount_pence,
         )
         order.record(
             "amount_mismatch",
             "system",
-            expected_pence=order.total_pence,
+            expected_pence=expected,
             expected_currency=order.currency,
             charged_pence=payment.amount_total,
             charged_currency=payment.currency,
+            discount_pence=order.discount_pence,
         )
     if left in CLOSED:
         # A late payment for a checkout already closed: its copies went back to stock.
@@ -109,6 +120,19 @@ def _record_paid(order: Order, payment: CheckoutPayment, actor: str) -> None:
             order.record("stock_short", "system", isbn=isbn)
     queue_confirmation(order)  # same transaction as the payment: one email exactly when paid
     db.session.flush()
+
+
+def _discount(order: Order, payment: CheckoutPayment) -> int:
+    """What Stripe says a promotion code took off, within the order's total (a larger one is
+    Stripe's total disagreeing with ours, which the amount check flags)."""
+    return min(max(payment.amount_discount, 0), order.total_pence)
+
+
+def _discount_values(order: Order, payment: CheckoutPayment) -> dict:
+    return {
+        "discount_pence": _discount(order, payment),
+        "promotion_code": (payment.promotion_code or "")[:200] or None,
+    }
 
 
 def _record_processing(order: Order, payment: CheckoutPayment, actor: str) -> None:
@@ -122,6 +146,7 @@ def _record_processing(order: Order, payment: CheckoutPayment, actor: str) -> No
             actor=actor,
             detail={"payment_intent": payment.payment_intent_id},
             **values,
+            **_discount_values(order, payment),
         )
 
 

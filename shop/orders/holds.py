@@ -6,6 +6,11 @@ an order is placed only if, counting it, the copies of each of its titles in unp
 (``status.UNPAID_HOLDS``) from the same client address, and from the same basket (a random id
 in the browser's session), are each at most the cap (CHECKOUT_HOLD_LIMIT).
 
+Orders paid by invoice hold their copies until the invoice is paid or closed: weeks, not half an
+hour, and organisations order in larger numbers. They are counted apart, by the same rule with
+their own statuses (``status.INVOICE_HOLDS``) and their own cap (INVOICE_HOLD_LIMIT): a card
+checkout is never refused because its office has invoices open, nor the other way round.
+
 The count runs after the order's INSERT, under a lock per holder: PostgreSQL advisory
 transaction locks, SQLite's database write lock (which the INSERT took), held until the order
 is committed. So simultaneous checkouts from one holder are counted one after another, never
@@ -23,7 +28,7 @@ from sqlalchemy import func, select, text
 from shop.errors import CheckoutError
 from shop.extensions import db
 from shop.orders.models import Order, OrderLine
-from shop.orders.status import UNPAID_HOLDS
+from shop.orders.status import INVOICE_HOLDS, UNPAID_HOLDS
 
 
 @dataclass(frozen=True)
@@ -70,9 +75,10 @@ def _lock(keys: list[str]) -> None:
         )
 
 
-def check(order: Order, holder: Holder, limit: int) -> None:
+def check(order: Order, holder: Holder, limit: int, by_invoice: bool = False) -> None:
     """Raise ``CheckoutError`` if ``order`` (flushed, not committed) takes its holder over
-    ``limit`` copies of any title in unpaid checkouts. Call it after the order's INSERT."""
+    ``limit`` copies of any title in unpaid checkouts (``by_invoice``: in unpaid invoice
+    orders). Call it after the order's INSERT."""
     columns = {"address": Order.checkout_address, "basket": Order.checkout_basket}
     keys = {name: getattr(holder, name) for name in columns if getattr(holder, name)}
     _lock(list(keys.values()))
@@ -82,7 +88,7 @@ def check(order: Order, holder: Holder, limit: int) -> None:
             select(OrderLine.publication_id, func.sum(OrderLine.quantity))
             .join(Order, Order.id == OrderLine.order_id)
             .where(
-                Order.status.in_(UNPAID_HOLDS),
+                Order.status.in_(INVOICE_HOLDS if by_invoice else UNPAID_HOLDS),
                 columns[name] == key,
                 OrderLine.publication_id.in_(list(titles)),
             )
@@ -94,6 +100,12 @@ def check(order: Order, holder: Holder, limit: int) -> None:
                     line.quantity for line in order.lines if line.publication_id == publication_id
                 )
                 where = "from this address" if name == "address" else "from this browser"
+                if by_invoice:
+                    raise CheckoutError(
+                        f"Invoices not yet paid {where} already hold {before} copies of "
+                        f"“{titles[publication_id]}”, and at most {limit} can be held at once. "
+                        "Please write to us about a larger order."
+                    )
                 raise CheckoutError(
                     f"You already have {before} copies of “{titles[publication_id]}” waiting in "
                     f"unpaid checkouts {where}, and at most {limit} can be held at once. Finish "

@@ -9,22 +9,35 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.addresses import country_name
 from shop.extensions import Model
-from shop.orders.status import CHECKOUT_COMPLETE, DISPATCHABLE, PENDING_PAYMENT, PLACED, label
+from shop.orders.status import (
+    AWAITING_INVOICE_PAYMENT,
+    CHECKOUT_COMPLETE,
+    DISPATCHABLE,
+    PENDING_PAYMENT,
+    PLACED,
+    label,
+)
 from shop.timeutil import as_utc, utcnow
 
 # How long a carrier's name and a tracking number may be: the columns, and every form and file
 # that fills them (the desk, batches, the Click & Drop import).
 MAX_CARRIER = 100
 MAX_TRACKING = 100
+# How an order is paid: Stripe Checkout (card, or a bank debit there), or an invoice.
+CARD = "card"
+INVOICE = "invoice"
 
 
 def days_awaiting_dispatch(
-    status: str, paid_at: datetime | None, dispatched_at: datetime | None, now: datetime
+    status: str, paid_at: datetime | None, dispatched_at: datetime | None, now: datetime,
+    created_at: datetime | None = None,
 ) -> int | None:
-    """Whole days since payment for a paid order not yet dispatched; otherwise None."""
-    if status not in DISPATCHABLE or dispatched_at is not None or paid_at is None:
+    """Whole days a dispatchable order has waited to be posted: since payment, or for an
+    invoiced order (posted before it is paid) since it was placed; otherwise None."""
+    since = paid_at or created_at
+    if status not in DISPATCHABLE or dispatched_at is not None or since is None:
         return None
-    return (now - as_utc(paid_at)).days
+    return (now - as_utc(since)).days
 
 
 class Order(Model):
@@ -36,6 +49,8 @@ class Order(Model):
         Index("ix_shop_order_status_created", "status", "created_at"),
         CheckConstraint("refunded_pence >= 0", name="refunded_not_negative"),
         CheckConstraint("refund_pending_pence >= 0", name="refund_pending_not_negative"),
+        CheckConstraint("discount_pence >= 0 AND discount_pence <= total_pence", name="discount_within_total"),
+        CheckConstraint("pays_by IN ('card', 'invoice')", name="pays_by_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -48,6 +63,12 @@ class Order(Model):
     postage_pence: Mapped[int]
     total_pence: Mapped[int]
     copies: Mapped[int] = mapped_column(default=0)  # sum of line quantities, fixed at checkout
+    pays_by: Mapped[str] = mapped_column(String(10), default=CARD, server_default=CARD)
+    # A promotion code the buyer entered at Stripe Checkout: what Stripe took off the total
+    # (its total_details.amount_discount) and the code as typed. ``total_pence`` stays the
+    # price before it; what the buyer owed is ``payable_pence``.
+    discount_pence: Mapped[int] = mapped_column(default=0, server_default="0")
+    promotion_code: Mapped[str | None] = mapped_column(String(200))
     stripe_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     checkout_error: Mapped[str | None] = mapped_column(Text)
     # Who checked out, as keyed hashes (shop.orders.holds): unpaid checkouts are capped by them.
@@ -101,6 +122,23 @@ class Order(Model):
     refunds: Mapped[list["Refund"]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="Refund.id"
     )
+    invoice: Mapped["OrderInvoice | None"] = relationship(
+        back_populates="order", cascade="all, delete-orphan", uselist=False
+    )
+
+    @property
+    def payable_pence(self) -> int:
+        """What the buyer owes: the total less any promotion-code discount."""
+        return self.total_pence - self.discount_pence
+
+    @property
+    def by_invoice(self) -> bool:
+        return self.pays_by == INVOICE
+
+    @property
+    def awaiting_invoice_payment(self) -> bool:
+        """An invoice is open at Stripe and not paid, whether or not the parcel has left."""
+        return self.status in AWAITING_INVOICE_PAYMENT
 
     @property
     def refundable_pence(self) -> int:
@@ -171,13 +209,83 @@ class Order(Model):
     @property
     def flags(self) -> list[str]:
         flags = ["amount mismatch"] if self.amount_mismatch else []
-        return flags + (["awaiting stock"] if self.is_paid and self.awaiting_stock else [])
+        flags += ["awaiting stock"] if (self.is_paid or self.by_invoice) and self.awaiting_stock else []
+        invoice = self.invoice
+        if invoice is not None and self.awaiting_invoice_payment:
+            flags += ["invoice payment failed"] if invoice.payment_failed_at else []
+            flags += ["invoice overdue"] if invoice.overdue_flagged_at else []
+        return flags
 
     def record(self, kind: str, actor: str, **detail: Any) -> None:
         self.events.append(OrderEvent(kind=kind, actor=actor, detail=detail or None))
 
     def __repr__(self) -> str:
         return f"<Order {self.reference} {self.status}>"
+
+
+class OrderInvoice(Model):
+    """How an organisation pays by invoice (shop.orders.invoicing): who it is, the purchase
+    order number its finance system will match the invoice to, where the invoice goes and what
+    it is billed to, and the invoice Stripe keeps for it.
+
+    The order's ``customer_name`` and ``customer_email`` are the buyer's contact, who gets the
+    shop's own emails; Stripe sends the invoice itself to ``finance_email``."""
+
+    __tablename__ = "order_invoice"
+    __table_args__ = (Index("ix_order_invoice_due_at", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("shop_order.id", ondelete="CASCADE"), unique=True)
+    organisation: Mapped[str] = mapped_column(String(200))
+    po_number: Mapped[str] = mapped_column(String(100))  # as the buyer's finance system writes it
+    finance_email: Mapped[str] = mapped_column(String(320))
+    billing_line1: Mapped[str] = mapped_column(String(300))
+    billing_line2: Mapped[str | None] = mapped_column(String(300))
+    billing_city: Mapped[str] = mapped_column(String(200))
+    billing_postal_code: Mapped[str | None] = mapped_column(String(40))
+    billing_country: Mapped[str] = mapped_column(String(2))
+    # The form's one-time token: a second submission of the same form (a double click) finds
+    # this order instead of placing another.
+    request_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    # Staff approval (INVOICE_APPROVAL=manual): who let Stripe send it, or declined it.
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_by: Mapped[str | None] = mapped_column(String(320))
+
+    # The invoice at Stripe, as last seen there.
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
+    stripe_invoice_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_status: Mapped[str | None] = mapped_column(String(20))  # draft|open|paid|void|uncollectible
+    number: Mapped[str | None] = mapped_column(String(100), index=True)  # assigned when finalized
+    hosted_url: Mapped[str | None] = mapped_column(String(1000))
+    pdf_url: Mapped[str | None] = mapped_column(String(1000))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finalized_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # Stripe emailed it
+    # Why it could not be issued the last time (Stripe down or refusing); cleared when it is.
+    issue_error: Mapped[str | None] = mapped_column(Text)
+    # Flags for staff: the latest failed payment attempt, Stripe (or reconcile) saying overdue.
+    payment_failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    overdue_flagged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # How it was paid: card or bank transfer through Stripe, or out of band (a cheque), with
+    # what staff wrote about it.
+    paid_by: Mapped[str | None] = mapped_column(String(40))
+    paid_note: Mapped[str | None] = mapped_column(String(300))
+    closed_reason: Mapped[str | None] = mapped_column(String(300))  # void or declined: why
+
+    order: Mapped[Order] = relationship(back_populates="invoice")
+
+    @property
+    def billing_address_lines(self) -> list[str]:
+        parts = [self.organisation, self.billing_line1, self.billing_line2, self.billing_city,
+                 self.billing_postal_code, country_name(self.billing_country)]
+        return [part for part in parts if part]
+
+    def days_overdue(self, now: datetime) -> int:
+        """Whole days past its due date (0 when not yet due, or no date)."""
+        if self.due_at is None:
+            return 0
+        return max((now - as_utc(self.due_at)).days, 0) if now > as_utc(self.due_at) else 0
 
 
 STOCK = "stock"

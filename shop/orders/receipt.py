@@ -85,9 +85,11 @@ def build_receipt(order: Order, seller: Seller, region_label: str, now: datetime
         pdf.line_of(seller.registration)
     pdf.ln(4)
 
+    invoice = order.invoice
     facts = [
         ("Receipt number", receipt_number(order)),
         ("Order reference", order.reference or ""),
+        *([("Invoice number", invoice.number or "—"), ("Purchase order", invoice.po_number)] if invoice else []),
         ("Date paid (tax point)", _date(order.paid_at)),
         ("Date of this receipt", _date(now)),
     ]
@@ -99,6 +101,8 @@ def build_receipt(order: Order, seller: Seller, region_label: str, now: datetime
     pdf.ln(4)
 
     pdf.line_of("Sold to", bold=True)
+    if invoice is not None:
+        pdf.line_of(", ".join(invoice.billing_address_lines))
     buyer = [order.customer_name or "", order.customer_email or ""]
     pdf.line_of("\n".join(part for part in buyer if part) or "—")
     if order.shipping_address_lines:
@@ -126,9 +130,11 @@ def build_receipt(order: Order, seller: Seller, region_label: str, now: datetime
     pdf.ln(3)
 
     paid = order.amount_charged_pence if order.amount_charged_pence is not None else order.total_pence
+    discount = [(f"Promotion code {order.promotion_code or ''}".strip(), "−" + format_pence(order.discount_pence))]
     totals = [
         ("Subtotal", format_pence(order.subtotal_pence)),
         ("Postage", format_pence(order.postage_pence)),
+        *(discount if order.discount_pence else []),
         ("VAT at 0%", format_pence(0)),
         ("Total paid", format_pence(paid)),
     ]
@@ -144,8 +150,13 @@ def build_receipt(order: Order, seller: Seller, region_label: str, now: datetime
     pdf.ln(3)
 
     pdf.line_of("Payment", bold=True)
-    pdf.line_of(f"Paid through Stripe on {_date(order.paid_at)}. "
-                f"Payment reference: {order.payment_intent_id or '—'}.")
+    if invoice is not None:
+        pdf.line_of(f"Invoice {invoice.number or '—'} paid on {_date(order.paid_at)}"
+                    f" ({(invoice.paid_by or 'through Stripe').lower()})."
+                    + (f" Payment reference: {order.payment_intent_id}." if order.payment_intent_id else ""))
+    else:
+        pdf.line_of(f"Paid through Stripe on {_date(order.paid_at)}. "
+                    f"Payment reference: {order.payment_intent_id or '—'}.")
     refunds: list[Any] = list(order.refunds)
     if refunds:
         pdf.ln(3)

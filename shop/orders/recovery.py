@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from shop.extensions import db
+from shop.orders import invoicing
 from shop.orders import services as orders
 from shop.orders.fulfilment import fulfil_checkout
 from shop.orders.models import Order
@@ -37,6 +38,7 @@ class Change:
 class Progress:
     sessions_seen: int = 0
     processing_checked: int = 0
+    invoices_checked: int = 0
     advance: Advance = nothing  # called after each session (a progress bar on a terminal)
 
 
@@ -79,10 +81,14 @@ def checkouts_since(since: datetime) -> int:
     ) or 0
 
 
-def reconcile(since: datetime, progress: Progress) -> Iterator[Change]:
+def reconcile(
+    since: datetime, progress: Progress, invoice_terms: invoicing.InvoiceTerms | None = None
+) -> Iterator[Change | invoicing.InvoiceChange]:
     """Apply every Checkout Session completed since ``since`` whose order does not yet show
     it (paid, processing, failed, or missing its address); then ask Stripe again about every
-    order whose payment is still processing, however old (a Bacs Direct Debit takes days)."""
+    order whose payment is still processing, however old (a Bacs Direct Debit takes days);
+    then, given ``invoice_terms``, about every invoice not yet paid (paid, void, uncollectible,
+    overdue), and finish issuing any approved invoice Stripe could not be asked for before."""
     checked: set[str] = set()
     for payment in gateway.completed_sessions(since):
         progress.sessions_seen += 1
@@ -109,6 +115,10 @@ def reconcile(since: datetime, progress: Progress) -> Iterator[Change]:
             change = _apply(order, payment, "reconcile")
             if change:
                 yield change
+    if invoice_terms is not None:
+        for order_id in invoicing.to_reconcile():
+            progress.invoices_checked += 1
+            yield from invoicing.reconcile_one(order_id, invoice_terms)
 
 
 def expire_stale(now: datetime, expiry_minutes: int) -> Iterator[Change]:

@@ -47,6 +47,17 @@ class RefundPlan:
         return REASONS.get(self.reason, self.reason)
 
 
+def refundable_at_desk(order: Order) -> bool:
+    """Whether the desk can refund this order through Stripe: a card payment (a Checkout
+    Session's, or an invoice's paid by card on Stripe's invoice page). An invoice paid by bank
+    transfer or out of band (a cheque) is refunded by bank transfer, or with a credit note in
+    Stripe's dashboard, and recorded here in a note."""
+    if not order.payment_intent_id:
+        return False
+    invoice = order.invoice
+    return invoice is None or (invoice.paid_by or "").startswith("Card")
+
+
 def can_restock(order: Order) -> bool:
     """Copies go back to stock only when none will be posted: a full refund of a paid order
     that has not been dispatched. (A partial refund leaves the order to be packed as it is.)"""
@@ -54,7 +65,7 @@ def can_restock(order: Order) -> bool:
 
 
 def can_cancel(order: Order) -> bool:
-    return can_restock(order) and bool(order.payment_intent_id) and order.refundable_pence > 0
+    return can_restock(order) and refundable_at_desk(order) and order.refundable_pence > 0
 
 
 def plan_refund(order: Order, *, full: bool, amount_pence: int | None, reason: str, note: str,
@@ -65,6 +76,11 @@ def plan_refund(order: Order, *, full: bool, amount_pence: int | None, reason: s
     Raises ``RefundError`` with a message for the form."""
     if order.status not in REFUNDABLE or not order.payment_intent_id or order.refundable_pence <= 0:
         raise RefundError(f"Order {order.reference} has nothing left to refund ({order.status_label.lower()}).")
+    if not refundable_at_desk(order):
+        raise RefundError(
+            f"Order {order.reference}'s invoice was not paid by card through Stripe: refund it by bank "
+            "transfer, or with a credit note in Stripe's dashboard, and add a note here."
+        )
     left = order.refundable_pence
     if full:
         amount = left

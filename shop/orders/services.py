@@ -28,7 +28,7 @@ def _line(publication: Publication, quantity: int, offered: Offer) -> OrderLine:
         publication_id=publication.id,
         isbn=publication.isbn,
         title=publication.full_title,
-        unit_price_pence=publication.price_pence,
+        unit_price_pence=publication.unit_price_pence(quantity),  # a volume price, if one applies
         quantity=quantity,
         sold_as=sold_as,
         awaiting_stock=sold_as != models.STOCK,
@@ -43,20 +43,26 @@ def place_order(
     reference_prefix: str,
     holder: Holder | None = None,
     hold_limit: int | None = None,
+    *,
+    status: str = PENDING_PAYMENT,
+    pays_by: str = models.CARD,
 ) -> Order:
-    """A ``pending_payment`` order whose lines copy title, ISBN and price from the database now,
-    with the copies of titles sold from stock reserved. ``lines`` are (publication, copies,
-    what it offers now: ``catalogue.availability.offer``), checked by the caller: a pre-order or
-    a back-order is recorded as such, waiting for stock, with the date the customer was told.
-    With a ``holder``, ``CheckoutError`` if it would then hold more than ``hold_limit`` copies
-    of a title in unpaid checkouts (``holds.check``)."""
+    """A ``pending_payment`` order (or one in ``status``, paid as ``pays_by`` says) whose lines
+    copy title, ISBN and price (the volume price for the quantity, if one applies) from the
+    database now, with the copies of titles sold from stock reserved. ``lines`` are
+    (publication, copies, what it offers now: ``catalogue.availability.offer``), checked by the
+    caller: a pre-order or a back-order is recorded as such, waiting for stock, with the date
+    the customer was told. With a ``holder``, ``CheckoutError`` if it would then hold more than
+    ``hold_limit`` copies of a title in unpaid checkouts, or unpaid invoices for an invoice
+    order (``holds.check``)."""
     if not lines:
         raise CheckoutError("Your basket is empty.")
     order_lines = [_line(publication, quantity, offered) for publication, quantity, offered in lines]
     subtotal = sum(line.line_total_pence for line in order_lines)
     copies = sum(line.quantity for line in order_lines)
     order = Order(
-        status=PENDING_PAYMENT,
+        status=status,
+        pays_by=pays_by,
         region=region,
         currency="gbp",
         subtotal_pence=subtotal,
@@ -70,7 +76,7 @@ def place_order(
     db.session.add(order)
     db.session.flush()  # the id makes the reference
     if holder is not None and hold_limit is not None:
-        holds.check(order, holder, hold_limit)
+        holds.check(order, holder, hold_limit, by_invoice=pays_by == models.INVOICE)
     stock.reserve(order.lines)
     order.reference = f"{reference_prefix}-{order.created_at.year}-{order.id:06d}"
     order.record("created", "customer", total_pence=order.total_pence, copies=copies)

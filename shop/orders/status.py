@@ -6,6 +6,22 @@ dispatched, closed). Two
 facts sit beside it rather than in it: ``dispatched_at`` (the parcel left; kept when the order is
 later refunded) and ``refunded_pence`` (money returned; a partial refund leaves the status as it
 was, a full one makes it ``refunded``).
+
+Orders paid by invoice (shop.orders.invoicing) have a path of their own. ``invoice_pending``: the
+order and its copies are held, but no invoice is open at Stripe yet (it waits for a member of
+staff to approve it, or for a retry after Stripe could not be reached). ``invoiced``: Stripe has
+the invoice open and the buyer owes it. Organisations expect the goods before they pay, so an
+invoiced order may be packed and posted before payment: dispatch takes it to
+``invoiced_dispatched`` ("dispatched, invoice unpaid"), which is the same parcel-left fact as
+``dispatched`` with money still owed. Payment is then a move of its own through this table
+(``invoiced`` -> ``paid``, ``invoiced_dispatched`` -> ``dispatched``), so it is recorded once by
+the same compare-and-set as a card payment, however often Stripe reports it. A voided invoice
+(``invoice_void``) or one written off as uncollectible (``uncollectible``) closes the order; an
+uncollectible invoice can still be paid later, as Stripe allows, and a void one never. An order
+declined by staff before its invoice was open is ``cancelled``, as a card checkout closed unpaid
+(its copies back in stock). These moves record timeline entries of their own kind
+(``invoice_paid``, ``invoice_declined``: ``transition``'s ``kind``), so "dispatched" on a
+timeline is always the parcel leaving.
 """
 
 from typing import Any
@@ -27,6 +43,12 @@ PAYMENT_FAILED = "payment_failed"
 PAID = "paid"
 DISPATCHED = "dispatched"
 REFUNDED = "refunded"
+# Paying by invoice (see the module docstring).
+INVOICE_PENDING = "invoice_pending"
+INVOICED = "invoiced"
+INVOICED_DISPATCHED = "invoiced_dispatched"
+INVOICE_VOID = "invoice_void"
+UNCOLLECTIBLE = "uncollectible"
 
 # Which status may follow which. A payment Stripe reports is the truth, so a closed checkout can
 # still become paid (a customer who paid on a tab opened before we closed it). A payment that is
@@ -44,6 +66,13 @@ ALLOWED: dict[str, frozenset[str]] = {
     PAID: frozenset({DISPATCHED, REFUNDED}),
     DISPATCHED: frozenset({REFUNDED}),
     REFUNDED: frozenset({PAID, DISPATCHED}),
+    # An invoice not yet open at Stripe becomes open, or staff decline the order.
+    INVOICE_PENDING: frozenset({INVOICED, CANCELLED}),
+    INVOICED: frozenset({PAID, INVOICED_DISPATCHED, INVOICE_VOID, UNCOLLECTIBLE}),
+    INVOICED_DISPATCHED: frozenset({DISPATCHED, INVOICE_VOID, UNCOLLECTIBLE}),
+    # Stripe lets an uncollectible invoice still be paid, or be voided.
+    UNCOLLECTIBLE: frozenset({PAID, DISPATCHED, INVOICE_VOID}),
+    INVOICE_VOID: frozenset(),
 }
 
 # Some moves also depend on a fact beside the status: (before, after) -> (column, must be set).
@@ -53,6 +82,9 @@ REQUIRES: dict[tuple[str, str], tuple[str, bool]] = {
     (PAID, DISPATCHED): ("dispatched_at", False),
     (REFUNDED, DISPATCHED): ("dispatched_at", True),
     (REFUNDED, PAID): ("dispatched_at", False),
+    (INVOICED, INVOICED_DISPATCHED): ("dispatched_at", False),
+    (UNCOLLECTIBLE, PAID): ("dispatched_at", False),
+    (UNCOLLECTIBLE, DISPATCHED): ("dispatched_at", True),
 }
 
 STATUS_LABELS = {
@@ -65,6 +97,11 @@ STATUS_LABELS = {
     PAID: "Paid",
     DISPATCHED: "Dispatched",
     REFUNDED: "Refunded",
+    INVOICE_PENDING: "Invoice not sent yet",
+    INVOICED: "Invoiced, awaiting payment",
+    INVOICED_DISPATCHED: "Dispatched, invoice unpaid",
+    INVOICE_VOID: "Invoice void",
+    UNCOLLECTIBLE: "Invoice uncollectible",
 }
 
 
@@ -94,8 +131,17 @@ CHECKOUT_COMPLETE = (PAYMENT_PROCESSING, *PLACED)
 # Checkouts not paid yet whose copies are reserved (capped per client: shop.orders.holds). A
 # delayed payment still processing holds its copies too.
 UNPAID_HOLDS = (PENDING_PAYMENT, PAYMENT_PROCESSING)
-# What staff may pack and send.
-DISPATCHABLE = (PAID,)
+# Invoice orders not paid yet whose copies are held: for weeks, not half an hour, so they are
+# capped by a rule of their own (INVOICE_HOLD_LIMIT; shop.orders.holds).
+INVOICE_HOLDS = (INVOICE_PENDING, INVOICED)
+# An invoice open at Stripe: the buyer owes it, whether or not the parcel has left.
+AWAITING_INVOICE_PAYMENT = (INVOICED, INVOICED_DISPATCHED)
+# Invoice orders closed without payment (so far: an uncollectible one may yet be paid).
+INVOICE_CLOSED = (INVOICE_VOID, UNCOLLECTIBLE)
+# What staff may pack and send: paid orders, and invoiced ones (organisations pay after delivery).
+DISPATCHABLE = (PAID, INVOICED)
+# Where dispatch takes each of them.
+DISPATCH_MOVES = {PAID: DISPATCHED, INVOICED: INVOICED_DISPATCHED}
 # What may be refunded (in part or in full) through Stripe.
 REFUNDABLE = (PAID, DISPATCHED)
 # What a payment Stripe reports (a checkout's events, the success page, reconcile) may make
@@ -112,13 +158,20 @@ def label(status: str) -> str:
     return STATUS_LABELS.get(status, status)
 
 
+def dispatched_status(status: str) -> str:
+    """The status dispatch takes an order in ``status`` to (``dispatched``, or
+    ``invoiced_dispatched`` for an invoice not paid yet)."""
+    return DISPATCH_MOVES.get(status, DISPATCHED)
+
+
 ATTEMPTS = 3
 
 
 def transition(order: Any, to: str, *, actor: str, detail: dict[str, Any] | None = None,
-               **values: Any) -> str | None:
+               kind: str | None = None, **values: Any) -> str | None:
     """Move ``order`` to ``to`` and set ``values`` on it in the same UPDATE, once; record one
-    timeline event (kind ``to``; detail ``before``/``after`` status and ``detail``).
+    timeline event (kind ``kind``, by default ``to``; detail ``before``/``after`` status and
+    ``detail``).
 
     Returns the status the order left, or None when it did not move because someone else moved
     it first (another webhook delivery, a second click) to a status it cannot go on from.
@@ -153,7 +206,7 @@ def transition(order: Any, to: str, *, actor: str, detail: dict[str, Any] | None
         )
         db.session.refresh(order)
         if moved:
-            order.record(to, actor, before={"status": seen}, after={"status": to}, **(detail or {}))
+            order.record(kind or to, actor, before={"status": seen}, after={"status": to}, **(detail or {}))
             db.session.flush()
             return seen
     return None

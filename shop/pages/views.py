@@ -52,6 +52,9 @@ def _ours() -> dict:
     return {
         "postage": table,
         "max_copies": config["MAX_COPIES_PER_LINE"],
+        "invoice_max_copies": config["INVOICE_MAX_COPIES_PER_LINE"],
+        "invoice_minimum": config["INVOICE_MINIMUM"],
+        "invoice_days": config["INVOICE_DAYS_UNTIL_DUE"],
         "basket_days": config["PERMANENT_SESSION_LIFETIME"] // 86400,
         "staff_idle_minutes": config["STAFF_IDLE_MINUTES"],
         "staff_session_hours": config["STAFF_SESSION_HOURS"],

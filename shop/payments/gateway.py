@@ -8,17 +8,24 @@ Webhook events may arrive in another (an endpoint's version defaults to the acco
 event is read for its ids only; what it is about is asked of Stripe.
 """
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, cast, get_args
 
 import stripe
 from flask import Flask, current_app
 from stripe._requestor_options import BaseAddresses  # the type of base_addresses
-from stripe.params import WebhookEndpointCreateParams, WebhookEndpointUpdateParams
+from stripe.params import (
+    InvoiceCreateParams,
+    InvoiceItemCreateParams,
+    WebhookEndpointCreateParams,
+    WebhookEndpointUpdateParams,
+)
 from stripe.params.checkout import SessionCreateParams
 
 from shop.errors import PaymentGatewayError, ShopError, UnknownCheckout
@@ -94,6 +101,8 @@ class CheckoutRequest:
     urls: CheckoutUrls
     # Offered only these (Stripe's names); empty: whatever the Stripe dashboard turns on.
     payment_methods: tuple[str, ...] = ()
+    # Let the buyer enter a promotion code made in Stripe's dashboard (one a session).
+    allow_promotion_codes: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,9 @@ class CheckoutPayment:
     customer_email: str | None = None
     customer_name: str | None = None
     shipping: dict[str, str | None] = field(default_factory=dict)
+    # What a promotion code took off (total_details.amount_discount), and the code as typed.
+    amount_discount: int = 0
+    promotion_code: str | None = None
 
     @property
     def outcome(self) -> str:
@@ -155,13 +167,18 @@ class WebhookEvent:
     id: str
     type: str
     api_version: str | None = None
-    object_type: str | None = None  # checkout.session, charge, refund, …
+    object_type: str | None = None  # checkout.session, charge, refund, invoice, …
     object_id: str | None = None
     payment_intent_id: str | None = None  # set for charge.* and refund.* events
+    order_reference: str | None = None  # an invoice's metadata (invoice.* events)
 
     @property
     def session_id(self) -> str | None:
         return self.object_id if self.object_type == "checkout.session" else None
+
+    @property
+    def invoice_id(self) -> str | None:
+        return self.object_id if self.object_type == "invoice" else None
 
 
 @dataclass(frozen=True)
@@ -204,6 +221,11 @@ def _as_payment(session: dict[str, Any]) -> CheckoutPayment:
     intent_status = None
     if isinstance(intent, dict):  # expanded
         intent, intent_status = intent.get("id"), intent.get("status")
+    codes = [
+        discount["promotion_code"].get("code")
+        for discount in session.get("discounts") or []
+        if isinstance(discount, dict) and isinstance(discount.get("promotion_code"), dict)  # expanded
+    ]
     return CheckoutPayment(
         session_id=session["id"],
         status=session.get("status") or "",
@@ -223,7 +245,13 @@ def _as_payment(session: dict[str, Any]) -> CheckoutPayment:
             "postal_code": address.get("postal_code"),
             "country": address.get("country"),
         },
+        amount_discount=int((session.get("total_details") or {}).get("amount_discount") or 0),
+        promotion_code=next((code for code in codes if code), None),
     )
+
+
+# Expanded on every session the shop reads: its payment's state, and the promotion code's text.
+SESSION_EXPAND = ["payment_intent", "discounts.promotion_code"]
 
 
 def session_params(request: CheckoutRequest) -> SessionCreateParams:
@@ -269,6 +297,8 @@ def session_params(request: CheckoutRequest) -> SessionCreateParams:
         # A filter on the methods the dashboard turns on (stripe-python 16.1.0 has no
         # payment_method_types for sessions any more; see the README).
         params["allowed_payment_method_types"] = list(request.payment_methods)
+    if request.allow_promotion_codes:
+        params["allow_promotion_codes"] = True
     return params
 
 
@@ -290,9 +320,7 @@ def create_session(request: CheckoutRequest) -> StartedCheckout:
 def retrieve_session(session_id: str) -> CheckoutPayment:
     """Stripe's current view of a session; ``UnknownCheckout`` when Stripe has no such session."""
     try:
-        session = _client().v1.checkout.sessions.retrieve(
-            session_id, params={"expand": ["payment_intent"]}
-        )
+        session = _client().v1.checkout.sessions.retrieve(session_id, params={"expand": SESSION_EXPAND})
     except stripe.InvalidRequestError as error:
         if error.code == "resource_missing" or error.http_status == 404:
             raise UnknownCheckout("We have no checkout with that reference.") from error
@@ -310,7 +338,7 @@ def completed_sessions(since: datetime) -> Iterator[CheckoutPayment]:
                 "created": {"gte": int(since.timestamp())},
                 "status": "complete",
                 "limit": 100,
-                "expand": ["data.payment_intent"],
+                "expand": [f"data.{path}" for path in SESSION_EXPAND],
             }
         )
         for session in page.auto_paging_iter():
@@ -366,6 +394,7 @@ def verify_event(payload: bytes, signature: str | None) -> WebhookEvent:
         raise InvalidWebhook("Webhook refused: it contains a NUL character.")
     kind = obj.get("object")
     intent = obj.get("payment_intent") if kind in ("charge", "refund") else None
+    metadata = obj.get("metadata") if kind == "invoice" else None
     return WebhookEvent(
         id=event["id"],
         type=str(event.get("type")),
@@ -373,6 +402,7 @@ def verify_event(payload: bytes, signature: str | None) -> WebhookEvent:
         object_type=_text(kind),
         object_id=_text(obj.get("id")) if kind else None,
         payment_intent_id=_text(intent.get("id") if isinstance(intent, dict) else intent),
+        order_reference=_text(metadata.get("order_reference")) if isinstance(metadata, dict) else None,
     )
 
 
@@ -515,3 +545,303 @@ def _message_for(error: stripe.StripeError) -> str:
     if isinstance(error, stripe.AuthenticationError):
         return "Card payments are misconfigured on this shop; please tell us and try later."
     return error.user_message or TRY_AGAIN
+
+
+# --- Invoices (organisations pay by invoice: shop.orders.invoicing) ---------------------------
+
+INVOICE_EXPAND = ["payments.data.payment.payment_intent", "amount_paid_off_stripe"]
+# Stripe's invoice custom fields: at most 4, names up to 40 characters, values up to 140.
+MAX_CUSTOM_FIELDS, MAX_CUSTOM_FIELD_NAME, MAX_CUSTOM_FIELD_VALUE = 4, 40, 140
+# The key each invoice item carries in its metadata, so a retried issue adds only the missing.
+LINE_KEY = "order_line"
+
+
+@dataclass(frozen=True)
+class PostalAddress:
+    line1: str
+    line2: str | None
+    city: str
+    postal_code: str | None
+    country: str  # ISO 3166-1 alpha-2
+
+    def as_params(self) -> dict[str, str]:
+        values = {"line1": self.line1, "line2": self.line2, "city": self.city,
+                  "postal_code": self.postal_code, "country": self.country}
+        return {key: value for key, value in values.items() if value}
+
+
+@dataclass(frozen=True)
+class InvoiceCustomer:
+    """The organisation billed: found again at Stripe by ``email`` (its finance address)."""
+
+    email: str
+    name: str
+    address: PostalAddress
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    key: str  # unique within the invoice (its metadata), e.g. "line-12" or "postage"
+    description: str
+    quantity: int
+    unit_amount: int  # pence
+
+
+@dataclass(frozen=True)
+class InvoiceRequest:
+    """Everything an invoice is made from; every amount in pence, from the order."""
+
+    order_id: int
+    reference: str
+    customer_id: str
+    currency: str
+    lines: tuple[InvoiceLine, ...]
+    days_until_due: int
+    custom_fields: tuple[tuple[str, str], ...]  # (name, value): the PO number, the order reference
+    footer: str
+    shipping_name: str
+    shipping_address: PostalAddress
+    idempotency_key: str  # stable for one order: each step's key starts with it
+
+
+@dataclass(frozen=True)
+class InvoiceInfo:
+    """What Stripe says about one invoice (amounts in pence, times in UTC)."""
+
+    id: str
+    status: str  # draft | open | paid | uncollectible | void
+    customer_id: str | None
+    number: str | None
+    hosted_url: str | None
+    pdf_url: str | None
+    currency: str
+    total: int
+    amount_paid: int
+    amount_remaining: int
+    due_at: datetime | None
+    finalized_at: datetime | None
+    paid_at: datetime | None
+    order_reference: str | None  # its metadata
+    payment_intent_id: str | None = None  # the payment through Stripe that paid it, if any
+    payment_method: str | None = None  # card | customer_balance (a bank transfer) | …
+    paid_off_stripe: int = 0  # paid outside Stripe (a cheque), marked paid out of band
+
+
+def _moment(timestamp: Any) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, UTC) if isinstance(timestamp, int) else None
+
+
+def _as_invoice(invoice: dict[str, Any]) -> InvoiceInfo:
+    transitions = invoice.get("status_transitions") or {}
+    intent_id = method = None
+    payments = invoice.get("payments")
+    for entry in (payments or {}).get("data") or []:
+        if entry.get("status") != "paid":
+            continue
+        intent = (entry.get("payment") or {}).get("payment_intent")
+        if isinstance(intent, dict):  # expanded
+            intent_id = intent.get("id")
+            method = (intent.get("payment_method_types") or [None])[0]
+        elif isinstance(intent, str):
+            intent_id = intent
+    customer = invoice.get("customer")
+    return InvoiceInfo(
+        id=invoice["id"],
+        status=invoice.get("status") or "",
+        customer_id=customer.get("id") if isinstance(customer, dict) else customer,
+        number=invoice.get("number"),
+        hosted_url=invoice.get("hosted_invoice_url"),
+        pdf_url=invoice.get("invoice_pdf"),
+        currency=invoice.get("currency") or "",
+        total=int(invoice.get("total") or 0),
+        amount_paid=int(invoice.get("amount_paid") or 0),
+        amount_remaining=int(invoice.get("amount_remaining") or 0),
+        due_at=_moment(invoice.get("due_date")),
+        finalized_at=_moment(transitions.get("finalized_at")),
+        paid_at=_moment(transitions.get("paid_at")),
+        order_reference=(invoice.get("metadata") or {}).get("order_reference"),
+        payment_intent_id=intent_id,
+        payment_method=method,
+        paid_off_stripe=int(invoice.get("amount_paid_off_stripe") or 0),
+    )
+
+
+def _invoice_call(action: str, call: Any) -> Any:
+    """One request about invoices; ``PaymentGatewayError`` with Stripe's words for a refusal
+    (staff and logs read them), ours for an outage."""
+    try:
+        return call()
+    except stripe.InvalidRequestError as error:
+        raise PaymentGatewayError(f"Stripe refused to {action}: {error.user_message or error}") from error
+    except stripe.StripeError as error:
+        raise PaymentGatewayError(_message_for(error)) from error
+
+
+def find_or_create_customer(customer: InvoiceCustomer, attempt: int = 0) -> str:
+    """The Stripe Customer of an organisation, found by its finance email (lower case, as the
+    shop writes it: Stripe's email filter is case-sensitive), else created, never twice: the
+    create is keyed by the email (and the issuing ``attempt``, as Stripe keeps a failure under
+    its key), so two orders creating it at once get one customer. Its name and billing address
+    are then brought up to date (what the next invoice shows; invoices already finalized keep
+    what they were issued with). Returns the customer's id."""
+    email = customer.email.strip().lower()
+    client = _client()
+    page = _invoice_call("find the customer", lambda: client.v1.customers.list(params={"email": email, "limit": 1}))
+    found = page.data[0] if page.data else None
+    if found is None:
+        key = f"customer-{hashlib.sha256(email.encode()).hexdigest()[:40]}-{attempt}"
+        found = _invoice_call("create the customer", lambda: client.v1.customers.create(
+            params={"email": email, "metadata": {"created_by": "print shop"}},
+            options={"idempotency_key": key},
+        ))
+    address = customer.address.as_params()
+    current = found.to_dict()
+    if current.get("name") != customer.name or {k: v for k, v in (current.get("address") or {}).items() if v} != address:
+        _invoice_call("update the customer", lambda: client.v1.customers.update(
+            found.id, params={"name": customer.name, "address": cast(Any, address)}
+        ))
+    return found.id
+
+
+def create_invoice_draft(request: InvoiceRequest) -> InvoiceInfo:
+    """A draft invoice, sent by email and due ``days_until_due`` days after it is made, with the
+    custom fields (the PO number first), the order's reference in its metadata, the delivery
+    address, and no discount inherited from the customer. ``auto_advance`` is off: the shop
+    finalizes and sends it itself (``finalize_invoice``, ``send_invoice``), so a draft made
+    for an order that then goes wrong is never sent by Stripe on its own."""
+    params: InvoiceCreateParams = {
+        "customer": request.customer_id,
+        "collection_method": "send_invoice",
+        "days_until_due": request.days_until_due,
+        "currency": request.currency,
+        "auto_advance": False,
+        "pending_invoice_items_behavior": "exclude",  # only the items made for this invoice
+        "discounts": "",
+        "custom_fields": [
+            {"name": name[:MAX_CUSTOM_FIELD_NAME], "value": value[:MAX_CUSTOM_FIELD_VALUE]}
+            for name, value in request.custom_fields[:MAX_CUSTOM_FIELDS]
+        ],
+        "metadata": {"order_id": str(request.order_id), "order_reference": request.reference},
+        "footer": request.footer,
+        "shipping_details": {
+            "name": request.shipping_name,
+            "address": cast(Any, request.shipping_address.as_params()),
+        },
+    }
+    client = _client()
+    invoice = _invoice_call("create the invoice", lambda: client.v1.invoices.create(
+        params=params, options={"idempotency_key": f"{request.idempotency_key}-create"}
+    ))
+    return _as_invoice(invoice.to_dict())
+
+
+def invoice_line_keys(invoice_id: str) -> set[str]:
+    """The keys (metadata) of the lines an invoice already has."""
+    client = _client()
+    page = _invoice_call("list the invoice's lines", lambda: client.v1.invoices.line_items.list(
+        invoice_id, params={"limit": 100}
+    ))
+    keys = ((line.to_dict().get("metadata") or {}).get(LINE_KEY) for line in page.auto_paging_iter())
+    return {key for key in keys if isinstance(key, str)}
+
+
+def add_invoice_lines(invoice_id: str, request: InvoiceRequest, present: set[str]) -> None:
+    """An invoice item on the draft for each line not ``present`` yet, each keyed so that a
+    retry makes none twice."""
+    client = _client()
+    for line in request.lines:
+        if line.key in present:
+            continue
+        params: InvoiceItemCreateParams = {
+            "customer": request.customer_id,
+            "invoice": invoice_id,
+            "currency": request.currency,
+            "description": line.description,
+            "quantity": line.quantity,
+            "unit_amount_decimal": Decimal(line.unit_amount),
+            "metadata": {LINE_KEY: line.key, "order_reference": request.reference},
+        }
+        _invoice_call("add a line to the invoice", lambda params=params, line=line: client.v1.invoice_items.create(
+            params=params, options={"idempotency_key": f"{request.idempotency_key}-item-{line.key}"}
+        ))
+
+
+def finalize_invoice(invoice_id: str, idempotency_key: str) -> InvoiceInfo:
+    """Draft to open: Stripe gives it its number, hosted page and PDF. An invoice finalized
+    already (a retry after the key lapsed) is reported as it is."""
+    client = _client()
+    try:
+        invoice = client.v1.invoices.finalize_invoice(
+            invoice_id, params={"auto_advance": False, "expand": INVOICE_EXPAND},
+            options={"idempotency_key": idempotency_key},
+        )
+    except stripe.InvalidRequestError as error:
+        current = retrieve_invoice(invoice_id)
+        if current.status != "draft":
+            return current
+        raise PaymentGatewayError(f"Stripe refused to finalize the invoice: {error.user_message or error}") from error
+    except stripe.StripeError as error:
+        raise PaymentGatewayError(_message_for(error)) from error
+    return _as_invoice(invoice.to_dict())
+
+
+def send_invoice(invoice_id: str, idempotency_key: str) -> InvoiceInfo:
+    """Stripe emails the invoice, with its payment page, to the customer (again, if it was
+    sent before)."""
+    client = _client()
+    invoice = _invoice_call("send the invoice", lambda: client.v1.invoices.send_invoice(
+        invoice_id, params={"expand": INVOICE_EXPAND}, options={"idempotency_key": idempotency_key}
+    ))
+    return _as_invoice(invoice.to_dict())
+
+
+def retrieve_invoice(invoice_id: str) -> InvoiceInfo:
+    """Stripe's current view of an invoice, with what paid it."""
+    client = _client()
+    try:
+        invoice = client.v1.invoices.retrieve(invoice_id, params={"expand": INVOICE_EXPAND})
+    except stripe.InvalidRequestError as error:
+        if error.code == "resource_missing" or error.http_status == 404:
+            raise UnknownCheckout("Stripe has no such invoice.") from error
+        raise PaymentGatewayError(_message_for(error)) from error
+    except stripe.StripeError as error:
+        raise PaymentGatewayError(_message_for(error)) from error
+    return _as_invoice(invoice.to_dict())
+
+
+def void_invoice(invoice_id: str, idempotency_key: str) -> InvoiceInfo:
+    client = _client()
+    invoice = _invoice_call("void the invoice", lambda: client.v1.invoices.void_invoice(
+        invoice_id, params={"expand": INVOICE_EXPAND}, options={"idempotency_key": idempotency_key}
+    ))
+    return _as_invoice(invoice.to_dict())
+
+
+def pay_invoice_out_of_band(invoice_id: str, idempotency_key: str) -> InvoiceInfo:
+    """Mark an invoice paid by money that did not come through Stripe (a cheque)."""
+    client = _client()
+    invoice = _invoice_call("mark the invoice paid", lambda: client.v1.invoices.pay(
+        invoice_id, params={"paid_out_of_band": True, "expand": INVOICE_EXPAND},
+        options={"idempotency_key": idempotency_key},
+    ))
+    return _as_invoice(invoice.to_dict())
+
+
+def delete_draft_invoice(invoice_id: str) -> None:
+    """Delete a draft invoice (only drafts can be; one already gone is fine)."""
+    client = _client()
+    try:
+        client.v1.invoices.delete(invoice_id)
+    except stripe.InvalidRequestError as error:
+        if error.code == "resource_missing" or error.http_status == 404:
+            return
+        raise PaymentGatewayError(f"Stripe refused to delete the draft invoice: {error.user_message or error}") from error
+    except stripe.StripeError as error:
+        raise PaymentGatewayError(_message_for(error)) from error
+
+
+def invoice_dashboard_url(invoice_id: str) -> str:
+    """Where staff see this invoice in Stripe's dashboard."""
+    key = current_app.config.get("STRIPE_SECRET_KEY") or ""
+    mode = "" if key.startswith(("sk_live_", "rk_live_")) else "test/"
+    return f"https://dashboard.stripe.com/{mode}invoices/{invoice_id}"

@@ -19,7 +19,7 @@ CATALOGUE = "catalogue"
 ROLES: dict[str, tuple[str, str]] = {
     ADMIN: ("Admin", "everything, and managing staff accounts"),
     DESK: ("Desk", "orders, packing, batches, Click & Drop, dispatch, tracking, notes, customer emails"),
-    FINANCE: ("Finance", "refunds, cancelling orders, receipts, the orders export, amount mismatches"),
+    FINANCE: ("Finance", "refunds, cancelling orders, invoices, receipts, the orders export, amount mismatches"),
     CATALOGUE: ("Catalogue", "titles, stock, covers, waiting lists, reader comments"),
 }
 
@@ -68,6 +68,13 @@ ENDPOINT_ROLES: dict[str, frozenset[str]] = {
     "staff.orders.refund": _FINANCE,
     "staff.orders.cancel_start": _FINANCE,
     "staff.orders.cancel": _FINANCE,
+    # Orders paid by invoice: credit and money, so Finance's.
+    "staff.orders.invoices": _FINANCE,
+    "staff.orders.approve_invoice": _FINANCE,
+    "staff.orders.decline_invoice": _FINANCE,
+    "staff.orders.resend_invoice": _FINANCE,
+    "staff.orders.void_invoice": _FINANCE,
+    "staff.orders.mark_invoice_paid": _FINANCE,
     "staff.orders.waiting_list": _STOCK,
     "staff.orders.waiting_queue": _STOCK,
     "staff.orders.allocate": _STOCK,

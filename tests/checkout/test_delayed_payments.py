@@ -153,7 +153,7 @@ def test_reconcile_rechecks_payments_still_processing(client, runner, sandbox, s
             stripe_server.state.objects["checkout.session"][session_id]["created"] -= 10 * 86400
     result = runner.invoke(args=["orders", "reconcile", "--since", "1d"])
     assert result.exit_code == 0, result.output
-    assert "Looked at 0 completed session(s) and 3 older payment(s) processing; changed 2 order(s)." in result.output
+    assert "Looked at 0 completed session(s), 3 older payment(s) processing and 0 invoice(s) not yet paid; changed 2 order(s)." in result.output
     assert [order_of(db, s).status for s in sessions] == ["paid", "payment_failed", "payment_processing"]
     assert stock(db) == 98
     again = runner.invoke(args=["orders", "reconcile", "--since", "1d"])

@@ -15,7 +15,7 @@ from tests.conftest import STRIPE_KEY
 
 URL = "https://shop.example.org/stripe/webhook"
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-EVENT = re.compile(r"`((?:checkout\.session|charge|refund|payment_intent)(?:\.[a-z_]+)+)`")
+EVENT = re.compile(r"`((?:checkout\.session|charge|refund|payment_intent|invoice)(?:\.[a-z_]+)+)`")
 
 
 def endpoints(sandbox) -> list:
@@ -123,7 +123,7 @@ def test_the_handled_events_are_all_events_stripe_knows():
     from sandbox.conformance import check
 
     assert check({"url": URL, "enabled_events": list(HANDLED_EVENTS)}, WebhookEndpointCreateParams) == []
-    assert len(set(HANDLED_EVENTS)) == len(HANDLED_EVENTS) == 8
+    assert len(set(HANDLED_EVENTS)) == len(HANDLED_EVENTS) == 13
 
 
 def _section(title: str) -> str:

@@ -36,7 +36,7 @@ def test_reconcile_pages_through_stripes_list(app, runner, sandbox, db, publicat
     for _ in range(105):  # more than one page of 100
         pay(sandbox, start_checkout(Shopper(app.test_client()), sandbox, quantity=1))
     result = runner.invoke(args=["orders", "reconcile", "--since", "1d"])
-    assert "Looked at 105 completed session(s) and 0 older payment(s) processing; changed 105 order(s)." in result.output
+    assert "Looked at 105 completed session(s), 0 older payment(s) processing and 0 invoice(s) not yet paid; changed 105 order(s)." in result.output
     assert set(order_statuses(db)) == {"paid"}
 
 

@@ -123,6 +123,7 @@ def test_a_reader_with_a_basket_gets_the_same_page(client, shopper, publication)
 
 def test_contact_us_lines_lead_somewhere(client, shopper, publication, app):
     app.config["MAX_COPIES_PER_LINE"] = 3
+    app.config["INVOICE_MAX_COPIES_PER_LINE"] = 3
     shopper.add(quantity=3)
     shopper.add(quantity=1)
     assert "For larger orders, email us at orders@example.org." in shopper.basket_page()

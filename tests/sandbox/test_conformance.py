@@ -108,7 +108,7 @@ def test_every_v1_route_of_the_sandbox_has_a_parameter_type() -> None:
 
 
 def test_an_unknown_operation_is_a_problem() -> None:
-    [problem] = check_request("POST", "/v1/customers", {})
+    [problem] = check_request("POST", "/v1/subscriptions", {})
     assert "No stripe-python parameter type" in problem.message
 
 

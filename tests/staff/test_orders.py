@@ -179,7 +179,7 @@ def test_only_paid_orders_can_be_dispatched(staff_client, db):
     order = make_order(status="pending_payment")
     act(staff_client, order, "dispatch")
     assert reload(db, order).status == "pending_payment"
-    assert "Only a paid order can be dispatched" in flashed(staff_client, order)
+    assert f"Order {order.reference} cannot be dispatched: it is awaiting payment, not waiting to be packed." in flashed(staff_client, order)
 
 
 def mismatched_order(db):

@@ -29,6 +29,8 @@ EXPECTED = {
     "finance": OWN_ACCOUNT | DASHBOARD | READ_ORDERS | {
         "staff.orders.csv", "staff.orders.acknowledge_mismatch", "staff.orders.refund_start",
         "staff.orders.refund_check", "staff.orders.refund", "staff.orders.cancel_start", "staff.orders.cancel",
+        "staff.orders.invoices", "staff.orders.approve_invoice", "staff.orders.decline_invoice",
+        "staff.orders.resend_invoice", "staff.orders.void_invoice", "staff.orders.mark_invoice_paid",
     },
     "catalogue": OWN_ACCOUNT | DASHBOARD | WAITING | {
         endpoint for endpoint in roles.ENDPOINT_ROLES if endpoint.startswith(("staff.catalogue.", "staff.comments."))
@@ -154,7 +156,7 @@ def _nav(page: str) -> str:
 def test_the_header_shows_only_the_links_a_role_opens(app, db, staff_client):
     expected = {
         "desk": {"Dashboard", "To pack", "Orders", "Waiting for stock"},
-        "finance": {"Dashboard", "Orders"},
+        "finance": {"Dashboard", "Orders", "Invoices"},
         "catalogue": {"Dashboard", "Waiting for stock", "Catalogue", "Comments"},
     }
     for name, links in expected.items():
@@ -162,7 +164,7 @@ def test_the_header_shows_only_the_links_a_role_opens(app, db, staff_client):
         assert set(re.findall(r">([^<]+)</a>", _nav(page))) == links, name
     admin = staff_client.get("/staff").get_data(as_text=True)
     assert set(re.findall(r">([^<]+)</a>", _nav(admin))) == (
-        {"Dashboard", "To pack", "Orders", "Waiting for stock", "Catalogue", "Comments", "Accounts"}
+        {"Dashboard", "To pack", "Orders", "Waiting for stock", "Invoices", "Catalogue", "Comments", "Accounts"}
     )
     nobody = member(app, [], "nobody@example.org")
     refused = nobody.get("/staff")

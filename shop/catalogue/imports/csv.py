@@ -48,12 +48,14 @@ COLUMNS = [
     "expected_ship_date",
     "contributors",
     "subjects",
+    # Volume prices: 10:7.50;50:6.00 (from 10 copies £7.50 each, from 50 £6.00); blank for none.
+    "price_breaks",
 ]
 # A file without these still imports: titles it adds get the defaults, and those it updates
 # keep what they have.
 OPTIONAL_COLUMNS = {
     "pdf_url", "cover", "publishing_status", "availability", "publication_date",
-    "expected_ship_date", "contributors", "subjects",
+    "expected_ship_date", "contributors", "subjects", "price_breaks",
 }
 # CSV column -> Publication attribute, where the names differ.
 ATTRIBUTES = {"price": "price_pence", "cover": "cover_path"}
@@ -138,6 +140,13 @@ def _contributors(text: str) -> tuple[rules.Contributor, ...]:
     return found
 
 
+def _price_breaks(text: str) -> tuple[rules.PriceBreak, ...]:
+    try:
+        return rules.parse_price_breaks(text)
+    except rules.RuleBroken as broken:
+        raise Invalid(str(broken)) from None
+
+
 def _subjects(text: str) -> tuple[str, ...]:
     try:
         return rules.parse_subjects(text)
@@ -163,6 +172,7 @@ PARSERS = {
     "expected_ship_date": _date("expected_ship_date"),
     "contributors": _contributors,
     "subjects": _subjects,
+    "price_breaks": _price_breaks,
 }
 
 

@@ -74,6 +74,12 @@ SHORT_TAGS = {
     "x462": "PriceType",
     "j151": "PriceAmount",
     "j152": "CurrencyCode",
+    "discount": "Discount",
+    "x467": "DiscountType",
+    "x320": "Quantity",
+    "x514": "ToQuantity",
+    "x469": "DiscountAmount",
+    "j267": "DiscountPercent",
     "b394": "PublishingStatus",
     "j396": "ProductAvailability",
     "supplydate": "SupplyDate",
@@ -146,8 +152,9 @@ def read_onix(
     else 11, in pages) or GBP price is listed in ``skipped`` with its reference, never guessed.
     ``fields`` hold the bibliographic facts, the price, the publication date (a full date, else
     none) and the expected availability date (SupplyDate 08, else none); the publishing status,
-    the availability, the contributors (or NoContributor), the Thema subjects and the free PDF
-    (a SupportingResource of full content) only when the message gives them. ``new_only`` holds the
+    the availability, the contributors (or NoContributor), the Thema subjects, the free PDF
+    (a SupportingResource of full content) and the volume prices (rising discounts by quantity
+    in the GBP price) only when the message gives them. ``new_only`` holds the
     summary (TextType 03, else 02), so an existing publication keeps its stock and summary.
     What is left out of a product that is imported (a contributor role or subject code this
     shop does not use) is listed in ``notes``. A file that is not ONIX 3.x, or that uses entity
@@ -276,6 +283,7 @@ def _onix_record(
     for attribute, found in (
         ("contributors", _onix_contributors(product, left_out)),
         ("subjects", _onix_subjects(product, left_out)),
+        ("price_breaks", _onix_price_breaks(product, default_currency, fields.get("price_pence"), left_out)),
     ):
         if found is not _ABSENT:
             fields[attribute] = found
@@ -496,6 +504,60 @@ def _onix_pages(product: etree._Element) -> int:
         return checked("pages", int(value))
     except Invalid as error:
         raise Invalid(f"Its page count: {error}") from None
+
+
+def _gbp_price_element(product: etree._Element, default_currency: str) -> etree._Element | None:
+    """The GBP price the shop takes: the recommended retail price including tax, then
+    excluding it, then whichever comes first."""
+    prices = [
+        p
+        for p in product.findall("ProductSupply/SupplyDetail/Price")
+        if (_text(p, "CurrencyCode") or default_currency) == "GBP" and _text(p, "PriceAmount")
+    ]
+    preference = {"02": 0, "01": 1}
+    prices.sort(key=lambda p: preference.get(_text(p, "PriceType"), 2))
+    return prices[0] if prices else None
+
+
+def _onix_price_breaks(product: etree._Element, default_currency: str, price_pence: int | None,
+                       left_out: list[str]):
+    """Volume prices: the rising discounts (DiscountType 01, or none given: ONIX's default)
+    with a ``Quantity`` in the GBP price the shop takes, each of ``DiscountAmount`` a copy (or
+    ``DiscountPercent`` that comes to whole pence). A product with none keeps the title's
+    breaks as they are; breaks this shop cannot keep are left out, with a note."""
+    price = _gbp_price_element(product, default_currency)
+    if price is None or price_pence is None:
+        return _ABSENT
+    found = []
+    for discount in price.findall("Discount"):
+        kind, quantity = _text(discount, "DiscountType") or codes.RISING_DISCOUNT, _text(discount, "Quantity")
+        if kind != codes.RISING_DISCOUNT or not quantity:
+            left_out.append(f"discount left out: only rising discounts by quantity (DiscountType 01 with a "
+                            f"Quantity) are volume prices here, not type {kind or '01'} {quantity or 'without a quantity'}.")
+            continue
+        try:
+            copies = Decimal(quantity)
+            amount, percent = _text(discount, "DiscountAmount"), _text(discount, "DiscountPercent")
+            off = Decimal(amount) * 100 if amount else Decimal(price_pence) * Decimal(percent) / 100
+        except (ArithmeticError, ValueError):
+            left_out.append(f"discount left out: {quoted(quantity)} copies, not an amount or a quantity.")
+            continue
+        if copies != copies.to_integral_value() or off != off.to_integral_value():
+            left_out.append(f"discount left out: from {quantity} copies it is not whole copies and pence.")
+            continue
+        found.append(rules.PriceBreak(int(copies), price_pence - int(off)))
+    if not found:
+        return _ABSENT
+    breaks = tuple(sorted(found))
+    try:
+        rules.check_price_breaks(breaks)
+        problems = rules.check_together({"price_pence": price_pence, "price_breaks": breaks})
+        if problems:
+            raise rules.RuleBroken(" ".join(problems.values()))
+    except rules.RuleBroken as broken:
+        left_out.append(f"volume prices left out: {broken}")
+        return _ABSENT
+    return breaks
 
 
 def _onix_gbp_price(product: etree._Element, default_currency: str) -> int:

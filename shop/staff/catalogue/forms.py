@@ -136,6 +136,7 @@ def _form_data(details: PublicationDetails) -> dict:
         "expected_ship_date": details.expected_ship_date,
         "contributors": "\n".join(c.in_words() for c in details.contributors),
         "subjects": "; ".join(details.subjects),
+        "price_breaks": "\n".join(b.coded() for b in details.price_breaks),
     }
 
 
@@ -180,6 +181,7 @@ class PublicationForm(FlaskForm):
     )
     contributors = TextAreaField("Contributors (optional)", filters=[_lines], validators=[Optional()])
     subjects = StringField("Thema subject codes (optional)", filters=[_strip], validators=[Optional()])
+    price_breaks = TextAreaField("Volume prices (optional)", filters=[_lines], validators=[Optional()])
     # The edit page's fingerprint of the details it showed (admin.fingerprint); not on the new page.
     started_from = HiddenField()
 
@@ -239,6 +241,12 @@ class PublicationForm(FlaskForm):
         except rules.RuleBroken as broken:
             raise ValidationError(str(broken)) from None
 
+    def validate_price_breaks(self, field) -> None:
+        try:
+            field.parsed = rules.parse_price_breaks(field.data or "")
+        except rules.RuleBroken as broken:
+            raise ValidationError(str(broken)) from None
+
     def validate_subjects(self, field) -> None:
         try:
             field.parsed = rules.parse_subjects(field.data or "")
@@ -273,6 +281,7 @@ class PublicationForm(FlaskForm):
             expected_ship_date=self.expected_ship_date.data,
             contributors=getattr(self.contributors, "parsed", ()),
             subjects=getattr(self.subjects, "parsed", ()),
+            price_breaks=getattr(self.price_breaks, "parsed", ()),
         )
 
 

@@ -17,6 +17,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from shop.money import InvalidAmount, parse_pounds
+from shop.orders.invoicing import OUT_OF_BAND
 from shop.orders.models import MAX_CARRIER, MAX_TRACKING
 from shop.orders.refund_requests import MAX_NOTE, REASONS
 
@@ -143,3 +144,41 @@ class AllocateForm(FlaskForm):
 
 class NewDateForm(FlaskForm):
     """Send everyone waiting for a title the date copies are now expected."""
+
+
+# --- orders paid by invoice (orders.invoicing) ------------------------------------------------
+
+class ApproveInvoiceForm(FlaskForm):
+    """Approve an invoice order and have Stripe send its invoice (or try again)."""
+
+
+class DeclineInvoiceForm(FlaskForm):
+    reason = TextAreaField("Why (the organisation is told)", validators=[
+        DataRequired("Say why you are declining the order: the organisation is told."),
+        Length(max=300, message="A reason can have at most 300 characters."),
+    ])
+
+
+class ResendInvoiceForm(FlaskForm):
+    request_token = _request_token()
+
+
+class VoidInvoiceForm(FlaskForm):
+    reason = TextAreaField("Why (the organisation is told)", validators=[
+        DataRequired("Say why you are voiding the invoice: the organisation is told."),
+        Length(max=300, message="A reason can have at most 300 characters."),
+    ])
+    request_token = _request_token()
+
+
+OUT_OF_BAND_CHOICES = [SelectChoice("", "Choose how it was paid"),
+                       *(SelectChoice(k, v) for k, v in OUT_OF_BAND.items())]
+
+
+class MarkPaidForm(FlaskForm):
+    how = SelectField("Paid by", choices=OUT_OF_BAND_CHOICES,
+                      validators=[DataRequired("Choose how the invoice was paid.")])
+    note = StringField("Note (a cheque number, a bank reference)", validators=[
+        Optional(), Length(max=300, message="A note can have at most 300 characters."),
+    ])
+    request_token = _request_token()

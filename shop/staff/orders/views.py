@@ -27,32 +27,38 @@ from shop.carriers import tracking_url
 from shop.catalogue.availability import may_ship, offer
 from shop.catalogue.queries import get_by_isbn
 from shop.emails import outbox
-from shop.errors import InvalidISBN, NotFound, ShopError
+from shop.errors import InvalidISBN, NotFound, PaymentGatewayError, ShopError
 from shop.extensions import db
 from shop.money import format_pence
 from shop.notify import services as notify
 from shop.orders import batch as batches
-from shop.orders import clickdrop, desk, refund_requests, refunds, waiting
+from shop.orders import clickdrop, desk, invoicing, refund_requests, refunds, waiting
 from shop.orders.desk import FILTER_ALIASES, STATUS_FILTERS, OrderFilters, Selection
 from shop.orders.export import order_lines_csv
 from shop.orders.labels import labels_pdf
 from shop.orders.views import order_page_path, receipt_response
-from shop.payments.gateway import dashboard_url
+from shop.payments.gateway import dashboard_url, invoice_dashboard_url
+from shop.seller import seller_from_config
 from shop.staff.actions import run_action
 from shop.staff.orders.forms import (
     AcknowledgeMismatchForm,
     AllocateForm,
+    ApproveInvoiceForm,
     BatchDispatchForm,
     BatchForm,
     CancelForm,
+    DeclineInvoiceForm,
     DispatchForm,
+    MarkPaidForm,
     NewDateForm,
     NoteForm,
     OrderFilterForm,
     RefundForm,
     ResendForm,
+    ResendInvoiceForm,
     TrackingCorrectionForm,
     TrackingImportForm,
+    VoidInvoiceForm,
 )
 from shop.staff.reauth import require_fresh_password
 from shop.timeutil import as_utc, local_today, utcnow
@@ -302,6 +308,16 @@ def show(reference: str):
         carriers=list(current_app.config["CARRIERS"]),
         tracking_url=tracking_url(order.carrier, order.tracking_number, current_app.config["CARRIERS"]),
         customer_page=order_page_path(order),
+        invoice=order.invoice,
+        invoice_url=(invoice_dashboard_url(order.invoice.stripe_invoice_id)
+                     if order.invoice and order.invoice.stripe_invoice_id else None),
+        invoice_forms={
+            "approve": ApproveInvoiceForm(formdata=None), "decline": DeclineInvoiceForm(formdata=None),
+            "resend": ResendInvoiceForm(formdata=None), "void": VoidInvoiceForm(formdata=None),
+            "paid": MarkPaidForm(formdata=None),
+        },
+        now=utcnow(),
+        refund_at_desk=refund_requests.refundable_at_desk(order),
     )
 
 
@@ -538,6 +554,104 @@ def receipt(reference: str):
         abort(404, description=f"Order {order.reference} has not been paid, so it has no receipt.")
     return receipt_response(order)
 
+
+
+# --- orders paid by invoice ---------------------------------------------------------------------
+
+@bp.get("/orders/invoices")
+def invoices():
+    """Invoices by state: waiting for approval (or to be issued), open, overdue (the most
+    overdue first, by days), paid, closed."""
+    view = request.args.get("view", "overdue")
+    view = view if view in invoicing.VIEWS else "overdue"
+    page = min(max(request.args.get("page", 1, type=int), 1), 100_000)
+    per_page = current_app.config["STAFF_ORDERS_PER_PAGE"]
+    listed, total, counts = invoicing.invoices(view, utcnow(), page, per_page)
+    return render_template(
+        "staff/orders/invoices.html", view=view, views=invoicing.VIEWS, listed=listed, total=total,
+        counts=counts, page=page, pages=max((total + per_page - 1) // per_page, 1),
+    )
+
+
+def _terms() -> invoicing.InvoiceTerms:
+    return invoicing.InvoiceTerms.from_config(current_app.config, seller_from_config(current_app.config))
+
+
+@bp.post("/orders/<reference>/invoice/approve")
+def approve_invoice(reference: str):
+    """Approve the invoice (INVOICE_APPROVAL=manual) and have Stripe make and send it; or try
+    again after Stripe could not be reached. A failure keeps the approval and says what Stripe
+    said, for the next try."""
+    order = _order_or_404(reference)
+    form = ApproveInvoiceForm()
+    if not form.validate_on_submit():
+        flash("The form had expired: nothing was done. Try again.", "error")
+        return _back_to(order)
+    try:
+        if invoicing.needs_approval(order):
+            invoicing.approve(order, current_user.email)
+        info = invoicing.issue(order, _terms(), current_user.email)
+    except PaymentGatewayError as error:
+        db.session.commit()  # the approval, and the error for the next try
+        flash(f"The invoice for order {order.reference} was not sent: {error.message} Try again in a minute.",
+              "error")
+        return _back_to(order)
+    except ShopError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _back_to(order)
+    db.session.commit()
+    flash(f"Invoice {info.number} sent to {order.invoice.finance_email}; order {order.reference} is "
+          f"{order.status_label.lower()}.", "success")
+    return _back_to(order)
+
+
+@bp.post("/orders/<reference>/invoice/decline")
+def decline_invoice(reference: str):
+    order = _order_or_404(reference)
+    form = DeclineInvoiceForm()
+    return _run(order, form, lambda: invoicing.decline(order, form.reason.data or "", current_user.email),
+                f"Order {order.reference} declined: its copies are back in stock and the organisation is told.")
+
+
+@bp.post("/orders/<reference>/invoice/resend")
+def resend_invoice(reference: str):
+    order = _order_or_404(reference)
+    form = ResendInvoiceForm()
+
+    def action() -> str:
+        info = invoicing.resend(order, current_user.email, form.request_token.data or "")
+        return f"Stripe is sending invoice {info.number} to {order.invoice.finance_email} again."
+
+    return _run(order, form, action, "")
+
+
+@bp.post("/orders/<reference>/invoice/void")
+def void_invoice(reference: str):
+    order = _order_or_404(reference)
+    form = VoidInvoiceForm()
+
+    def action() -> str:
+        info = invoicing.void(order, form.reason.data or "", current_user.email, form.request_token.data or "")
+        back = "" if order.dispatched_at else " Its copies are back in stock."
+        return f"Invoice {info.number} is void; order {order.reference} is closed.{back} The organisation is told."
+
+    return _run(order, form, action, "")
+
+
+@bp.post("/orders/<reference>/invoice/paid")
+def mark_invoice_paid(reference: str):
+    order = _order_or_404(reference)
+    form = MarkPaidForm()
+
+    def action() -> str:
+        info = invoicing.mark_paid_out_of_band(
+            order, form.how.data or "", form.note.data or "", current_user.email, form.request_token.data or "",
+        )
+        return f"Invoice {info.number} marked paid ({order.invoice.paid_by}); order {order.reference} is " \
+               f"{order.status_label.lower()}."
+
+    return _run(order, form, action, "")
 
 
 @bp.get("/orders/waiting")
