@@ -228,6 +228,9 @@ def url(params: Obj, key: str, is_required: bool = False) -> str | None:
     return value
 
 
+MAX_AMOUNT = 99_999_999
+
+
 def at_most(value: Any, limit: int, name: str) -> Any:
     """Stripe's ``maxLength``: a longer string is refused."""
     if isinstance(value, str) and len(value) > limit:
@@ -335,6 +338,10 @@ def build_session(p: Obj, base_url: str, enabled_methods: list[str]) -> tuple[Ob
     phone = p.get("phone_number_collection")
     subtotal = sum(item["amount_subtotal"] for item in items)
     shipping = rates[0]["fixed_amount"]["amount"] if rates else 0
+    if subtotal + max((r["fixed_amount"]["amount"] for r in rates), default=0) > MAX_AMOUNT:
+        # Stripe's largest charge: eight digits in a two-decimal currency such as GBP.
+        raise ParamError("Specified amount is greater than maximum amount allowed. Use a lower amount and try again.",
+                         code="amount_too_large")
     sid = new_id("cs_test_", 58)
     session = {
         "id": sid, "object": "checkout.session", "adaptive_pricing": None, "after_expiration": None,

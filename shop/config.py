@@ -19,8 +19,9 @@ REST_OF_WORLD = ["AE", "AR", "AU", "BD", "BR", "CA", "CL", "CN", "CO", "EG", "GH
 # copy count applies; ``None`` is the open top band.
 POSTAGE_REGIONS: dict[str, dict[str, Any]] = {
     "uk": {
-        "label": "United Kingdom",
-        "countries": ["GB"],
+        # Royal Mail charges its UK prices to the Channel Islands and the Isle of Man.
+        "label": "UK, Channel Islands and Isle of Man",
+        "countries": ["GB", "GG", "IM", "JE"],
         "bands": [(1, 250), (3, 395), (10, 695), (None, 1195)],
     },
     "europe": {

@@ -26,6 +26,14 @@ class Seller:
     def address_one_line(self) -> str:
         return ", ".join(self.address_lines)
 
+    @property
+    def phone_uri(self) -> str:
+        """The number for a ``tel:`` link (RFC 3966): digits, and a leading + if written, without
+        the "(0)" UK numbers carry after their country code (+44 (0)20 … dials +4420 …)."""
+        written = re.sub(r"\(\s*0\s*\)", "", self.phone or "")
+        digits = re.sub(r"\D", "", written)
+        return ("+" if written.strip().startswith("+") else "") + digits
+
 
 def seller_from_config(config: Any) -> Seller:
     """The seller as configured; a development shop has example values (see shop.config)."""

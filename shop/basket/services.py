@@ -15,6 +15,10 @@ from shop.timeutil import local_today
 
 Items = dict[str, int]
 
+# The largest amount Stripe takes in one payment or invoice in pounds (£999,999.99: eight
+# digits of pence), well inside the 32-bit order total column.
+MAX_ORDER_PENCE = 99_999_999
+
 # Stripe Checkout takes at most 100 line items in payment mode, and each title is one. A basket
 # of 100 titles at the most copies each keeps the session cookie well under browsers' 4 KB
 # (tests/basket/test_limits.py measures it).
@@ -99,11 +103,21 @@ class PricedBasket:
         )
 
     @property
+    def too_large(self) -> str | None:
+        """Why the basket's total cannot be paid in one payment (Stripe's largest), if so."""
+        if self.total_pence <= MAX_ORDER_PENCE:
+            return None
+        return (
+            f"This basket comes to {format_pence(self.total_pence)}, and one order can be at most "
+            f"{format_pence(MAX_ORDER_PENCE)}. Please split it into smaller orders."
+        )
+
+    @property
     def problems(self) -> list[str]:
         found = [
             f"{line.publication.title}: {line.problem}" for line in self.lines if line.problem
         ]
-        return found + ([self.too_many_titles] if self.too_many_titles else [])
+        return found + [whole for whole in (self.too_many_titles, self.too_large) if whole]
 
     def card_problems(self, card_maximum: int) -> list[str]:
         """Why this basket cannot be paid at Stripe Checkout, beyond ``problems``: a line over

@@ -1,12 +1,14 @@
-"""The VAT receipt of a paid order, as a PDF (fpdf2, with DejaVu Sans embedded so any name or
-title prints as typed).
+"""The receipt of a paid order, as a PDF (fpdf2, with DejaVu Sans embedded so any name or title
+prints as typed): a VAT receipt when the seller has a VAT number, a plain receipt otherwise.
 
 The receipt number is the order reference: one receipt per order (references are given when a
-checkout starts, so checkouts never paid leave gaps between receipt numbers). It shows the seller (with the VAT number when one is set), the
-date paid (the tax point), the buyer, every line with its quantity, unit price and VAT rate, the
-postage, the totals, Stripe's payment reference, and every refund made since, so a receipt
-downloaded after a refund tells the whole story. Printed books are zero-rated in the UK and
-postage charged with them follows the goods, so every rate is 0%, and the receipt says why.
+checkout starts, so checkouts never paid leave gaps between receipt numbers). It shows the
+seller, the date paid (the tax point, and the receipt's date: every download of it is the
+same), the buyer, every line with its quantity and unit price, the postage, the totals,
+Stripe's payment reference, and every refund made since, so a receipt downloaded after a
+refund tells the whole story. With a VAT number, each line also has its VAT rate: printed
+books are zero-rated in the UK and postage charged with them follows the goods, so every rate
+is 0%, and the receipt says why. A seller not registered for VAT shows no rates at all.
 """
 
 from datetime import datetime
@@ -90,8 +92,7 @@ def build_receipt(order: Order, seller: Seller, region_label: str, now: datetime
         ("Receipt number", receipt_number(order)),
         ("Order reference", order.reference or ""),
         *([("Invoice number", invoice.number or "—"), ("Purchase order", invoice.po_number)] if invoice else []),
-        ("Date paid (tax point)", _date(order.paid_at)),
-        ("Date of this receipt", _date(now)),
+        ("Date paid (tax point)" if seller.vat_number else "Date paid", _date(order.paid_at)),
     ]
     for label, value in facts:
         pdf.set_font(FONT, "B", 10)
@@ -109,17 +110,24 @@ def build_receipt(order: Order, seller: Seller, region_label: str, now: datetime
         pdf.line_of("Delivered to: " + ", ".join(order.shipping_address_lines))
     pdf.ln(4)
 
-    rows: list[tuple[str, ...]] = [("Item", "Qty", "Unit price", "VAT rate", "VAT", "Amount")]
-    for line in order.lines:
-        rows.append((f"{line.title}\nISBN {line.isbn}", str(line.quantity),
-                     format_pence(line.unit_price_pence), VAT_RATE, format_pence(0),
-                     format_pence(line.line_total_pence)))
-    rows.append((f"Postage to {region_label}", "1", format_pence(order.postage_pence), VAT_RATE,
-                 format_pence(0), format_pence(order.postage_pence)))
+    vat = bool(seller.vat_number)
+    # (item, qty, unit price, amount), with the VAT rate and VAT between the last two on a VAT receipt
+    items = [(f"{line.title}\nISBN {line.isbn}", str(line.quantity), format_pence(line.unit_price_pence),
+              format_pence(line.line_total_pence)) for line in order.lines]
+    items.append((f"Postage to {region_label}", "1", format_pence(order.postage_pence),
+                  format_pence(order.postage_pence)))
+    rows: list[tuple[str, ...]]
+    if vat:
+        rows = [("Item", "Qty", "Unit price", "VAT rate", "VAT", "Amount")]
+        rows += [(item, qty, unit, VAT_RATE, format_pence(0), amount) for item, qty, unit, amount in items]
+        widths: tuple[int, ...] = (70, 12, 24, 18, 18, 24)
+    else:
+        rows = [("Item", "Qty", "Unit price", "Amount"), *items]
+        widths = (106, 12, 24, 24)
     pdf.set_font(FONT, "", 9)
     with pdf.table(
-        col_widths=(70, 12, 24, 18, 18, 24),
-        text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
+        col_widths=widths,
+        text_align=("LEFT",) + ("RIGHT",) * (len(widths) - 1),
         line_height=5,
         first_row_as_headings=True,
     ) as table:
@@ -135,7 +143,9 @@ def build_receipt(order: Order, seller: Seller, region_label: str, now: datetime
         ("Subtotal", format_pence(order.subtotal_pence)),
         ("Postage", format_pence(order.postage_pence)),
         *(discount if order.discount_pence else []),
-        ("VAT at 0%", format_pence(0)),
+        *([("VAT at 0%", format_pence(0))] if vat else []),
+        # Stripe charged another sum than the lines add up to (staff were told): show both.
+        *([("Order total", format_pence(order.payable_pence))] if order.amount_mismatch else []),
         ("Total paid", format_pence(paid)),
     ]
     if order.refunded_pence:
@@ -146,8 +156,9 @@ def build_receipt(order: Order, seller: Seller, region_label: str, now: datetime
         pdf.cell(150, 6, label, align="R")
         pdf.cell(0, 6, value, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(3)
-    pdf.line_of(ZERO_RATING, size=9, height=4.5)
-    pdf.ln(3)
+    if vat:
+        pdf.line_of(ZERO_RATING, size=9, height=4.5)
+        pdf.ln(3)
 
     pdf.line_of("Payment", bold=True)
     if invoice is not None:

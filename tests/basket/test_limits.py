@@ -4,6 +4,8 @@ Checkout Session's line items), a cookie that holds them, and only countries Str
 import random
 from typing import get_args
 
+import pytest
+
 from shop.basket.services import MAX_TITLES
 from shop.catalogue.models import Publication
 from shop.config import POSTAGE_REGIONS
@@ -94,3 +96,25 @@ def test_every_delivery_country_is_one_stripe_accepts():
     assert len(countries) > 200  # Stripe's list itself, not an empty reading of it
     for region in POSTAGE_REGIONS.values():
         assert set(region["countries"]) <= countries, set(region["countries"]) - countries
+
+
+def test_a_basket_over_stripes_largest_payment_is_refused_with_a_message(app, client, shopper, sandbox, db):
+    """£999,999.99 is the most Stripe takes in one payment or invoice in pounds: a larger basket
+    says so and goes to neither, and keeps what is in it."""
+    isbns = fill(shopper, db, 3, 50)
+    for publication in db.session.scalars(db.select(Publication)):
+        publication.price_pence = 999_999  # £9,999.99, the most a copy may cost
+    db.session.commit()
+    page = shopper.basket_page()  # 150 copies at £9,999.99, and £11.95 postage
+    assert "This basket comes to £1,500,010.45, and one order can be at most £999,999.99." in page
+    response = shopper.checkout()
+    assert response.status_code == 303 and sandbox.requests_to("/v1/checkout/sessions") == []
+    assert shopper.basket() == {isbn: 50 for isbn in isbns}
+
+
+def test_a_copy_costs_at_most_9999_pounds_99(db):
+    from shop.catalogue.rules import RuleBroken, check_price
+
+    check_price(999_999)
+    with pytest.raises(RuleBroken, match=r"the most is £9,999\.99"):
+        check_price(1_000_000)

@@ -14,7 +14,7 @@ def test_add_then_basket_shows_line_totals_postage_and_total(shopper, publicatio
     assert "Leadership and engagement" in page and "978-1-85717-640-7" in page
     assert "£8.50" in page  # unit price
     assert "£17.00" in page  # line total and subtotal
-    assert "Postage to United Kingdom" in page and "£3.95" in page  # 2 copies to the UK
+    assert "Postage to UK, Channel Islands and Isle of Man" in page and "£3.95" in page  # 2 copies to the UK
     assert "£20.95" in page
     assert "no VAT" in page
 
@@ -124,7 +124,7 @@ def test_an_unknown_region_is_refused(shopper, publication):
     shopper.add()
     shopper.region("mars")
     assert "Please choose a delivery region" in shopper.basket_page()
-    assert "Postage to United Kingdom" in shopper.basket_page()
+    assert "Postage to UK, Channel Islands and Isle of Man" in shopper.basket_page()
 
 
 def test_the_basket_cookie_outlives_the_browser(shopper, publication):

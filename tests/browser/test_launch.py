@@ -85,7 +85,7 @@ def test_rest_of_world_paid_without_updating_postage_then_order_page_and_receipt
     page = tab.page
     tab.goto(f"/publications/{ISBN}")
     page.get_by_role("button", name="Add to basket").click()
-    expect(page.locator(".totals")).to_contain_text("Postage to United Kingdom£2.50")
+    expect(page.locator(".totals")).to_contain_text("Postage to UK, Channel Islands and Isle of Man£2.50")
     expect(page.locator("table.basket img.cover")).to_be_visible()
     tab.step("basket-uk")
 

@@ -35,7 +35,7 @@ def test_checkout_records_a_pending_order_and_sends_stripe_the_right_amounts(sho
     assert item["price_data"]["currency"] == "gbp"
     [option] = params["shipping_options"]
     assert str(option["shipping_rate_data"]["fixed_amount"]["amount"]) == "395"
-    assert params["shipping_address_collection"]["allowed_countries"] == ["GB"]
+    assert params["shipping_address_collection"]["allowed_countries"] == ["GB", "GG", "IM", "JE"]  # Royal Mail's UK prices reach the Channel Islands and Isle of Man
     assert params["client_reference_id"] == order.reference
     assert params["metadata"]["order_id"] == str(order.id)
     assert 30 * 60 < int(params["expires_at"]) - time.time() <= 31 * 60 + 5

@@ -50,6 +50,12 @@ def test_one_confirmation_after_a_paid_order_with_the_details(client, runner, sm
         assert "978-1-85717-640-7" in body
         assert "£17.00" in body and "£3.95" in body and "£20.95" in body
         assert "1 Ward Street" in body and "LS1 1AA" in body
+        # The right to cancel, its conditions and a form to use, on a durable medium (the email),
+        # not only on a web page the seller could change.
+        flat = " ".join(html_module.unescape(body).split())
+        assert "Your right to cancel" in flat and "for 14 days after the day you receive them" in flat
+        assert f"order reference {order.reference}" in flat and "I give notice that I cancel my contract" in flat
+        assert "within 14 days of getting them back" in flat
     assert "Nothing to send." in send(runner)
     assert len(smtp.messages) == 1
 

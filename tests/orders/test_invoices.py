@@ -140,7 +140,7 @@ def test_an_invoice_order_from_basket_to_a_stripe_invoice(client, shopper, sandb
     assert lines == [
         ("Leadership and engagement for improvement in the NHS: Together we can (print copy, ISBN "
          "978-1-85717-640-7)", 10, 7500),
-        ("Postage to United Kingdom (10 copies)", 1, 695),
+        ("Postage to UK, Channel Islands and Isle of Man (10 copies)", 1, 695),
     ]
     assert at_stripe["total"] == order.total_pence == 8195
     assert "zero-rated" in at_stripe["footer"] and "Example Publisher Ltd" in at_stripe["footer"]

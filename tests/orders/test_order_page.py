@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from freezegun import freeze_time
 from pypdf import PdfReader
 
 from shop.orderlinks import order_id_from, order_token
@@ -125,6 +126,22 @@ def test_a_refund_shows_on_the_page(app, client, staff_client, sandbox, db, publ
     assert "Status: Refunded" in page and "the whole order" in page
 
 
+def test_a_cancellation_whose_refund_is_pending_says_nothing_will_be_sent(app, client, staff_client, sandbox, db,
+                                                                          publication):
+    order = paid_order_through_stripe(client, sandbox)
+    sandbox.post("/_sandbox/config", pending_refunds=True)  # a bank payment's refund takes days
+    page = staff_client.get(f"/staff/orders/{order.reference}/cancel").get_data(as_text=True)
+    data = {"csrf_token": page_token(staff_client, f"/staff/orders/{order.reference}/cancel"),
+            "request_token": re.search(r'name="request_token" type="hidden" value="([0-9a-f]+)"', page).group(1),
+            "reason": "customer_request"}
+    assert staff_client.post(f"/staff/orders/{order.reference}/cancel", data=data).status_code == 303
+    assert reload(db, order).status == "paid"
+    page = html.unescape(client.get(page_of(app, order)).get_data(as_text=True))
+    assert "Status: Cancelled" in page and "This order is cancelled: nothing will be sent." in page
+    assert "A refund of £20.95 is on its way to the card or bank account you paid with." in page
+    assert "We are packing your order" not in page
+
+
 def test_an_unpaid_checkout_has_a_page_but_no_receipt(app, client, db):
     order = make_order(status="expired")
     page = client.get(page_of(app, order)).get_data(as_text=True)
@@ -164,7 +181,7 @@ def test_the_vat_receipt_has_every_fact(app, client, staff_client, sandbox, db, 
         "Ada Nurse", "nurse@example.org", "1 Ward Street",
         "Leadership and engagement for improvement in the NHS", f"ISBN {ISBN}",
         "£8.50", "£17.00",  # the unit price, and the line (2 copies)
-        "Postage to United Kingdom", "£3.95", "0%",
+        "Postage to UK, Channel Islands and Isle of Man", "£3.95", "0%",
         "Total paid £20.95", "Refunded −£3.95", "Net paid £17.00",
         "zero-rated", "postage", "follows the rate of the goods",
         f"Payment reference: {order.payment_intent_id}",
@@ -179,6 +196,21 @@ def test_without_a_vat_number_it_is_a_receipt_and_names_none(app, client, db):
     text = pdf_text(client.get(page_of(app, order) + "/receipt.pdf").data)
     assert text.lstrip().startswith("Receipt") and "VAT registration number" not in text
     assert "Zoë Ødegård-Łukasz" in text
+    # A seller not registered for VAT shows no VAT rates, amounts or reasons.
+    assert "VAT" not in text and "0%" not in text and "zero-rated" not in text
+    assert "Date paid " + local(order.paid_at).strftime("%-d %B %Y") in text
+
+
+def test_a_receipt_is_the_same_whenever_it_is_downloaded_and_shows_a_mismatch(app, client, db):
+    order = make_order()
+    order.amount_mismatch, order.amount_charged_pence = True, order.total_pence - 100
+    db.session.commit()
+    first = pdf_text(client.get(page_of(app, order) + "/receipt.pdf").data)
+    with freeze_time(datetime(2031, 1, 1, tzinfo=UTC)):
+        later = pdf_text(client.get(page_of(app, order) + "/receipt.pdf").data)
+    assert first == later
+    total = order.total_pence
+    assert f"Order total £{total / 100:.2f}" in first and f"Total paid £{(total - 100) / 100:.2f}" in first
 
 
 def test_staff_download_the_same_receipt(app, client, staff_client, db):

@@ -61,7 +61,7 @@ def test_the_pages_are_filled_from_config(client):
     for amount in ("£2.50", "£3.95", "£6.95", "£11.95", "£6.50", "£9.50", "£49.50"):
         assert amount in delivery  # every band of POSTAGE_REGIONS
     assert "1 copy" in delivery and "2 to 3 copies" in delivery and "11 or more copies" in delivery
-    assert "United Kingdom: usually 2 to 5 working days" in delivery
+    assert "UK, Channel Islands and Isle of Man: usually 2 to 5 working days" in delivery
     assert "Rest of world: usually 7 to 21 working days" in delivery
     assert "within 14 days" in delivery and "Damaged or wrong copies" in delivery
     assert "1 Example Street" in delivery  # where to send a return
@@ -77,7 +77,7 @@ def test_the_pages_are_filled_from_config(client):
 
 def test_a_delivery_estimate_is_on_the_publication_page_and_the_basket(client, shopper, publication):
     page = client.get(f"/publications/{ISBN}").get_data(as_text=True)
-    assert "Usual delivery time: United Kingdom, 2 to 5 working days; Europe, 5 to 10 working days" in page
+    assert "Usual delivery time: UK, Channel Islands and Isle of Man, 2 to 5 working days; Europe, 5 to 10 working days" in page
     shopper.add()
     shopper.region("europe")
     assert "Delivery to Europe usually takes 5 to 10 working days from payment." in shopper.basket_page()
@@ -149,3 +149,14 @@ def test_the_privacy_notice_covers_notify_me_and_checkout_holds(client):
     privacy = html.unescape(client.get("/privacy").get_data(as_text=True))
     assert '"Notify me" requests' in privacy and "lapses after a year" in privacy
     assert "never the address itself" in privacy
+
+
+@pytest.mark.parametrize("written, uri", [
+    ("01632 960000", "01632960000"),
+    ("+44 (0)20 7946 0000", "+442079460000"),
+    ("+44 (0) 20-7946-0000", "+442079460000"),
+])
+def test_a_telephone_link_dials_the_number_as_written(written, uri):
+    from shop.seller import Seller
+
+    assert Seller("S", "A", "e@example.org", phone=written).phone_uri == uri

@@ -243,6 +243,20 @@ def test_hosted_page_rejections(client: stripe.StripeClient, http: requests.Sess
     assert "4242" not in page.text.split("<form", 1)[1].replace("4242 4242 4242 4242 pays", "")
 
 
+def test_a_session_over_stripes_largest_amount_is_refused(client: stripe.StripeClient,
+                                                          sandbox: SandboxServer) -> None:
+    """£999,999.99 is the most one payment in pounds may be: one penny more, with its postage,
+    is refused, and nothing is made."""
+    def at(unit_amount: int) -> dict[str, Any]:
+        return session_params(line_items=[{"price_data": {"currency": "gbp", "unit_amount": unit_amount,
+                                                          "product_data": {"name": "Report"}}, "quantity": 1}])
+    assert client.v1.checkout.sessions.create(params=at(99_999_999 - 395)).amount_total == 99_999_999
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.checkout.sessions.create(params=at(99_999_999 - 394))
+    assert refused.value.code == "amount_too_large"
+    assert len(sandbox.state.all("checkout.session")) == 1
+
+
 def test_refunds_partial_full_and_too_large(client: stripe.StripeClient, sandbox: SandboxServer,
                                             http: requests.Session) -> None:
     pi_id = paid_session(client, sandbox, http).payment_intent
