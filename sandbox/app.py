@@ -76,6 +76,10 @@ _CONTROL_COMPLETE = ("card", "email", "name", "address", "amount_total", "curren
 
 # -- lists and expansion ---------------------------------------------------------------
 
+# Stripe's Idempotency-Key: at most 255 characters, remembered for 24 hours.
+IDEMPOTENCY_KEY_MAX = 255
+IDEMPOTENCY_KEY_HOURS = 24
+
 def paginate(items: list[Obj], p: Obj, url: str, kind: str,
              keep: Callable[[Obj], bool] = lambda _: True) -> Obj:
     """A Stripe list object over ``items`` (in list order) filtered by ``keep``, honouring
@@ -212,9 +216,15 @@ def create_sandbox_app(state: SandboxState) -> Flask:
             key = request.headers.get("Idempotency-Key")
             if not key:
                 return run(view, kwargs)
+            if len(key) > IDEMPOTENCY_KEY_MAX:
+                raise SandboxError(400, f"Invalid Idempotency-Key: must be at most {IDEMPOTENCY_KEY_MAX} "
+                                   "characters long.", type="invalid_request_error")
             slot, endpoint = (g.api_key, key), f"{request.method} {request.path}"
             with state.lock:
                 record = state.idempotency.get(slot)
+                if record is not None and time.time() - record["at"] > IDEMPOTENCY_KEY_HOURS * 3600:
+                    del state.idempotency[slot]  # Stripe forgets a key after 24 hours
+                    record = None
                 if record is None and slot in state.in_flight:
                     g.conflict = True
                     raise SandboxError(409, "There is currently another in-progress request using this "
@@ -242,7 +252,7 @@ def create_sandbox_app(state: SandboxState) -> Flask:
             try:
                 response = run(view, kwargs)
                 with state.lock:
-                    state.idempotency[slot] = {"endpoint": endpoint, "params": g.params,
+                    state.idempotency[slot] = {"endpoint": endpoint, "params": g.params, "at": time.time(),
                                                "status": response.status_code, "body": response.get_data()}
                 return response
             finally:

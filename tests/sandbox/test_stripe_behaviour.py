@@ -290,6 +290,20 @@ def test_a_500_during_a_request_is_replayed_for_its_key_and_not_retried(sandbox:
     assert fresh.status == "open"
 
 
+def test_idempotency_keys_are_at_most_255_characters_and_forgotten_after_24_hours(
+        sandbox: SandboxServer, http: requests.Session) -> None:
+    client = stripe.StripeClient("sk_test_sandbox", base_addresses={"api": sandbox.url}, max_network_retries=0)
+    with pytest.raises(stripe.InvalidRequestError, match="at most 255 characters"):
+        client.v1.checkout.sessions.create(params=session_params(), options={"idempotency_key": "k" * 256})
+    first = client.v1.checkout.sessions.create(params=session_params(), options={"idempotency_key": "k" * 255})
+    assert client.v1.checkout.sessions.create(params=session_params(), options={"idempotency_key": "k" * 255}).id == first.id
+    with sandbox.state.lock:
+        for record in sandbox.state.idempotency.values():
+            record["at"] -= 24 * 3600 + 1
+    later = client.v1.checkout.sessions.create(params=session_params(), options={"idempotency_key": "k" * 255})
+    assert later.id != first.id  # a new request, a day later
+
+
 def test_a_refusal_while_running_is_replayed_but_a_parameter_error_is_not_stored(
         client: stripe.StripeClient, sandbox: SandboxServer, http: requests.Session) -> None:
     intent = paid_intent(client, sandbox, http)
