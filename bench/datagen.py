@@ -187,7 +187,11 @@ def publication_rows(count: int, rng: random.Random, now: datetime):
             "stock": stock,
             "summary": " ".join(rng.choice(WORDS) for _ in range(rng.randint(40, 110))).capitalize() + ".",
             "pdf_url": f"https://publisher.example.org/reports/{isbn13(n)}.pdf" if rng.random() < 0.8 else None,
-            "cover_path": None,
+            # Most titles have an uploaded cover (pages show it with its srcset); the files
+            # themselves are not served here, only the pages that name them.
+            **({"cover_path": f"{isbn13(n)}-{rng.getrandbits(64):016x}.jpg", "cover_width": 900,
+                "cover_height": 1273} if rng.random() < 0.8 or n in (250, 251) else
+               {"cover_path": None, "cover_width": None, "cover_height": None}),
             "on_sale": on_sale,
             "created_at": created,
             "updated_at": created,

@@ -72,10 +72,10 @@ def count_queries(url: str, target_list: list[targets.Target]) -> tuple[dict, di
     return counts, statements, errors
 
 
-def prepare(shop_url: str) -> list[targets.Target]:
+def prepare(shop_url: str, deep_page: int) -> list[targets.Target]:
     for attempt in range(1, 4):
         try:
-            return targets.prepare(shop_url)
+            return targets.prepare(shop_url, deep_page)
         except Exception as exc:
             if attempt == 3:
                 raise
@@ -143,7 +143,7 @@ def run_backend(s: Settings, name: str, url: str, small_url: str, csv_url: str, 
     datagen.generate(small_url, s.small_publications, orders=s.small_orders, seed=s.seed, log=log)
     create_staff(small_url)
     with Gunicorn(f"shop-{name}-small", "wsgi:app", shop_env(small_url), ready_path="/healthz") as shop:
-        small_targets = prepare(shop.url)
+        small_targets = prepare(shop.url, s.deep_page)
     out["queries_small"], _, out["errors_small"] = count_queries(small_url, small_targets)
 
     log(f"== {name}: {s.publications:,} publications, {s.orders:,} orders (shop at {out['shop_version']})")
@@ -158,7 +158,7 @@ def run_backend(s: Settings, name: str, url: str, small_url: str, csv_url: str, 
     try:
         shop.start()
         realistic.start()
-        target_list = prepare(shop.url)
+        target_list = prepare(shop.url, s.deep_page)
         out["labels"] = {t.key: t.label for t in target_list}
         out["paths"] = {t.key: f"{t.request.method} {t.request.full_path}" for t in target_list}
         out["queries"], statements, out["errors"] = count_queries(url, target_list)
@@ -207,7 +207,7 @@ def run_backend(s: Settings, name: str, url: str, small_url: str, csv_url: str, 
                 out["errors"][key] = f"failed after the load: {exc}"
                 log(f"  ! {key} failed after the load: {exc}")
         log(f"== {name}: webhook fulfilment")
-        out["webhook"] = webhooks.measure(url, shop.url, s.webhook_events, s.webhook_concurrency, s.seed, log=log)
+        out["webhook"] = webhooks.measure(url, s.webhook_events, s.webhook_concurrency, s.seed, log=log)
         log(f"== {name}: batch dispatch of {s.batch_orders} orders to pack")
         out["batch_dispatch"] = batchdispatch.measure(url, shop.url, s.batch_orders, log=log)
     finally:

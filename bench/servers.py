@@ -14,11 +14,20 @@ from pathlib import Path
 
 import requests
 
-from bench.settings import ARTIFACTS, GUNICORN_ARGS, ROOT, SECRET_KEY, VENV_BIN, WEBHOOK_SECRET
+from bench.settings import (
+    ARTIFACTS,
+    GUNICORN_ARGS,
+    RATELIMIT_STORAGE_URI,
+    ROOT,
+    SECRET_KEY,
+    VENV_BIN,
+    WEBHOOK_SECRET,
+)
 
 # Variables of the caller that must not leak into a server's configuration.
 _SCRUB = ("DATABASE_URL", "STRIPE_API_BASE", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SHOP_ENV",
-          "SECRET_KEY", "SHOP_BASE_URL", "BENCH_DATABASE_URL", "GUNICORN_CMD_ARGS", "WEB_CONCURRENCY")
+          "SECRET_KEY", "SHOP_BASE_URL", "BENCH_DATABASE_URL", "GUNICORN_CMD_ARGS", "WEB_CONCURRENCY",
+          "RATELIMIT_STORAGE_URI", "RATELIMIT_ALLOW_MEMORY")
 
 
 def free_port() -> int:
@@ -50,6 +59,7 @@ def shop_env(database_url: str) -> dict[str, str]:
         # The bench's staff account signs in with its password alone (a production admin would
         # first set up two-factor sign-in, which no measured page needs).
         STAFF_REQUIRE_2FA_ROLES="",
+        RATELIMIT_STORAGE_URI=RATELIMIT_STORAGE_URI,
     )
     return env
 

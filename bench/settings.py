@@ -5,6 +5,7 @@ to fit in about 10-15 minutes on the 2-core machine.
 """
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,11 @@ VENV_BIN = Path(os.environ.get("VENV", ROOT / ".venv")).resolve() / "bin"
 
 # The configuration README.md recommends for production.
 GUNICORN_ARGS = ["--workers", "2", "--threads", "4"]
-SECRET_KEY = "bench-not-secret"
+# Production refuses a weak key: a fresh strong one per run (servers and in-process share it).
+SECRET_KEY = secrets.token_urlsafe(48)
+# Production refuses per-process (memory://) sign-in limits with two workers: the bench's
+# servers share Redis, as the README's production set-up does.
+RATELIMIT_STORAGE_URI = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 WEBHOOK_SECRET = "whsec_bench_not_secret"
 STAFF_EMAIL = "bench-desk@example.org"
 STAFF_PASSWORD = "bench passphrase, long enough"
@@ -37,10 +42,13 @@ class Settings:
         q = self.quick
         self.publications = 1_000 if q else 10_000
         self.orders = 5_000 if q else 100_000
-        # Same shape, ten times smaller, for "queries per page do not depend on data size"; big
+        # Same shape, smaller (a tenth of the orders, half the titles), for "queries per page do not depend on data size"; big
         # enough that every staff list page measured is a full page of 50 on both datasets (a
         # page that is not full may skip its count query, which is not a data-size effect).
-        self.small_publications = 300 if q else 1_000
+        # The catalogue's deep page must exist in both (past the last page is a 404): 5,000
+        # titles are 240-odd pages of 20.
+        self.small_publications = 300 if q else 5_000
+        self.deep_page = 10 if q else 200
         self.small_orders = 1_000 if q else 10_000
         self.csv_lines = 50_000 if q else 1_000_000
         self.csv_on_postgres = not q and not _flag("BENCH_SKIP_PG_CSV")

@@ -52,7 +52,7 @@ def staff_filtered_query() -> str:
     return "?" + urlencode({"status": "to_pack", "date_from": (date.today() - timedelta(days=90)).isoformat()})
 
 
-def prepare(shop_url: str) -> list[Target]:
+def prepare(shop_url: str, deep_page: int = 200) -> list[Target]:
     # A basket of five titles, added through the publication pages' forms (which carry no CSRF
     # token: the shop refuses cross-origin posts instead).
     shopper = Browser(shop_url)
@@ -89,7 +89,7 @@ def prepare(shop_url: str) -> list[Target]:
         Target("publication_comments", f"publication page, {COMMENTS_SHOWN} comments",
                Request(path=f"/publications/{isbn13(COMMENTED_PUBLICATION_ID)}")),
         Target("catalogue_1", "catalogue page 1", Request(path="/")),
-        Target("catalogue_200", "catalogue page 200", Request(path="/?page=200")),
+        Target("catalogue_200", f"catalogue page {deep_page}", Request(path=f"/?page={deep_page}")),
         Target("search", f"catalogue search “{SEARCH}”", Request(path="/?" + urlencode({"q": SEARCH}))),
         # The same search typed in a new way each time (case varied): the shop reads its
         # listing afresh, as for the first reader of a search.

@@ -3,9 +3,11 @@ paid through the sandbox's control API, then their signed ``checkout.session.com
 delivered to the served shop's ``/stripe/webhook`` concurrently.
 
 The orders are made by the shop's own code in-process (``price_basket`` -> ``place_order`` ->
-``open_payment``, which calls the sandbox through stripe-python). The served shop stays in
-production mode with ``STRIPE_API_BASE`` unset: its webhook path verifies the signature and writes
-to the database but never calls Stripe.
+``open_payment``, which calls the sandbox through stripe-python). The shop that receives the
+events is served by gunicorn as for the pages, pointed at the sandbox: it verifies each event's
+signature, then asks Stripe (the sandbox, over HTTP) for the session, as it does in production.
+It runs with ``SHOP_ENV=development`` only because production refuses a plain-HTTP Stripe; the
+webhook's path is the same code either way.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from sqlalchemy import func, select
 
 from bench import load
 from bench.load import Request
+from bench.servers import Gunicorn, shop_env
 from bench.settings import SECRET_KEY, WEBHOOK_SECRET
 
 
-def measure(database_url: str, shop_url: str, events: int, concurrency: int, seed: int, log=print) -> dict:
+def measure(database_url: str, events: int, concurrency: int, seed: int, log=print) -> dict:
     from sandbox import SandboxServer, sign_payload
     from shop import create_app
     from shop.basket.postage import find_region
@@ -39,7 +42,11 @@ def measure(database_url: str, shop_url: str, events: int, concurrency: int, see
     sandbox.state.configure(deliver_webhooks=False)  # we deliver, concurrently, and time it
     control = requests.Session()
     control.trust_env = False
+    env = {**shop_env(database_url), "SHOP_ENV": "development", "STRIPE_API_BASE": sandbox.url,
+           "STRIPE_SECRET_KEY": "sk_test_bench"}
+    shop = Gunicorn("shop-webhooks", "wsgi:app", env, ready_path="/healthz")
     try:
+        shop_url = shop.start().url
         app = create_app({
             "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": SECRET_KEY,
             "STRIPE_SECRET_KEY": "sk_test_bench", "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
@@ -95,6 +102,7 @@ def measure(database_url: str, shop_url: str, events: int, concurrency: int, see
                 Order.stripe_session_id.in_(session_ids), Order.status == "paid"))
             db.engine.dispose()
     finally:
+        shop.stop()
         sandbox.stop()
     summary = {
         "events": len(deliveries), "concurrency": concurrency, "seconds": result.seconds,

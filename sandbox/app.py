@@ -191,6 +191,9 @@ def create_sandbox_app(state: SandboxState) -> Flask:
         """Execute a POST: an injected ``during`` failure, or the view. A ``ParamError``
         propagates (nothing ran, so nothing is stored); any other refusal is an answer."""
         rule: FailureRule | None = g.pop("fail_during", None)
+        if rule is not None and rule.stage == "after":
+            g.answer_lost = rule  # done, kept and stored under its key; the caller gets the error
+            return view(**kwargs)
         if rule is not None:
             time.sleep(rule.delay)  # running: a repeat of its idempotency key now meets a 409
             if not 200 <= rule.status < 300:
@@ -213,6 +216,15 @@ def create_sandbox_app(state: SandboxState) -> Flask:
         with the key is still running, another is a 409 the SDK should retry."""
         @functools.wraps(view)
         def wrapper(**kwargs: Any) -> Response:
+            response = keyed(**kwargs)
+            lost: FailureRule | None = g.pop("answer_lost", None)
+            if lost is None:
+                return response
+            time.sleep(lost.delay)
+            g.injected = True
+            return error_response(lost.error_body(), lost.status)
+
+        def keyed(**kwargs: Any) -> Response:
             key = request.headers.get("Idempotency-Key")
             if not key:
                 return run(view, kwargs)
@@ -271,7 +283,7 @@ def create_sandbox_app(state: SandboxState) -> Flask:
         g.problems = conformance.check_request(request.method, request.path, g.params)
         g.version = state.config.api_version
         rule = state.take_failure(request.path, request.method)
-        if rule and rule.stage == "during" and request.method == "POST":
+        if rule and rule.stage in ("during", "after") and request.method == "POST":
             g.fail_during = rule  # the endpoint starts, then is slow or fails: see run()
         elif rule:
             time.sleep(rule.delay)
@@ -530,8 +542,8 @@ def create_sandbox_app(state: SandboxState) -> Flask:
                                method=data.get("method"), stage=str(data.get("stage", "before")))
         except (TypeError, ValueError) as exc:
             raise SandboxError(400, f"Invalid failure rule: {exc}") from None
-        if rule.stage not in ("before", "during"):
-            raise SandboxError(400, "stage: before or during", param="stage")
+        if rule.stage not in ("before", "during", "after"):
+            raise SandboxError(400, "stage: before, during or after", param="stage")
         state.set_failure(rule)
         return {"failure": asdict(rule) if rule.count > 0 else None}
 

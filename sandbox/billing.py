@@ -50,6 +50,9 @@ DEFAULT_DAYS_UNTIL_DUE = 30
 #: The sandbox's bank details for invoices paid by transfer (Stripe gives each customer a
 #: virtual account number).
 TRANSFER_SORT_CODE = "10-88-00"
+#: What invoices may be paid with here, unless one says otherwise: a card on the hosted page, or
+#: a bank transfer (Stripe's customer balance, funded by transfer to the customer's account).
+INVOICE_METHODS = ("card", "customer_balance")
 #: Lines an invoice shows inline, as Stripe does (the rest through its lines list).
 INLINE_LINES = 10
 INVOICE_STATUS_MOVES = {
@@ -192,7 +195,8 @@ class BillingMixin:
 
     # -- invoices -------------------------------------------------------------------------
 
-    def create_invoice(self: SandboxState, *, customer: str, collection_method: str, currency: str,
+    def create_invoice(self: SandboxState, *, payment_settings: Obj, customer: str, collection_method: str,
+                       currency: str,
                        days_until_due: int | None, due_date: int | None, auto_advance: bool,
                        custom_fields: list[Obj] | None, metadata: Obj | None, description: str | None,
                        footer: str | None, shipping_details: Obj | None, include_pending: bool,
@@ -230,8 +234,7 @@ class BillingMixin:
                 "invoice_pdf": None, "issuer": {"type": "self"}, "last_finalization_error": None,
                 "latest_revision": None, "lines": {}, "livemode": False, "metadata": metadata or {},
                 "next_payment_attempt": None, "number": number, "on_behalf_of": None, "parent": None,
-                "payment_settings": {"default_mandate": None, "payment_method_options": None,
-                                     "payment_method_types": None},
+                "payment_settings": payment_settings,
                 "period_end": ts, "period_start": ts, "post_payment_credit_notes_amount": 0,
                 "pre_payment_credit_notes_amount": 0, "receipt_number": None, "rendering": None,
                 "shipping_cost": None, "shipping_details": shipping_details, "starting_balance": 0,
@@ -401,6 +404,9 @@ class BillingMixin:
             invoice = self._invoice(token_or_id)
             if invoice["status"] not in ("open", "uncollectible"):
                 raise _error(400, f"This invoice is {invoice['status']} and can no longer be paid.", param="invoice")
+            offered = invoice["payment_settings"]["payment_method_types"] or INVOICE_METHODS
+            if {"card": "card", "bank_transfer": "customer_balance"}.get(method, method) not in offered:
+                raise _error(400, f"This invoice does not take {method.replace('_', ' ')}.", param="method")
             before = len(self.objects["event"])
             amount = invoice["amount_remaining"]
             if method == "card":
@@ -427,7 +433,9 @@ class BillingMixin:
                 "created": ts, "currency": invoice["currency"], "customer": invoice["customer"],
                 "description": f"Invoice {invoice['number']}", "last_payment_error": None,
                 "latest_charge": charge_id, "livemode": False, "metadata": {},
-                "payment_method": new_id("pm_"), "payment_method_types": [kind],
+                # What the invoice allowed, not what paid it (the charge's details say that).
+                "payment_method": new_id("pm_"),
+                "payment_method_types": invoice["payment_settings"]["payment_method_types"] or list(INVOICE_METHODS),
                 "receipt_email": None, "shipping": None, "status": "succeeded", "_invoice": invoice["id"],
             }
             self.objects["charge"][charge_id] = {

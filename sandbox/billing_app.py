@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Flask, Response, g, redirect, render_template_string, request
 
-from .billing import TRANSFER_SORT_CODE
+from .billing import INVOICE_METHODS, TRANSFER_SORT_CODE
 from .invoice_page import INVOICE_PAGE, TRANSFER_ACCOUNT, check_card_form, invoice_pdf
 from .params import (
     COUPON_CREATE,
@@ -58,6 +58,34 @@ _CREATED_OPS = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte":
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _CODE = re.compile(r"[A-Za-z0-9]+")
 _INVOICE_STATUSES = ("draft", "open", "paid", "uncollectible", "void")
+
+
+def _payment_settings(settings: Any) -> Obj:
+    """An invoice's ``payment_settings``: the types it offers (unset: the account's defaults,
+    which here are both) and, for a bank transfer, how the balance is funded."""
+    if not settings:
+        return {"default_mandate": None, "payment_method_options": None, "payment_method_types": None}
+    types = settings.get("payment_method_types") or None
+    for index, kind in enumerate(types or []):
+        if kind not in INVOICE_METHODS:
+            raise ParamError(f"The Stripe sandbox's invoices take {' or '.join(INVOICE_METHODS)}, not {kind}.",
+                             param=f"payment_settings[payment_method_types][{index}]")
+    options = settings.get("payment_method_options") or None
+    balance = (options or {}).get("customer_balance")
+    if types and "customer_balance" in types:
+        if not balance or balance.get("funding_type") != "bank_transfer":
+            raise ParamError("customer_balance needs payment_method_options[customer_balance][funding_type]="
+                             "bank_transfer to be funded by a bank transfer.",
+                             param="payment_settings[payment_method_options][customer_balance][funding_type]")
+        kind = (balance.get("bank_transfer") or {}).get("type")
+        if kind != "gb_bank_transfer":
+            raise ParamError("This sandbox account is in the United Kingdom: the bank transfer type must be "
+                             "gb_bank_transfer for GBP.",
+                             param="payment_settings[payment_method_options][customer_balance][bank_transfer][type]")
+    return {"default_mandate": None, "payment_method_types": types,
+            "payment_method_options": ({"customer_balance": {
+                "bank_transfer": {"type": "gb_bank_transfer"}, "funding_type": "bank_transfer"}}
+                if balance else None)}
 
 
 def _range_filter(p: Obj, name: str) -> Callable[[Obj], bool]:
@@ -218,6 +246,7 @@ def add_billing_routes(app: Flask, state: SandboxState, reply: Callable[..., Res
                                         "shipping_details[name]"),
                         "phone": shipping.get("phone")}
         invoice = state.create_invoice(
+            payment_settings=_payment_settings(p.get("payment_settings")),
             customer=required(p, "customer", "customer"),
             collection_method=one_of(p, "collection_method", ("charge_automatically", "send_invoice"))
             or "charge_automatically",
@@ -389,6 +418,7 @@ def add_billing_routes(app: Flask, state: SandboxState, reply: Callable[..., Res
             payable=invoice["status"] in ("open", "uncollectible"),
             due=time.strftime("%-d %B %Y", time.gmtime(invoice["due_date"])) if invoice["due_date"] else None,
             sort_code=TRANSFER_SORT_CODE, account=TRANSFER_ACCOUNT,
+            methods=invoice["payment_settings"]["payment_method_types"] or INVOICE_METHODS,
         )
         return html, status
 

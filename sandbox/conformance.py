@@ -109,7 +109,21 @@ def check_request(method: str, path: str, wire: Any) -> list[Problem]:
     typed = operation(method, path)
     if typed is None:
         return [Problem(f"No stripe-python parameter type for {method.upper()} {path}.", "")]
-    return check(wire, typed)
+    return _too_deep(wire) + check(wire, typed)
+
+
+MAX_EXPAND_DEPTH = 4  # Stripe: "data.invoice.subscription.default_source" is as deep as it goes
+
+
+def _too_deep(wire: Any) -> list[Problem]:
+    """Stripe's limit on ``expand[]``: four levels, a list's ``data`` counted as one."""
+    paths = wire.get("expand") if isinstance(wire, dict) else None
+    return [
+        Problem(f"You cannot expand more than {MAX_EXPAND_DEPTH} levels of a property. Property: {path}",
+                "expand")
+        for path in (paths if isinstance(paths, list) else [])
+        if isinstance(path, str) and path.count(".") >= MAX_EXPAND_DEPTH
+    ]
 
 
 def check(wire: Any, typed: Any, name: str = "") -> list[Problem]:

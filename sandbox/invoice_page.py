@@ -60,8 +60,11 @@ INVOICE_PAGE = """<!doctype html>
 {%- if autocomplete %} autocomplete="{{ autocomplete }}"{% endif %}{% if inputmode %} inputmode="{{ inputmode }}"{% endif %}
 {%- if ids %} aria-describedby="{{ ids|join(" ") }}"{% endif %}{% if errors.get(name) %} aria-invalid="true"{% endif %}>
 {% endmacro %}
+{% if "customer_balance" in methods %}
 <h2>Pay by bank transfer</h2>
 <p>Sort code {{ sort_code }}, account number {{ account }}, reference <strong>{{ invoice.number }}</strong>. (In the sandbox the control API marks a transfer received.)</p>
+{% endif %}
+{% if "card" in methods %}
 <h2>Pay by card</h2>
 <form method="post" novalidate>
 {{ field("name", "Name on the card", autocomplete="cc-name") }}
@@ -71,6 +74,7 @@ INVOICE_PAGE = """<!doctype html>
 {{ field("cvc", "Security code (CVC)", autocomplete="cc-csc", inputmode="numeric", hint="3 or 4 digits, usually on the back of the card.") }}
 <button type="submit">Pay {{ money(invoice.amount_remaining) }}</button>
 </form>
+{% endif %}
 {% endif %}
 </main>
 </body>

@@ -60,7 +60,9 @@ INVOICE_CREATE: Obj = {"customer": None, "collection_method": None, "currency": 
                        "due_date": None, "auto_advance": None, "custom_fields": [{"name": None, "value": None}],
                        "metadata": ANY, "description": None, "footer": None, "number": None,
                        "shipping_details": {"name": None, "phone": None, "address": _ADDRESS},
-                       "pending_invoice_items_behavior": None, "discounts": ANY, "expand": _EXPAND}
+                       "pending_invoice_items_behavior": None, "discounts": ANY, "expand": _EXPAND,
+                       "payment_settings": {"payment_method_types": [None], "payment_method_options": {
+                           "customer_balance": {"funding_type": None, "bank_transfer": {"type": None}}}}}
 INVOICE_LIST: Obj = {**PAGE_ONLY, "customer": None, "status": None, "collection_method": None,
                      "created": ANY, "due_date": ANY}
 INVOICE_FINALIZE: Obj = {"auto_advance": None, "expand": _EXPAND}

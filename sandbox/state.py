@@ -169,7 +169,9 @@ class FailureRule:
     ``stage`` says where it strikes: ``"before"`` the endpoint runs (a load balancer or network
     fault: nothing is stored, a retry runs afresh) or ``"during"`` its run, for POSTs (its
     idempotency key is in use meanwhile; an error is Stripe's rollback, stored under the key, so
-    a retry with the same key gets the same error back, with ``Stripe-Should-Retry: false``)."""
+    a retry with the same key gets the same error back, with ``Stripe-Should-Retry: false``), or
+    ``"after"`` it ran, for POSTs: the work is done and kept, and the answer is lost on the way
+    back (a timeout or a proxy's 502 after Stripe acted; nothing is stored under the key)."""
 
     count: int
     status: int = 500

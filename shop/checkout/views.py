@@ -80,14 +80,9 @@ def start():
         save_region(region.key)
     basket = price_basket(current_items(), region)
     config = current_app.config
-    secret = config["SECRET_KEY"]
-    holder = Holder(
-        address=holder_key(secret, "address", network_of(request.remote_addr)),
-        basket=holder_key(secret, "basket", pending_checkout.browser_id()),
-    )
     try:
         order = services.place_order(
-            basket, config["ORDER_REFERENCE_PREFIX"], holder, config["CHECKOUT_HOLD_LIMIT"],
+            basket, config["ORDER_REFERENCE_PREFIX"], _holder(), config["CHECKOUT_HOLD_LIMIT"],
             card_maximum=config["MAX_COPIES_PER_LINE"],
         )
     except ShopError as error:
@@ -182,21 +177,33 @@ def cancelled():
 
 
 def _holder() -> Holder:
+    """Who holds copies, for the per-client caps: the client's address (an IPv6 /64 as one, as
+    one household or office is given a whole /64) and the browser's basket."""
     secret = current_app.config["SECRET_KEY"]
     return Holder(
-        address=holder_key(secret, "address", request.remote_addr),
+        address=holder_key(secret, "address", network_of(request.remote_addr)),
         basket=holder_key(secret, "basket", pending_checkout.browser_id()),
     )
 
 
+def _country_choices(form: InvoiceForm, basket) -> None:
+    """The countries the shop bills and, for this basket's postage, delivers to; each list starts
+    with an empty "choose" entry, which the form refuses with its own message."""
+    regions = current_app.config["POSTAGE_REGIONS"]
+    choose = SelectChoice("", "Choose the country")
+    form.billing_country.choices = [choose, *(SelectChoice(code, name)
+                                              for code, name in invoicing.billing_countries(regions))]
+    form.delivery_country.choices = [choose, *(SelectChoice(code, name) for code, name in
+                                               invoicing.delivery_countries(regions, basket.region.key))]
+
+
 def _invoice_page(form: InvoiceForm, basket, message: str | None = None, status: int = 200):
     config = current_app.config
-    form.billing_country.choices = [SelectChoice(code, name) for code, name in
-                                    invoicing.billing_countries(config["POSTAGE_REGIONS"])]
-    form.delivery_country.choices = [SelectChoice(code, name) for code, name in
-                                     invoicing.delivery_countries(config["POSTAGE_REGIONS"], basket.region.key)]
-    if form.delivery_country.data is None and len(form.delivery_country.choices) == 1:
-        form.delivery_country.data = form.delivery_country.choices[0].value
+    _country_choices(form, basket)
+    if form.delivery_country.data is None:
+        # Never a country nobody chose: the UK where the region has it, the only one, or none.
+        codes = [choice.value for choice in form.delivery_country.choices if choice.value]
+        form.delivery_country.data = "GB" if "GB" in codes else codes[0] if len(codes) == 1 else ""
     if form.billing_country.data is None:
         form.billing_country.data = "GB"
     form.fill_token()
@@ -230,10 +237,7 @@ def invoice():
         flash("Your basket is empty: add the titles you need first.", "info")
         return back_to_basket()
     form = InvoiceForm()
-    form.billing_country.choices = [SelectChoice(code, name) for code, name in
-                                    invoicing.billing_countries(config["POSTAGE_REGIONS"])]
-    form.delivery_country.choices = [SelectChoice(code, name) for code, name in
-                                     invoicing.delivery_countries(config["POSTAGE_REGIONS"], basket.region.key)]
+    _country_choices(form, basket)
     if request.method == "GET":
         return _invoice_page(form, basket)
     if not form.validate_on_submit():

@@ -101,7 +101,9 @@ def load_for_documents(orders: list[Order]) -> list[Order]:
     if not orders:
         return []
     ids = [order.id for order in orders]
-    db.session.scalars(select(Order).where(Order.id.in_(ids)).options(selectinload(Order.lines))).all()
+    db.session.scalars(
+        select(Order).where(Order.id.in_(ids)).options(selectinload(Order.lines), selectinload(Order.invoice))
+    ).all()
     return orders
 
 

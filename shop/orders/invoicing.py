@@ -93,7 +93,7 @@ OUT_OF_BAND = {
     "bank_transfer": "Bank transfer to our own account",
     "other": "Other (say what in the note)",
 }
-# What paid an invoice through Stripe, in words (InvoiceInfo.payment_method).
+# What paid an invoice through Stripe, in words (gateway.payment_method_used).
 PAID_BY = {"card": "Card (Stripe)", "customer_balance": "Bank transfer (Stripe)"}
 # Stripe's invoice custom field names (at most 40 characters).
 PO_FIELD, REFERENCE_FIELD, VAT_FIELD = "Purchase order", "Order reference", "Supplier VAT number"
@@ -265,10 +265,13 @@ def footer(seller: Seller) -> str:
     if seller.registration:
         parts.append(f"{seller.registration}.")
     if seller.vat_number:
+        # A VAT invoice gives each line's rate: here one rate for all, and why.
         parts.append(f"VAT number {seller.vat_number}.")
-    parts.append("VAT: printed books are zero-rated in the UK, and postage charged with them follows "
-                 "the goods, so every line carries VAT at 0% (£0.00). Please quote the invoice "
-                 "number with your payment.")
+        parts.append("VAT: printed books are zero-rated in the UK, and postage charged with them "
+                     "follows the goods, so every line carries VAT at 0% (£0.00).")
+    else:
+        parts.append("No VAT is charged.")  # a seller not registered for VAT shows no rates
+    parts.append("Please quote the invoice number with your payment.")
     return " ".join(parts)
 
 
@@ -368,10 +371,12 @@ def issue(order: Order, terms: InvoiceTerms, actor: str) -> InvoiceInfo:
             db.session.flush()
         request = invoice_request(order, terms, invoice.stripe_customer_id, key)
         if invoice.stripe_invoice_id is None:
-            info = gateway.create_invoice_draft(request)
+            # An earlier attempt's create may have landed at Stripe after all: finish that one.
+            found = gateway.find_draft_invoice(request.customer_id, request.reference) if attempt else None
+            info = found or gateway.create_invoice_draft(request)
             invoice.stripe_invoice_id, invoice.stripe_status = info.id, info.status
             db.session.flush()
-            present: set[str] = set()
+            present: set[str] = gateway.invoice_line_keys(info.id) if found else set()
         else:
             info = gateway.retrieve_invoice(invoice.stripe_invoice_id)
             present = gateway.invoice_line_keys(info.id) if info.status == "draft" else set()
@@ -482,7 +487,8 @@ def _record_paid(order: Order, info: InvoiceInfo, actor: str) -> None:
     to = DISPATCHED if order.dispatched_at is not None else PAID
     if to not in ALLOWED[order.status]:
         return
-    paid_by = PAID_BY.get(info.payment_method or "", info.payment_method) if info.payment_intent_id else None
+    method = gateway.payment_method_used(info.payment_intent_id) if info.payment_intent_id else None
+    paid_by = PAID_BY.get(method or "", method) if info.payment_intent_id else None
     if info.paid_off_stripe and not paid_by:
         paid_by = invoice.paid_by or "Out of band (marked paid)"
     left = transition(
@@ -737,9 +743,11 @@ def reconcile_one(order_id: int, terms: InvoiceTerms) -> Iterator[InvoiceChange]
 
 
 def delivery_countries(regions: dict, region: str) -> list[tuple[str, str]]:
-    """(code, name) of the countries the basket's postage region delivers to, by name."""
+    """(code, name) of the countries the basket's postage region delivers to, by name, the
+    United Kingdom first."""
     codes = regions.get(region, {}).get("countries", [])
-    return sorted(((code, country_name(code) or code) for code in codes), key=lambda pair: pair[1])
+    named = sorted(((code, country_name(code) or code) for code in codes), key=lambda pair: pair[1])
+    return sorted(named, key=lambda pair: pair[0] != "GB")
 
 
 def billing_countries(regions: dict) -> list[tuple[str, str]]:

@@ -334,9 +334,11 @@ class OrderLine(Model):
 
     @property
     def reserves_stock(self) -> bool:
-        """Its copies were taken from stock at checkout (and go back if the checkout closes).
-        (A line not yet flushed has no ``sold_as``: it is sold from stock, the column's default.)"""
-        return self.sold_as not in (PREORDER, BACKORDER)
+        """Its copies are out of stock for it, and go back if the order closes or is cancelled:
+        taken at checkout (sold from stock), or allocated since (a pre-order or back-order no
+        longer waiting). (A line not yet flushed has no ``sold_as``: it is sold from stock, the
+        column's default.)"""
+        return self.sold_as not in (PREORDER, BACKORDER) or not self.awaiting_stock
 
     @property
     def line_total_pence(self) -> int:

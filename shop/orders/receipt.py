@@ -92,7 +92,10 @@ def build_receipt(order: Order, seller: Seller, region_label: str, now: datetime
         ("Receipt number", receipt_number(order)),
         ("Order reference", order.reference or ""),
         *([("Invoice number", invoice.number or "—"), ("Purchase order", invoice.po_number)] if invoice else []),
-        ("Date paid (tax point)" if seller.vat_number else "Date paid", _date(order.paid_at)),
+        # An invoice's tax point is its date (issued before payment); a card sale's, its payment.
+        *([("Invoice date" + (" (tax point)" if seller.vat_number else ""), _date(invoice.finalized_at)),
+           ("Date paid", _date(order.paid_at))] if invoice else
+          [("Date paid (tax point)" if seller.vat_number else "Date paid", _date(order.paid_at))]),
     ]
     for label, value in facts:
         pdf.set_font(FONT, "B", 10)

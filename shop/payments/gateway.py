@@ -623,7 +623,6 @@ class InvoiceInfo:
     paid_at: datetime | None
     order_reference: str | None  # its metadata
     payment_intent_id: str | None = None  # the payment through Stripe that paid it, if any
-    payment_method: str | None = None  # card | customer_balance (a bank transfer) | …
     paid_off_stripe: int = 0  # paid outside Stripe (a cheque), marked paid out of band
 
 
@@ -633,7 +632,7 @@ def _moment(timestamp: Any) -> datetime | None:
 
 def _as_invoice(invoice: dict[str, Any]) -> InvoiceInfo:
     transitions = invoice.get("status_transitions") or {}
-    intent_id = method = None
+    intent_id = None
     payments = invoice.get("payments")
     for entry in (payments or {}).get("data") or []:
         if entry.get("status") != "paid":
@@ -641,7 +640,6 @@ def _as_invoice(invoice: dict[str, Any]) -> InvoiceInfo:
         intent = (entry.get("payment") or {}).get("payment_intent")
         if isinstance(intent, dict):  # expanded
             intent_id = intent.get("id")
-            method = (intent.get("payment_method_types") or [None])[0]
         elif isinstance(intent, str):
             intent_id = intent
     customer = invoice.get("customer")
@@ -661,7 +659,6 @@ def _as_invoice(invoice: dict[str, Any]) -> InvoiceInfo:
         paid_at=_moment(transitions.get("paid_at")),
         order_reference=(invoice.get("metadata") or {}).get("order_reference"),
         payment_intent_id=intent_id,
-        payment_method=method,
         paid_off_stripe=int(invoice.get("amount_paid_off_stripe") or 0),
     )
 
@@ -678,29 +675,47 @@ def _invoice_call(action: str, call: Any) -> Any:
 
 
 def find_or_create_customer(customer: InvoiceCustomer, attempt: int = 0) -> str:
-    """The Stripe Customer of an organisation, found by its finance email (lower case, as the
-    shop writes it: Stripe's email filter is case-sensitive), else created, never twice: the
-    create is keyed by the email (and the issuing ``attempt``, as Stripe keeps a failure under
-    its key), so two orders creating it at once get one customer. Its name and billing address
-    are then brought up to date (what the next invoice shows; invoices already finalized keep
-    what they were issued with). Returns the customer's id."""
+    """The Stripe Customer of an organisation: found by its finance email (lower case, as the
+    shop writes it: Stripe's email filter is case-sensitive) and its name, else created, never
+    twice: the create is keyed by both (and the issuing ``attempt``, as Stripe keeps a failure
+    under its key), so two orders creating it at once get one customer. By both, because many
+    NHS trusts share one accounts payable mailbox: each stays a customer of its own, its name
+    never rewritten by another's order. Its billing address is brought up to date (what the
+    next invoice shows; invoices already finalized keep theirs). Returns the customer's id."""
     email = customer.email.strip().lower()
+    name = " ".join(customer.name.split())
     client = _client()
-    page = _invoice_call("find the customer", lambda: client.v1.customers.list(params={"email": email, "limit": 1}))
-    found = page.data[0] if page.data else None
-    if found is None:
-        key = f"customer-{hashlib.sha256(email.encode()).hexdigest()[:40]}-{attempt}"
-        found = _invoice_call("create the customer", lambda: client.v1.customers.create(
-            params={"email": email, "metadata": {"created_by": "print shop"}},
-            options={"idempotency_key": key},
-        ))
+    page = _invoice_call("find the customer", lambda: client.v1.customers.list(params={"email": email, "limit": 100}))
+    found = next((candidate for candidate in page.auto_paging_iter()
+                  if " ".join((candidate.to_dict().get("name") or "").split()).casefold() == name.casefold()), None)
     address = customer.address.as_params()
+    if found is None:
+        digest = hashlib.sha256(f"{email}\n{name.casefold()}".encode()).hexdigest()[:40]
+        found = _invoice_call("create the customer", lambda: client.v1.customers.create(
+            # Only what the key stands for: two orders creating it at once send the same.
+            params={"email": email, "name": name, "metadata": {"created_by": "print shop"}},
+            options={"idempotency_key": f"customer-{digest}-{attempt}"},
+        ))
     current = found.to_dict()
-    if current.get("name") != customer.name or {k: v for k, v in (current.get("address") or {}).items() if v} != address:
+    if {k: v for k, v in (current.get("address") or {}).items() if v} != address:
         _invoice_call("update the customer", lambda: client.v1.customers.update(
-            found.id, params={"name": customer.name, "address": cast(Any, address)}
+            found.id, params={"address": cast(Any, address)}
         ))
     return found.id
+
+
+def find_draft_invoice(customer_id: str, order_reference: str) -> InvoiceInfo | None:
+    """A draft invoice an earlier attempt made for this order whose answer never came back (a
+    timeout after Stripe had made it): found by the order's reference in its metadata."""
+    client = _client()
+    page = _invoice_call("look for the draft invoice", lambda: client.v1.invoices.list(
+        params={"customer": customer_id, "status": "draft", "limit": 100}
+    ))
+    for invoice in page.auto_paging_iter():
+        found = invoice.to_dict()
+        if (found.get("metadata") or {}).get("order_reference") == order_reference:
+            return _as_invoice(found)
+    return None
 
 
 def create_invoice_draft(request: InvoiceRequest) -> InvoiceInfo:
@@ -716,6 +731,14 @@ def create_invoice_draft(request: InvoiceRequest) -> InvoiceInfo:
         "currency": request.currency,
         "auto_advance": False,
         "pending_invoice_items_behavior": "exclude",  # only the items made for this invoice
+        # By card on Stripe's page, or by bank transfer to the customer's own virtual account
+        # (customer balance), which Stripe matches to the invoice by itself.
+        "payment_settings": {
+            "payment_method_types": ["card", "customer_balance"],
+            "payment_method_options": {
+                "customer_balance": {"funding_type": "bank_transfer", "bank_transfer": {"type": "gb_bank_transfer"}},
+            },
+        },
         "discounts": "",
         "custom_fields": [
             {"name": name[:MAX_CUSTOM_FIELD_NAME], "value": value[:MAX_CUSTOM_FIELD_VALUE]}
@@ -793,6 +816,17 @@ def send_invoice(invoice_id: str, idempotency_key: str) -> InvoiceInfo:
         invoice_id, params={"expand": INVOICE_EXPAND}, options={"idempotency_key": idempotency_key}
     ))
     return _as_invoice(invoice.to_dict())
+
+
+def payment_method_used(payment_intent_id: str) -> str | None:
+    """How a payment through Stripe was made: ``card``, ``customer_balance`` (a bank transfer),
+    … from its charge's ``payment_method_details``. (A PaymentIntent's ``payment_method_types``
+    lists what it allowed, not what was used; and an invoice's payment is already four levels
+    deep, as far as ``expand`` goes, so this is a request of its own.)"""
+    intent = _invoice_call("read the invoice's payment", lambda: _client().v1.payment_intents.retrieve(
+        payment_intent_id, params={"expand": ["latest_charge"]}))
+    charge = intent.to_dict().get("latest_charge")
+    return (charge.get("payment_method_details") or {}).get("type") if isinstance(charge, dict) else None
 
 
 def retrieve_invoice(invoice_id: str) -> InvoiceInfo:

@@ -29,6 +29,7 @@ from tests.conftest import (
     ISBN,
     STAFF_EMAIL,
     WEBHOOK_SECRET,
+    Shopper,
     deliver_event,
     make_publication,
     page_token,
@@ -143,8 +144,10 @@ def test_an_invoice_order_from_basket_to_a_stripe_invoice(client, shopper, sandb
         ("Postage to UK, Channel Islands and Isle of Man (10 copies)", 1, 695),
     ]
     assert at_stripe["total"] == order.total_pence == 8195
-    assert "zero-rated" in at_stripe["footer"] and "Example Publisher Ltd" in at_stripe["footer"]
+    assert "No VAT is charged." in at_stripe["footer"] and "Example Publisher Ltd" in at_stripe["footer"]
     assert at_stripe["shipping_details"]["name"] == "Library and Knowledge Service"
+    # Payable by card or by bank transfer into the customer's own account, which Stripe matches.
+    assert at_stripe["payment_settings"]["payment_method_types"] == ["card", "customer_balance"]
     [created] = sandbox.requests_to("/v1/customers")  # the organisation, by its finance email
     assert created["params"]["email"] == "accounts.payable@example.org"
     assert (invoice.number, invoice.stripe_status) == (at_stripe["number"], "open")
@@ -315,14 +318,27 @@ def test_the_same_organisation_ordering_twice_reuses_its_customer(client, shoppe
     priced_publication()
     order_by_invoice(shopper, quantity=10)
     order_by_invoice(shopper, quantity=12, finance_email="accounts.payable@EXAMPLE.org",
-                     organisation="Leeds Teaching Hospitals NHS Trust (Library)")
+                     organisation="Leeds Teaching Hospitals  NHS trust", billing_line2="Gate 2")
     db.session.expire_all()
     first, second = db.session.scalars(select(Order).order_by(Order.id)).all()
     assert first.invoice.stripe_customer_id == second.invoice.stripe_customer_id
     assert len(sandbox.requests_to("/v1/customers")) == 1  # created once
     [customer_id] = {stripe_invoice(sandbox, o)["customer"] for o in (first, second)}
-    updates = sandbox.requests_to(f"/v1/customers/{customer_id}")
-    assert updates[-1]["params"]["name"] == "Leeds Teaching Hospitals NHS Trust (Library)"
+    updates = sandbox.requests_to(f"/v1/customers/{customer_id}")  # its address: set, then changed
+    assert updates[-1]["params"]["address"]["line2"] == "Gate 2" and "name" not in updates[-1]["params"]
+
+
+def test_organisations_sharing_a_finance_mailbox_stay_customers_of_their_own(client, shopper, sandbox, db):
+    """Trusts in one shared-services group often pay from one accounts payable mailbox: each
+    keeps its own Stripe customer, so one's order never renames the other's invoices."""
+    priced_publication()
+    order_by_invoice(shopper, quantity=10)
+    order_by_invoice(shopper, quantity=10, organisation="Bradford Teaching Hospitals NHS Foundation Trust")
+    db.session.expire_all()
+    first, second = db.session.scalars(select(Order).order_by(Order.id)).all()
+    assert first.invoice.stripe_customer_id != second.invoice.stripe_customer_id
+    names = {c["params"]["name"] for c in sandbox.requests_to("/v1/customers")}
+    assert names == {"Leeds Teaching Hospitals NHS Trust", "Bradford Teaching Hospitals NHS Foundation Trust"}
 
 
 # --- refusals, with everything typed kept --------------------------------------------------------
@@ -354,6 +370,26 @@ def test_a_missing_po_number_is_refused_with_a_message_and_nothing_lost(client, 
     assert 'aria-describedby="po_number-hint po_number-error"' in page
     assert 'value="Leeds Teaching Hospitals NHS Trust"' in page and 'value="Clinical Sciences Building"' in page
     assert db.session.scalar(select(func.count()).select_from(Order)) == 0 and stock(db) == 100
+
+
+def selected(page: str, name: str) -> list[str]:
+    select = page[page.index(f'name="{name}"'):]
+    select = select[: select.index("</select>")]
+    return re.findall(r'<option selected value="([^"]*)"', select)
+
+
+def test_the_delivery_country_is_never_one_nobody_chose(client, shopper, sandbox, db):
+    priced_publication()
+    shopper.add(quantity=10)
+    page = shopper.client.get("/checkout/invoice").get_data(as_text=True)
+    assert selected(page, "delivery_country") == ["GB"]  # not the Channel Islands, first by name
+    shopper.region("europe")
+    page = shopper.client.get("/checkout/invoice").get_data(as_text=True)
+    assert selected(page, "delivery_country") == [""] and ">Choose the country</option>" in page
+    response = shopper.client.post("/checkout/invoice", data={
+        **ORGANISATION, **form_fields(shopper), "delivery_country": ""})
+    assert response.status_code == 422 and "Choose the delivery country." in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 0
 
 
 def test_a_delivery_outside_the_baskets_region_is_refused(client, shopper, sandbox, db):
@@ -451,9 +487,26 @@ def test_stripe_down_keeps_the_order_and_reconcile_sends_the_invoice_once(app, c
     assert "invoice_pending -> invoiced" in result.output and "1 invoice(s) not yet paid" in result.output
     order = only_order(db)
     assert order.status == "invoiced" and order.invoice.issue_error is None and order.invoice.sent_at
-    assert len(sandbox.get("/_sandbox/requests")["data"]) and stripe_invoice(sandbox, order)["_sent"] == 1
+    assert stripe_invoice(sandbox, order)["_sent"] == 1
     assert len([r for r in sandbox.requests_to("/v1/invoices") if r["status"] == 200]) == 1
     assert len(emails(db, order, INVOICE_ISSUED)) == 1
+
+
+def test_a_draft_stripe_made_whose_answer_was_lost_is_finished_not_made_again(app, client, runner, shopper,
+                                                                             sandbox, stripe_server, db):
+    """Stripe makes the draft, then the answer is lost (a 500 after the work): the retry finds
+    that draft by the order's reference instead of leaving it behind and making another."""
+    priced_publication()
+    sandbox.post("/_sandbox/fail", count=1, status=502, stage="after", path_prefix="/v1/invoices")
+    order_by_invoice(shopper, quantity=10)
+    order = only_order(db)
+    assert order.status == "invoice_pending" and order.invoice.stripe_invoice_id is None
+    assert [i["status"] for i in stripe_server.state.all("invoice")] == ["draft"]  # made, all the same
+    assert runner.invoke(args=["orders", "reconcile", "--since", "1d"]).exit_code == 0
+    order = only_order(db)
+    assert order.status == "invoiced"
+    [made] = stripe_server.state.all("invoice")
+    assert made["id"] == order.invoice.stripe_invoice_id and made["status"] == "open"
 
 
 def test_a_draft_left_half_made_is_finished_without_a_line_twice(app, client, runner, shopper, sandbox, db):
@@ -518,6 +571,18 @@ def test_invoice_holds_are_capped_apart_from_card_checkouts(app, client, shopper
     assert db.session.scalar(select(func.count()).select_from(Order)) == 2
 
 
+def test_invoice_holds_count_an_ipv6_network_as_one_address(app, sandbox, db):
+    """Moving to the next address in one's /64 does not hold more copies for weeks."""
+    priced_publication(stock=1000)
+    app.config["INVOICE_HOLD_LIMIT"] = 15
+    codes = []
+    for n in (1, 2):
+        browser = app.test_client()
+        browser.environ_base["REMOTE_ADDR"] = f"2001:db8:1234:5678::{n}"
+        codes.append(order_by_invoice(Shopper(browser), quantity=10).status_code)
+    assert codes == [303, 422]
+
+
 # --- the desk: export, receipt, refunds ------------------------------------------------------------
 
 def test_the_orders_export_carries_the_po_and_invoice_number(client, shopper, sandbox, staff_client, db):
@@ -549,6 +614,7 @@ def test_a_paid_invoice_has_a_receipt_with_its_po_and_number(client, shopper, sa
     pdf = client.get(path + "/receipt.pdf")
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
     assert "PO-0045123/A" in text and order.invoice.number in text and "Leeds Teaching Hospitals" in text
+    assert "Invoice date" in text and "Date paid" in text  # the invoice's date, then its payment's
 
 
 def test_an_invoice_paid_by_card_can_be_refunded_at_the_desk_one_paid_by_transfer_cannot(
@@ -576,6 +642,16 @@ def test_an_invoice_paid_by_card_can_be_refunded_at_the_desk_one_paid_by_transfe
     assert f"/staff/orders/{by_transfer.reference}/refund\"" not in page
 
 
+def test_a_packing_slip_of_an_unpaid_invoice_order_names_its_purchase_order(client, shopper, sandbox,
+                                                                            staff_client, db):
+    priced_publication()
+    order_by_invoice(shopper, quantity=10)
+    order = only_order(db)
+    slip = html.unescape(staff_client.get(f"/staff/orders/{order.reference}/packing-slip").get_data(as_text=True))
+    assert "Leeds Teaching Hospitals NHS Trust, purchase order <strong>PO-0045123/A</strong>" in slip
+    assert "placed " in slip and "paid  " not in slip  # sent before it is paid
+
+
 def test_preorders_by_invoice_wait_for_stock_like_card_orders(client, shopper, sandbox, staff_client, db):
     from datetime import date
 
@@ -587,6 +663,26 @@ def test_preorders_by_invoice_wait_for_stock_like_card_orders(client, shopper, s
     assert "pre-order" in stripe_invoice(sandbox, order)["_lines"][0]["description"]
     assert order.reference not in staff_client.get("/staff/orders?status=to_pack").get_data(as_text=True)
     assert order.reference in staff_client.get(f"/staff/orders/waiting/{ISBN}").get_data(as_text=True)
+
+
+def test_a_preorder_voided_after_its_copies_were_allocated_gives_them_back(client, shopper, sandbox,
+                                                                          staff_client, db):
+    from datetime import date
+
+    from shop.orders import waiting
+
+    publication = priced_publication(publishing_status="02", availability="10",
+                                     publication_date=date(2027, 9, 1), year=2027, stock=0)
+    order_by_invoice(shopper, quantity=10)
+    publication = db.session.get(Publication, publication.id)
+    publication.publishing_status, publication.availability = "04", "21"
+    publication.publication_date, publication.stock = date(2026, 1, 1), 50
+    db.session.commit()
+    assert waiting.allocate(publication, date(2026, 12, 1), "desk@example.org").copies == 10
+    db.session.commit()
+    assert stock(db) == 40 and not only_order(db).awaiting_stock
+    assert desk(staff_client, only_order(db), "void", reason="Budget withdrawn").status_code == 303
+    assert only_order(db).status == "invoice_void" and stock(db) == 50  # the allocated copies are back
 
 
 def test_declining_after_a_failed_approval_deletes_the_draft_at_stripe(app, client, shopper, sandbox,
@@ -624,3 +720,14 @@ def test_the_buyers_order_page_shows_the_invoice_until_it_is_paid(client, shoppe
     assert f"Invoice {order.invoice.number} for £81.95" in page and "See and pay the invoice" in page
     assert "purchase order PO-0045123/A" in page and "Download your receipt" not in page
     assert client.get(path + "/receipt.pdf").status_code == 404  # no receipt before payment
+
+
+def test_the_invoice_speaks_of_vat_only_for_a_seller_registered_for_it():
+    from shop.orders.invoicing import footer
+    from shop.seller import Seller
+
+    unregistered = footer(Seller("Example Publisher Ltd", "1 Example Street, Exampleton", "orders@example.org"))
+    assert "No VAT is charged." in unregistered and "0%" not in unregistered
+    registered = footer(Seller("Example Publisher Ltd", "1 Example Street, Exampleton", "orders@example.org",
+                               vat_number="GB 123 4567 89"))
+    assert "VAT number GB 123 4567 89." in registered and "every line carries VAT at 0% (£0.00)" in registered

@@ -15,6 +15,7 @@ import requests
 import stripe
 
 from sandbox import SandboxServer
+from sandbox.state import SandboxError
 from sandbox.versions import LATEST
 from tests.conftest import assert_requests_conform
 
@@ -159,7 +160,11 @@ def test_the_hosted_page_takes_a_card_or_says_what_is_wrong(client: stripe.Strip
     assert paid.status_code == 200 and "<strong>Paid</strong>" in paid.text
     after = client.v1.invoices.retrieve(invoice.id, params={"expand": ["payments.data.payment.payment_intent"]})
     intent = after.payments.data[0].payment.payment_intent
-    assert after.status == "paid" and intent.status == "succeeded" and intent.payment_method_types == ["card"]
+    assert after.status == "paid" and intent.status == "succeeded"
+    # The intent lists what the invoice allowed; its charge says what paid it.
+    assert intent.payment_method_types == ["card", "customer_balance"]
+    charge = client.v1.payment_intents.retrieve(intent.id, params={"expand": ["latest_charge"]}).latest_charge
+    assert charge.payment_method_details.type == "card"
     types = [e["type"] for e in sandbox.state.events() if e["type"].startswith("invoice.payment")]
     assert types == ["invoice.payment_failed", "invoice.payment_succeeded"]
     pdf = requests.get(invoice.invoice_pdf, timeout=10)
@@ -179,7 +184,7 @@ def test_includable_fields_and_old_versions_render_like_stripe(client: stripe.St
     assert private_keys(legacy) == []
     intent = requests.get(f"{sandbox.url}/v1/payment_intents/{legacy['payment_intent']}", auth=("sk_test_billing", ""),
                           headers={"Stripe-Version": LEGACY}, timeout=10).json()
-    assert intent["invoice"] == invoice.id and intent["payment_method_types"] == ["customer_balance"]
+    assert intent["invoice"] == invoice.id and intent["payment_method_types"] == ["card", "customer_balance"]
     [paid_event] = [e for e in sandbox.state.events() if e["type"] == "invoice.paid"]
     payload = json.loads(sandbox.state.event_detail(paid_event["id"], LEGACY)["payload"])
     assert payload["data"]["object"]["paid"] is True and private_keys(payload) == []
@@ -231,3 +236,21 @@ def test_the_payment_page_takes_a_code_only_where_the_session_allows_one(client:
     assert answer.status_code == 400 and '<a href="#promotion_code">This code is invalid.</a>' in answer.text
     assert 'value="NOSUCH"' in answer.text  # kept
     assert client.v1.checkout.sessions.retrieve(allowing.id).status == "open"
+
+
+def test_an_invoice_offers_the_payment_methods_it_names(client: stripe.StripeClient, sandbox: SandboxServer):
+    refused(lambda: draft(client, payment_settings={"payment_method_types": ["customer_balance"]}),
+            "funding_type")
+    refused(lambda: draft(client, payment_settings={"payment_method_types": ["sepa_debit"]}), "not sepa_debit")
+    card_only = client.v1.invoices.finalize_invoice(
+        draft(client, payment_settings={"payment_method_types": ["card"]}).id)
+    page = requests.get(card_only.hosted_invoice_url, timeout=10).text
+    assert "Pay by card" in page and "Pay by bank transfer" not in page
+    with pytest.raises(SandboxError, match="does not take bank transfer"):
+        sandbox.state.pay_invoice_by(card_only.id, "bank_transfer")
+    both = client.v1.invoices.finalize_invoice(draft(client, payment_settings={
+        "payment_method_types": ["card", "customer_balance"],
+        "payment_method_options": {"customer_balance": {"funding_type": "bank_transfer",
+                                                        "bank_transfer": {"type": "gb_bank_transfer"}}}}).id)
+    page = requests.get(both.hosted_invoice_url, timeout=10).text
+    assert "Pay by card" in page and "Pay by bank transfer" in page

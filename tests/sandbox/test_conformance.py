@@ -112,6 +112,14 @@ def test_an_unknown_operation_is_a_problem() -> None:
     assert "No stripe-python parameter type" in problem.message
 
 
+def test_expanding_more_than_four_levels_is_a_problem() -> None:
+    """Stripe's limit, which an invoice's payment reaches already."""
+    assert check_request("GET", "/v1/invoices/in_1", {"expand": ["payments.data.payment.payment_intent"]}) == []
+    [problem] = check_request("GET", "/v1/invoices/in_1",
+                              {"expand": ["payments.data.payment.payment_intent.latest_charge"]})
+    assert "more than 4 levels" in problem.message and problem.param == "expand"
+
+
 @pytest.fixture()
 def other_sandbox() -> Iterator[SandboxServer]:
     with SandboxServer() as server:

@@ -391,3 +391,16 @@ def test_module_entry_point_runs_and_stops_on_sigterm() -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_an_answer_lost_after_the_work_keeps_the_work(client: stripe.StripeClient, sandbox: SandboxServer,
+                                                     http: requests.Session) -> None:
+    """stage=after: Stripe acted, the answer never came (a timeout, a proxy's 502); the same key
+    then gets what was made, and the object exists."""
+    http.post(f"{sandbox.url}/_sandbox/fail", json={"count": 1, "status": 502, "stage": "after",
+                                                   "path_prefix": "/v1/checkout/sessions"}).raise_for_status()
+    with pytest.raises(stripe.APIError):
+        client.v1.checkout.sessions.create(params=session_params(), options={"idempotency_key": "k-lost"})
+    [made] = sandbox.state.all("checkout.session")
+    again = client.v1.checkout.sessions.create(params=session_params(), options={"idempotency_key": "k-lost"})
+    assert again.id == made["id"] and len(sandbox.state.all("checkout.session")) == 1
