@@ -157,6 +157,8 @@ class Tab:
 
     def goto(self, path_or_url: str) -> None:
         url = path_or_url if "://" in path_or_url else self.shop_url + path_or_url
+        # A page still loading would have its requests aborted by the next navigation.
+        self.page.wait_for_load_state("load")
         self.page.goto(url)
 
     def step(self, name: str, *, ours: bool = True, status: int | None = None) -> StepReport:

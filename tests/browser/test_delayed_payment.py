@@ -58,6 +58,7 @@ def test_a_bank_payment_is_processing_then_paid_and_a_refund_pending(open_tab, s
     desk.get_by_label("Email").fill(STAFF_EMAIL)
     desk.get_by_label("Password").fill(STAFF_PASSWORD)
     desk.get_by_role("button", name="Sign in").click()
+    expect(desk.get_by_role("heading", level=1)).to_have_text("Dashboard")
     staff.goto("/staff/orders?status=payment_processing")
     expect(desk.locator("table.orders tbody tr")).to_contain_text("Payment processing")
     staff.step("staff-orders-processing")

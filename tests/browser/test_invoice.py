@@ -92,6 +92,7 @@ def test_an_organisation_orders_sixty_copies_and_pays_by_invoice(open_tab, shop,
     staff.page.get_by_label("Email").fill(STAFF_EMAIL)
     staff.page.get_by_label("Password").fill(STAFF_PASSWORD)
     staff.page.get_by_role("button", name="Sign in").click()
+    expect(staff.page.get_by_role("heading", level=1)).to_have_text("Dashboard")
     staff.goto(f"/staff/orders/{order.reference}")
     expect(staff.page.locator(".invoice-panel")).to_contain_text("PO-0045123/A")
     expect(staff.page.get_by_role("button", name="Mark dispatched")).to_be_visible()  # before payment
