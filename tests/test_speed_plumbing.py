@@ -102,6 +102,31 @@ def test_isbn_and_money_text_is_worked_out_once_per_value(monkeypatch):
             isbns.normalise("978-1-85717-640-8")
 
 
+def test_list_columns_are_decoded_once_per_text_into_values_nobody_can_change(monkeypatch):
+    import json
+
+    from shop.catalogue import models
+    from shop.catalogue.rules import Contributor, PriceBreak
+
+    parsed = []
+    original = json.loads
+    monkeypatch.setattr(models.json, "loads", lambda text: parsed.append(text) or original(text))
+    for cached in (models._contributors, models._codes, models._price_breaks):
+        cached.cache_clear()
+    contributors = models.ContributorList().process_result_value('[["A01","Chris Ham"]]', None)
+    again = models.ContributorList().process_result_value('[["A01","Chris Ham"]]', None)
+    assert contributors == again == (Contributor("A01", "Chris Ham"),)
+    assert models.CodeList().process_result_value('["MBP"]', None) == ("MBP",)
+    assert models.PriceBreakList().process_result_value("[[10,750]]", None) == (PriceBreak(10, 750),)
+    assert models.PriceBreakList().process_result_value("[[10,750]]", None) == (PriceBreak(10, 750),)
+    assert parsed == ['[["A01","Chris Ham"]]', '["MBP"]', "[[10,750]]"]  # once per text
+    # What is shared between rows is immutable: a tuple of named tuples.
+    with pytest.raises(TypeError):
+        contributors[0] = Contributor("B01", "Someone Else")  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        contributors[0].name = "Someone Else"  # type: ignore[misc]
+
+
 def test_a_sqlite_file_is_read_while_it_is_written(db):
     # The write-ahead log: readers (pages) never wait for a writer (a webhook's transaction).
     if db.engine.dialect.name != "sqlite":

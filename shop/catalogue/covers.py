@@ -379,6 +379,17 @@ def _file_prefix() -> str:
     return prefix
 
 
+def _useful_widths(widths: list[int], shown_width: int) -> list[int]:
+    """The copies a browser could pick for a place ``shown_width`` CSS pixels wide: from that
+    width up to three times it (screens of 1 to 3 device pixels per CSS pixel), and the next
+    larger one when none reaches three times. Offering every copy only makes each page longer (a
+    catalogue page shows twenty covers). The largest copy when all are narrower than the place."""
+    useful = [w for w in widths if shown_width <= w <= 3 * shown_width]
+    if not useful or useful[-1] < 3 * shown_width:
+        useful += [w for w in widths if w > 3 * shown_width][:1]
+    return useful or widths[-1:]
+
+
 def cover_image(publication: Any, place: str = "page") -> CoverImage:
     """The cover of ``publication`` (a Publication or a row with isbn, title, publisher and the
     cover columns) as shown in ``place`` (``PLACES``): its resized copies when it has them, the
@@ -388,9 +399,9 @@ def cover_image(publication: Any, place: str = "page") -> CoverImage:
     path, width, height = publication.cover_path, publication.cover_width, publication.cover_height
     if _is_resized(publication):
         stem = _file_prefix() + _stem(path)
-        widths = copy_widths(width)
+        widths = _useful_widths(copy_widths(width), shown_width)
         srcset = ", ".join(f"{stem}-{w}.jpg {w}w" for w in widths)
-        fallback = next((w for w in widths if w >= shown_width), widths[-1])
+        fallback = widths[0]
         return CoverImage(f"{stem}-{fallback}.jpg", srcset, sizes, shown_width,
                           max(round(shown_width * height / width), 1), f"Cover of {title}", True)
     placeholder_height = round(shown_width * PLACEHOLDER_SIZE[1] / PLACEHOLDER_SIZE[0])

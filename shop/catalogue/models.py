@@ -2,6 +2,7 @@
 
 import json
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text
@@ -22,6 +23,23 @@ def _canonical_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+# Decoding a list column is a JSON parse per row (twenty per catalogue page); the same text always
+# decodes to the same immutable tuple, so each decoder keeps its recent answers.
+@lru_cache(maxsize=4096)
+def _contributors(text: str) -> tuple[Contributor, ...]:
+    return tuple(Contributor(role, name) for role, name in json.loads(text))
+
+
+@lru_cache(maxsize=1024)
+def _codes(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))
+
+
+@lru_cache(maxsize=1024)
+def _price_breaks(text: str) -> tuple[PriceBreak, ...]:
+    return tuple(PriceBreak(copies, pence) for copies, pence in json.loads(text))
+
+
 class ContributorList(TypeDecorator):
     """Contributors in order, as a tuple of ``Contributor`` (hashable, so a page's cache key can
     hold it), stored as canonical JSON ``[["A01","Chris Ham"],...]``. The search indexes read the
@@ -34,7 +52,7 @@ class ContributorList(TypeDecorator):
         return _canonical_json([[c.role, c.name] for c in value or ()])
 
     def process_result_value(self, value, dialect):
-        return tuple(Contributor(role, name) for role, name in json.loads(value or "[]"))
+        return _contributors(value or "[]")
 
 
 class CodeList(TypeDecorator):
@@ -48,7 +66,7 @@ class CodeList(TypeDecorator):
         return _canonical_json(list(value or ()))
 
     def process_result_value(self, value, dialect):
-        return tuple(json.loads(value or "[]"))
+        return _codes(value or "[]")
 
 
 class PriceBreakList(TypeDecorator):
@@ -64,7 +82,7 @@ class PriceBreakList(TypeDecorator):
         return _canonical_json([[b.min_quantity, b.price_pence] for b in value or ()])
 
     def process_result_value(self, value, dialect):
-        return tuple(PriceBreak(copies, pence) for copies, pence in json.loads(value or "[]"))
+        return _price_breaks(value or "[]")
 
 
 class Publication(Model):

@@ -122,9 +122,9 @@ def test_covers_with_srcset_and_alt_text_wherever_customers_look(app, staff_clie
     pub = fresh(db)
     stem = "/covers/f/" + pub.cover_path.rsplit(".", 1)[0]
     card = client.get("/").get_data(as_text=True)
-    assert re.search(rf'<img class="cover cover-card" src="{stem}-80.jpg" srcset="{stem}-48.jpg 48w, {stem}-80.jpg 80w, [^"]*{stem}-600.jpg 600w" sizes="80px" width="80" height="120" alt=""', card)
+    assert re.search(rf'<img class="cover cover-card" src="{stem}-80.jpg" srcset="{stem}-80.jpg 80w, {stem}-96.jpg 96w, {stem}-160.jpg 160w, {stem}-240.jpg 240w" sizes="80px" width="80" height="120" alt=""', card)
     page = client.get(f"/publications/{ISBN}").get_data(as_text=True)
-    assert re.search(rf'<img class="cover cover-page" src="{stem}-240.jpg" srcset="[^"]+" sizes="[^"]+" width="240" height="360" alt="Cover of Leadership and engagement for improvement in the NHS"', page)
+    assert re.search(rf'<img class="cover cover-page" src="{stem}-240.jpg" srcset="{stem}-240.jpg 240w, {stem}-320.jpg 320w, {stem}-480.jpg 480w, {stem}-600.jpg 600w" sizes="[^"]+" width="240" height="360" alt="Cover of Leadership and engagement for improvement in the NHS"', page)
     shopper.add()
     assert f'class="cover cover-thumb" src="{stem}-48.jpg"' in shopper.basket_page()
     order = make_order(lines=[(ISBN, pub.full_title, 850, 1)])
@@ -183,3 +183,14 @@ def test_a_cover_named_by_an_import_shows_as_it_is_until_rebuilt(app, runner, cl
     assert (pub.cover_width, pub.cover_height) == (300, 450) and covers.STORED_NAME.match(pub.cover_path)
     assert "/covers/f/" in client.get(f"/publications/{ISBN}").get_data(as_text=True)
     assert (covers_dir / "imported" / "front.png").exists()  # an import's own file is left alone
+
+
+def test_srcset_offers_the_copies_a_screen_of_one_to_three_pixels_per_point_could_use():
+    from shop.catalogue.covers import _useful_widths, copy_widths
+
+    every = copy_widths(2000)  # 48 … 1200
+    assert _useful_widths(every, 80) == [80, 96, 160, 240]  # a card: 80 px at 1x to 3x
+    assert _useful_widths(every, 48) == [48, 80, 96, 160]  # a thumbnail: no copy at 144, so 160
+    assert _useful_widths(every, 240) == [240, 320, 480, 720]
+    assert _useful_widths(copy_widths(200), 240) == [200]  # a small original: itself, never upscaled
+    assert _useful_widths(copy_widths(100), 80) == [80, 96, 100]
