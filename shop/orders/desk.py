@@ -55,7 +55,7 @@ class DeskError(ShopError):
 
 
 # An order with a line still waiting for copies (orders.waiting).
-WAITING_LINE = exists().where(OrderLine.order_id == Order.id, OrderLine.awaiting_stock.is_(True))
+WAITING_LINE = exists().where(OrderLine.order_id == Order.id, OrderLine.awaiting_stock)
 
 
 # Stripe accepted a refund of all that was charged and has not completed it (Order's twin).

@@ -94,7 +94,7 @@ def waiting_titles() -> list[WaitingTitle]:
         )
         .join(OrderLine, OrderLine.publication_id == Publication.id)
         .join(Order, Order.id == OrderLine.order_id)
-        .where(OrderLine.awaiting_stock.is_(True), Order.status.in_(DISPATCHABLE))
+        .where(OrderLine.awaiting_stock, Order.status.in_(DISPATCHABLE))
         .group_by(Publication.id, Publication.isbn, Publication.title, Publication.stock)
         .order_by(func.min(Order.created_at))
     )
@@ -108,7 +108,7 @@ def waiting_count(publication: Publication) -> tuple[int, int]:
     """(orders, copies) waiting for ``publication``."""
     row = db.session.execute(
         select(func.count(func.distinct(OrderLine.order_id)), func.coalesce(func.sum(OrderLine.quantity), 0))
-        .where(OrderLine.publication_id == publication.id, OrderLine.awaiting_stock.is_(True), _paid)
+        .where(OrderLine.publication_id == publication.id, OrderLine.awaiting_stock, _paid)
     ).one()
     return int(row[0]), int(row[1])
 
@@ -124,7 +124,7 @@ def queue(publication: Publication) -> list[QueuedLine]:
         .join(Order, Order.id == OrderLine.order_id)
         .where(
             OrderLine.publication_id == publication.id,
-            OrderLine.awaiting_stock.is_(True),
+            OrderLine.awaiting_stock,
             Order.status.in_(DISPATCHABLE),
         )
         .order_by(Order.created_at, Order.id, OrderLine.id)
@@ -162,7 +162,7 @@ def allocate(publication: Publication, today: date, actor: str) -> Allocation:
         # got there first, and then the copies go back.
         claimed = rows_changed(
             update(OrderLine)
-            .where(OrderLine.id == line.line_id, OrderLine.awaiting_stock.is_(True), _paid)
+            .where(OrderLine.id == line.line_id, OrderLine.awaiting_stock, _paid)
             .values(awaiting_stock=False)
             .execution_options(synchronize_session=False)
         )
@@ -181,7 +181,7 @@ def allocate(publication: Publication, today: date, actor: str) -> Allocation:
         result.copies += line.quantity
         # Asked of the database, not of lines this session may hold from before the UPDATEs.
         still_waiting = db.session.scalar(
-            select(exists().where(OrderLine.order_id == line.order_id, OrderLine.awaiting_stock.is_(True)))
+            select(exists().where(OrderLine.order_id == line.order_id, OrderLine.awaiting_stock))
         )
         if not still_waiting:
             result.ready.append(line.reference)
@@ -214,7 +214,7 @@ def send_new_date(publication: Publication, today: date, actor: str) -> tuple[in
             update(OrderLine)
             .where(
                 OrderLine.id == line.line_id,
-                OrderLine.awaiting_stock.is_(True),
+                OrderLine.awaiting_stock,
                 OrderLine.expected_on.is_(None) if line.expected_on is None
                 else OrderLine.expected_on == line.expected_on,
             )
