@@ -508,11 +508,8 @@ def create_sandbox_app(state: SandboxState) -> Flask:
             return render_page(410, title=str(exc), back=session["cancel_url"])  # expired/paid meanwhile
         return redirect(session["success_url"].replace("{CHECKOUT_SESSION_ID}", sid), 303)
 
-    add_billing_routes(app, state, reply, idempotent, expand, paginate)
-
-    # -- control API ----------------------------------------------------------------------
-
     def body(*allowed: str) -> Obj:
+        """A control request's JSON object, refused when it has a field not in ``allowed``."""
         data = request.get_json(silent=True) if request.get_data() else {}
         if not isinstance(data, dict):
             raise SandboxError(400, "Expected a JSON object body.")
@@ -520,6 +517,10 @@ def create_sandbox_app(state: SandboxState) -> Flask:
         if unknown:
             raise SandboxError(400, f"Unknown field(s): {', '.join(sorted(unknown))}", param=sorted(unknown)[0])
         return data
+
+    add_billing_routes(app, state, reply, idempotent, expand, paginate, body)
+
+    # -- control API ----------------------------------------------------------------------
 
     @app.route("/_sandbox/config", methods=["GET", "POST"])
     def control_config() -> Obj:

@@ -151,8 +151,8 @@ def _decimal_param(value: Any, name: str) -> Decimal:
 def add_billing_routes(app: Flask, state: SandboxState, reply: Callable[..., Response],
                        idempotent: Callable[[Callable[..., Response]], Callable[..., Response]],
                        expand: Callable[[SandboxState, Obj, list[str]], Obj],
-                       paginate: Callable[..., Obj]) -> None:
-    """Register the Billing and discount routes on ``app``."""
+                       paginate: Callable[..., Obj], body: Callable[..., Obj]) -> None:
+    """Register the Billing and discount routes on ``app`` (``body`` reads a control request)."""
 
     def expanded(obj: Obj) -> Response:
         return reply(expand(state, obj, g.params.get("expand", [])))
@@ -456,15 +456,6 @@ def add_billing_routes(app: Flask, state: SandboxState, reply: Callable[..., Res
                         headers={"Content-Disposition": f'inline; filename="Invoice-{invoice["number"]}.pdf"'})
 
     # -- control API ----------------------------------------------------------------------------------
-
-    def body(*allowed: str) -> Obj:
-        data = request.get_json(silent=True) if request.get_data() else {}
-        if not isinstance(data, dict):
-            raise SandboxError(400, "Expected a JSON object body.")
-        unknown = set(data) - set(allowed)
-        if unknown:
-            raise SandboxError(400, f"Unknown field(s): {', '.join(sorted(unknown))}", param=sorted(unknown)[0])
-        return data
 
     @app.get("/_sandbox/invoices/<iid>")
     def control_invoice(iid: str) -> Obj:

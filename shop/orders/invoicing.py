@@ -62,6 +62,7 @@ from shop.orders.status import (
     PAID,
     PLACED,
     UNCOLLECTIBLE,
+    StatusChange,
     label,
     transition,
 )
@@ -694,16 +695,6 @@ def invoices(view: str, now: datetime, page: int, per_page: int) -> tuple[list[L
     return listed, counts[view], counts
 
 
-@dataclass
-class InvoiceChange:
-    reference: str | None
-    before: str
-    after: str
-    why: str
-
-    def __str__(self) -> str:
-        return f"{self.reference}\t{self.before} -> {self.after}\t{self.why}"
-
 
 def to_reconcile() -> list[int]:
     """Invoice orders Stripe may have news of: those to be issued (approved, not yet sent: a
@@ -718,7 +709,7 @@ def to_reconcile() -> list[int]:
     ))
 
 
-def reconcile_one(order_id: int, terms: InvoiceTerms) -> Iterator[InvoiceChange]:
+def reconcile_one(order_id: int, terms: InvoiceTerms) -> Iterator[StatusChange]:
     """Ask Stripe about one invoice order and apply what it says (or finish issuing an approved
     invoice that is not out yet); yields what changed, or why it could not. Flags an open
     invoice past its due date as overdue (Stripe sends ``invoice.overdue`` only from a
@@ -732,14 +723,14 @@ def reconcile_one(order_id: int, terms: InvoiceTerms) -> Iterator[InvoiceChange]
         try:
             issue(order, terms, "reconcile")
         except PaymentGatewayError as error:
-            yield InvoiceChange(order.reference, before, order.status, f"invoice not issued: {error.message}")
+            yield StatusChange(order.reference, before, order.status, f"invoice not issued: {error.message}")
             return
     elif order.invoice.stripe_invoice_id:
         apply_invoice(order, gateway.retrieve_invoice(order.invoice.stripe_invoice_id), "reconcile")
     if order.status != before:
-        yield InvoiceChange(order.reference, before, order.status, f"Stripe says invoice {order.invoice.stripe_status}")
+        yield StatusChange(order.reference, before, order.status, f"Stripe says invoice {order.invoice.stripe_status}")
     elif order.invoice.overdue_flagged_at and not flagged_before:
-        yield InvoiceChange(order.reference, before, order.status, "invoice overdue: flagged")
+        yield StatusChange(order.reference, before, order.status, "invoice overdue: flagged")
 
 
 def delivery_countries(regions: dict, region: str) -> list[tuple[str, str]]:

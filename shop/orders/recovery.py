@@ -15,23 +15,13 @@ from shop.orders import invoicing
 from shop.orders import services as orders
 from shop.orders.fulfilment import fulfil_checkout
 from shop.orders.models import Order
-from shop.orders.status import CHECKOUT_COMPLETE, PAYMENT_PROCESSING, PENDING_PAYMENT
+from shop.orders.status import CHECKOUT_COMPLETE, PAYMENT_PROCESSING, PENDING_PAYMENT, StatusChange
 from shop.payments import gateway
 from shop.payments.gateway import CheckoutPayment
 from shop.progress import Advance, nothing
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class Change:
-    reference: str | None
-    before: str
-    after: str
-    why: str
-
-    def __str__(self) -> str:
-        return f"{self.reference}\t{self.before} -> {self.after}\t{self.why}"
 
 
 @dataclass
@@ -51,14 +41,14 @@ _WHY = {
 }
 
 
-def _apply(order: Order, payment: CheckoutPayment, actor: str) -> Change | None:
+def _apply(order: Order, payment: CheckoutPayment, actor: str) -> StatusChange | None:
     """Record Stripe's view of ``order``'s session; the change, if there was one."""
     before, had_address = order.status, order.has_delivery_address
     fulfil_checkout(payment, actor=actor)
     if order.status != before:
-        return Change(order.reference, before, order.status, _WHY.get(payment.outcome, payment.outcome))
+        return StatusChange(order.reference, before, order.status, _WHY.get(payment.outcome, payment.outcome))
     if order.has_delivery_address and not had_address:
-        return Change(order.reference, before, order.status, "delivery address recorded from Stripe")
+        return StatusChange(order.reference, before, order.status, "delivery address recorded from Stripe")
     return None
 
 
@@ -83,7 +73,7 @@ def checkouts_since(since: datetime) -> int:
 
 def reconcile(
     since: datetime, progress: Progress, invoice_terms: invoicing.InvoiceTerms | None = None
-) -> Iterator[Change | invoicing.InvoiceChange]:
+) -> Iterator[StatusChange]:
     """Apply every Checkout Session completed since ``since`` whose order does not yet show
     it (paid, processing, failed, or missing its address); then ask Stripe again about every
     order whose payment is still processing, however old (a Bacs Direct Debit takes days);
@@ -121,7 +111,7 @@ def reconcile(
             yield from invoicing.reconcile_one(order_id, invoice_terms)
 
 
-def expire_stale(now: datetime, expiry_minutes: int) -> Iterator[Change]:
+def expire_stale(now: datetime, expiry_minutes: int) -> Iterator[StatusChange]:
     """Settle pending orders past their checkout's expiry as Stripe says: paid ones are fulfilled,
     open ones expired and closed (their reserved copies return to stock), and ones whose
     payment is still processing keep their copies and wait for it. An order whose Stripe
@@ -138,11 +128,11 @@ def expire_stale(now: datetime, expiry_minutes: int) -> Iterator[Change]:
             order = db.session.get(Order, order_id)
             if order is not None and order.status == PENDING_PAYMENT:
                 orders.record_checkout_failed(order, "The checkout never reached Stripe.")
-                yield Change(reference, PENDING_PAYMENT, order.status, "no Stripe session")
+                yield StatusChange(reference, PENDING_PAYMENT, order.status, "no Stripe session")
             continue
         payment = gateway.retrieve_session(session_id)
         if payment.outcome == gateway.OPEN:
             payment = gateway.expire_session(session_id)
         order = fulfil_checkout(payment, actor="expire-stale")
         if order.status != PENDING_PAYMENT:
-            yield Change(reference, PENDING_PAYMENT, order.status, _WHY.get(payment.outcome, payment.outcome))
+            yield StatusChange(reference, PENDING_PAYMENT, order.status, _WHY.get(payment.outcome, payment.outcome))

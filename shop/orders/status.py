@@ -24,6 +24,7 @@ declined by staff before its invoice was open is ``cancelled``, as a card checko
 timeline is always the parcel leaving.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import update
@@ -148,6 +149,20 @@ REFUNDABLE = (PAID, DISPATCHED)
 # paid: whatever the table lets become paid except refunded, which goes back to paid only when
 # Stripe says the refund failed (orders.refunds), never because a payment event came late.
 PAYABLE = sources(PAID) - {REFUNDED}
+
+
+@dataclass
+class StatusChange:
+    """One order's status as a reconciling job found and left it, and why (one line of its
+    report)."""
+
+    reference: str | None
+    before: str
+    after: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.reference}\t{self.before} -> {self.after}\t{self.why}"
 
 
 class InvalidTransition(ShopError):
