@@ -71,7 +71,7 @@ def register_extensions(app: Flask) -> None:
     from shop.comments import stamp as comment_stamp
     from shop.payments import gateway
     from shop.staff import auth as staff_auth
-    from shop.web import pagecache
+    from shop.web import pagecache, readonly
 
     pagecache.init_app(app)
     catalogue_search.init_app(app)
@@ -79,6 +79,7 @@ def register_extensions(app: Flask) -> None:
     staff_auth.init_app(app)
     gateway.init_app(app)
     with app.app_context():
+        readonly.init_app(app, db.engine.dialect.name)
         if on_sqlite:
             _tune_sqlite(db.engine)  # a file on this machine: its connections cannot go stale
         else:

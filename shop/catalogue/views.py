@@ -19,6 +19,7 @@ from shop.errors import InvalidISBN, NotFound
 from shop.text import plain_summary
 from shop.timeutil import local_today
 from shop.web.pagecache import render_public_page, row_key
+from shop.web.readonly import read_only
 
 bp = Blueprint("catalogue", __name__)
 
@@ -26,6 +27,7 @@ MAX_PAGE = 100_000  # beyond any real catalogue; keeps OFFSET inside a 64-bit in
 
 
 @bp.get("/")
+@read_only
 def index():
     page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     found = search.search_catalogue(
@@ -47,6 +49,7 @@ def index():
 
 
 @bp.get("/publications/<path:isbn_text>")
+@read_only
 def publication(isbn_text: str):
     try:
         isbn13 = isbns.normalise(isbn_text)
