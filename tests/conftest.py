@@ -15,6 +15,7 @@ import requests
 from flask import Flask, g
 from flask.testing import FlaskClient
 from sqlalchemy import event, select, text
+from sqlalchemy.util import LRUCache
 from werkzeug.routing import Rule
 from werkzeug.serving import make_server
 
@@ -83,6 +84,31 @@ def _keep_compiled_routes() -> None:
 
 
 _keep_compiled_routes()
+
+
+class _CompiledStatements(LRUCache):
+    """One SQL statement cache for every test's engine. SQLAlchemy keys a compiled statement on
+    the engine's dialect object, and each test's app makes a new engine, so every test compiled
+    each statement it ran afresh: a seventh of the suite's time. Engines made from the same URL
+    compile the same statement to the same SQL, so the key names the dialect's class and server
+    version instead of the object."""
+
+    @staticmethod
+    def _shared(key):
+        dialect = key[0]
+        return (type(dialect), dialect.server_version_info, dialect.paramstyle, *key[1:])
+
+    def get(self, key, default=None):
+        return super().get(self._shared(key), default)
+
+    def __getitem__(self, key):
+        return super().__getitem__(self._shared(key))
+
+    def __setitem__(self, key, value):
+        super().__setitem__(self._shared(key), value)
+
+
+_COMPILED_STATEMENTS = _CompiledStatements(5000)
 
 
 def _database_url(tmp_path_factory) -> str:
@@ -240,6 +266,7 @@ def app(database_url, stripe_server) -> Iterator[Flask]:
         g.__dict__.clear()
 
     with app.app_context():
+        _db.engine._compiled_cache = _COMPILED_STATEMENTS
         _empty_tables()
     yield app
     with app.app_context():

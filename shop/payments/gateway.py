@@ -42,6 +42,9 @@ OPEN, PAID, PROCESSING, FAILED, EXPIRED = "open", "paid", "processing", "failed"
 # PaymentIntent statuses of a delayed payment that failed: nothing will be collected.
 _FAILED_INTENT = frozenset({"requires_payment_method", "canceled"})
 
+# Items per page of a Stripe list (its maximum); stripe-python fetches the next pages itself.
+LIST_PAGE_SIZE = 100
+
 
 def _literal_values(annotation: Any) -> frozenset[str]:
     """The strings of the Literal inside an SDK annotation such as
@@ -337,7 +340,7 @@ def completed_sessions(since: datetime) -> Iterator[CheckoutPayment]:
             params={
                 "created": {"gte": int(since.timestamp())},
                 "status": "complete",
-                "limit": 100,
+                "limit": LIST_PAGE_SIZE,
                 "expand": [f"data.{path}" for path in SESSION_EXPAND],
             }
         )
@@ -452,7 +455,7 @@ def create_refund(
 def list_refunds(payment_intent_id: str) -> list[RefundInfo]:
     """Every refund of a payment, wherever it was made (here or in Stripe's dashboard)."""
     try:
-        page = _client().v1.refunds.list(params={"payment_intent": payment_intent_id, "limit": 100})
+        page = _client().v1.refunds.list(params={"payment_intent": payment_intent_id, "limit": LIST_PAGE_SIZE})
         return [_as_refund(refund.to_dict()) for refund in page.auto_paging_iter()]
     except stripe.StripeError as error:
         raise PaymentGatewayError(_message_for(error)) from error
@@ -488,7 +491,7 @@ def _as_endpoint(endpoint: dict[str, Any]) -> WebhookEndpoint:
 def webhook_endpoints() -> list[WebhookEndpoint]:
     """Every webhook endpoint of the account, oldest first."""
     try:
-        page = _client().v1.webhook_endpoints.list(params={"limit": 100})
+        page = _client().v1.webhook_endpoints.list(params={"limit": LIST_PAGE_SIZE})
         found = [_as_endpoint(endpoint.to_dict()) for endpoint in page.auto_paging_iter()]
     except stripe.StripeError as error:
         raise PaymentGatewayError(_admin_message(error)) from error
@@ -685,7 +688,7 @@ def find_or_create_customer(customer: InvoiceCustomer, attempt: int = 0) -> str:
     email = customer.email.strip().lower()
     name = " ".join(customer.name.split())
     client = _client()
-    page = _invoice_call("find the customer", lambda: client.v1.customers.list(params={"email": email, "limit": 100}))
+    page = _invoice_call("find the customer", lambda: client.v1.customers.list(params={"email": email, "limit": LIST_PAGE_SIZE}))
     found = next((candidate for candidate in page.auto_paging_iter()
                   if " ".join((candidate.to_dict().get("name") or "").split()).casefold() == name.casefold()), None)
     address = customer.address.as_params()
@@ -709,7 +712,7 @@ def find_draft_invoice(customer_id: str, order_reference: str) -> InvoiceInfo | 
     timeout after Stripe had made it): found by the order's reference in its metadata."""
     client = _client()
     page = _invoice_call("look for the draft invoice", lambda: client.v1.invoices.list(
-        params={"customer": customer_id, "status": "draft", "limit": 100}
+        params={"customer": customer_id, "status": "draft", "limit": LIST_PAGE_SIZE}
     ))
     for invoice in page.auto_paging_iter():
         found = invoice.to_dict()
@@ -762,7 +765,7 @@ def invoice_line_keys(invoice_id: str) -> set[str]:
     """The keys (metadata) of the lines an invoice already has."""
     client = _client()
     page = _invoice_call("list the invoice's lines", lambda: client.v1.invoices.line_items.list(
-        invoice_id, params={"limit": 100}
+        invoice_id, params={"limit": LIST_PAGE_SIZE}
     ))
     keys = ((line.to_dict().get("metadata") or {}).get(LINE_KEY) for line in page.auto_paging_iter())
     return {key for key in keys if isinstance(key, str)}

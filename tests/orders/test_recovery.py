@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from shop.catalogue.models import Publication
 from shop.orders.models import Order
+from shop.payments import gateway
 from tests.conftest import ISBN, Shopper, pay, start_checkout
 
 
@@ -29,14 +30,16 @@ def test_reconcile_fulfils_paid_sessions_whose_webhooks_were_missed(app, runner,
     assert "changed 0 order(s)" in second.output
 
 
-def test_reconcile_pages_through_stripes_list(app, runner, sandbox, db, publication):
-    publication.stock = 500
-    db.session.commit()
-    app.config["CHECKOUT_HOLD_LIMIT"] = 500  # 105 unpaid checkouts from the one test address
-    for _ in range(105):  # more than one page of 100
+def test_reconcile_pages_through_stripes_list(app, runner, sandbox, db, publication, monkeypatch):
+    # Pages of 4 (Stripe's are 100): eleven sessions are three pages, the last one short.
+    monkeypatch.setattr(gateway, "LIST_PAGE_SIZE", 4)
+    for _ in range(11):
         pay(sandbox, start_checkout(Shopper(app.test_client()), sandbox, quantity=1))
     result = runner.invoke(args=["orders", "reconcile", "--since", "1d"])
-    assert "Looked at 105 completed session(s), 0 older payment(s) processing and 0 invoice(s) not yet paid; changed 105 order(s)." in result.output
+    pages = sandbox.requests_to("/v1/checkout/sessions", method="GET")
+    assert [("starting_after" in r["params"], r["params"]["limit"]) for r in pages] == [
+        (False, "4"), (True, "4"), (True, "4")]
+    assert "Looked at 11 completed session(s), 0 older payment(s) processing and 0 invoice(s) not yet paid; changed 11 order(s)." in result.output
     assert set(order_statuses(db)) == {"paid"}
 
 
