@@ -47,7 +47,9 @@ class SandboxServer:
         self._server = make_server(self.host, self.port, self.app, threaded=True)
         self._stopping.clear()
         self._threads = [
-            threading.Thread(target=self._server.serve_forever, name="stripe-sandbox", daemon=True),
+            # Checks for shutdown every 50 ms (default 500): stopping it is what tests wait on.
+            threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                             name="stripe-sandbox", daemon=True),
             threading.Thread(target=self._sweep, name="stripe-sandbox-sweeper", daemon=True),
         ]
         for thread in self._threads:

@@ -395,7 +395,8 @@ def count_queries(engine):
 def live_server(app) -> Iterator[str]:
     """The shop served over real HTTP on loopback, for the sandbox's webhooks and for browsers."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # Polled for shutdown every 50 ms, not 500: the test's end waits for the next poll.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}"
     app.config["SHOP_BASE_URL"] = url
