@@ -275,11 +275,19 @@ def app(database_url, stripe_server) -> Iterator[Flask]:
 
 
 def _empty_tables() -> None:
-    # Plain SQL text: each test's app has a new engine, whose statement cache starts empty, and
-    # compiling forty DELETEs again for every test cost more than running them.
+    # Plain SQL text: compiling forty DELETEs costs more than running them. One statement finds
+    # the tables a test wrote to, and only they are emptied, children before parents (PostgreSQL
+    # takes those DELETEs in one round trip; SQLite's driver runs one statement per call).
     connection = _db.session.connection()
-    for table in reversed(_db.metadata.sorted_tables):
-        connection.exec_driver_sql(f'DELETE FROM "{table.name}"')
+    tables = [table.name for table in reversed(_db.metadata.sorted_tables)]
+    written = set(connection.exec_driver_sql(" UNION ALL ".join(
+        f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM \"{name}\")" for name in tables)).scalars())
+    deletes = [f'DELETE FROM "{name}"' for name in tables if name in written]
+    if connection.dialect.name == "postgresql" and deletes:
+        connection.exec_driver_sql("; ".join(deletes))
+    else:
+        for delete in deletes:
+            connection.exec_driver_sql(delete)
     _db.session.commit()
 
 
