@@ -144,6 +144,12 @@ def test_a_stripe_timeout_at_checkout_releases_the_reservation(app, shopper, san
     assert db.session.scalar(select(Order.status)) == "failed_to_start"
     assert stock(db) == 100
     assert shopper.basket() == {ISBN: 3}
+    # The sandbox answers both timed-out attempts 2.5 s after each began: wait for that here, or
+    # their entries land in the request log of whichever test runs next on this worker.
+    deadline = time.monotonic() + 10
+    while len(sandbox.requests_to("/v1/checkout/sessions")) < 2:
+        assert time.monotonic() < deadline, "the sandbox never answered the timed-out attempts"
+        time.sleep(0.05)
 
 
 def test_a_stripe_500_is_retried_with_the_same_idempotency_key(app, shopper, sandbox, db, publication):
