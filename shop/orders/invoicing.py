@@ -695,7 +695,6 @@ def invoices(view: str, now: datetime, page: int, per_page: int) -> tuple[list[L
     return listed, counts[view], counts
 
 
-
 def to_reconcile() -> list[int]:
     """Invoice orders Stripe may have news of: those to be issued (approved, not yet sent: a
     retry), and every unpaid or uncollectible invoice, however old."""

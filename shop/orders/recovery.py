@@ -23,7 +23,6 @@ from shop.progress import Advance, nothing
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class Progress:
     sessions_seen: int = 0
