@@ -38,9 +38,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from shop.errors import register_error_handlers
 
     register_error_handlers(app)
+    from shop.web.hooks import csrf_check
     from shop.web.security import register_input_guards, register_security_headers
 
-    register_input_guards(app)
+    register_input_guards(app, csrf_protect=csrf_check(app))
     register_security_headers(app)
     return app
 
@@ -59,7 +60,6 @@ def register_extensions(app: Flask) -> None:
     # request loader; the basket's session cookie holds nothing of them to protect.
     login_manager.session_protection = None
     limiter.init_app(app)
-    _limit_decorated_views_only(app, limiter)
     if app.config["TRUSTED_PROXY_HOPS"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -67,6 +67,9 @@ def register_extensions(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     csrf.init_app(app)
+    from shop.web.hooks import trim_extension_hooks
+
+    trim_extension_hooks(app, limiter, login_manager)
     from shop.catalogue import search as catalogue_search
     from shop.comments import stamp as comment_stamp
     from shop.payments import gateway
@@ -84,18 +87,6 @@ def register_extensions(app: Flask) -> None:
             _tune_sqlite(db.engine)  # a file on this machine: its connections cannot go stale
         else:
             _ping_idle_connections(db.engine, app.config["DATABASE_PING_AFTER_IDLE_SECONDS"])
-
-
-def _limit_decorated_views_only(app: Flask, limiter) -> None:
-    """Drop Flask-Limiter's app-wide before_request check: it looks for default and application
-    limits, and the shop sets none (each limited view carries its own decorator, which checks
-    it). It cost every public page about a tenth of its time. Its after_request hook, which
-    counts failed sign-ins, stays."""
-    if app.config.get("RATELIMIT_DEFAULT") or app.config.get("RATELIMIT_APPLICATION"):
-        return  # someone configured app-wide limits: keep the check that enforces them
-    hooks = app.before_request_funcs.get(None, [])
-    if limiter._check_request_limit in hooks:  # not there when RATELIMIT_ENABLED is False
-        hooks.remove(limiter._check_request_limit)
 
 
 def _ping_idle_connections(engine, idle_seconds: float) -> None:

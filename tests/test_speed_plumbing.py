@@ -2,12 +2,19 @@
 mechanism is switched off or its invariant breaks."""
 
 
+import ast
+from pathlib import Path
+
 import pytest
+from flask.globals import request_ctx
+from flask_login import LoginManager
 from sqlalchemy import text
 
+import shop
 from shop import create_app
 from shop.errors import InvalidISBN
 from shop.extensions import limiter
+from shop.web import hooks
 from tests.conftest import CHEAP_HASHING, ISBN
 
 
@@ -27,6 +34,34 @@ def test_the_limiter_checks_only_the_views_that_carry_a_limit(database_url):
     assert not _app_wide_limit_check_runs(shop())
     # Someone who configures an app-wide limit keeps the check that enforces it.
     assert _app_wide_limit_check_runs(shop(RATELIMIT_DEFAULT="1000 per minute"))
+
+
+def test_a_public_page_runs_one_guard_and_no_extension_hook_with_nothing_to_do(app, client, publication):
+    # shop.web.hooks: one before_request guard for every page (cross-origin, CSRF, NUL), the
+    # basket's own hook on the basket only, and Flask-Login's remember-me hook gone.
+    shop_hooks = [hook.__name__ for hook in app.before_request_funcs[None]]
+    assert shop_hooks == ["guard_request", "fresh_globals"]  # the second is the test app's (conftest)
+    assert [hook.__name__ for hook in app.before_request_funcs["basket"]] == ["settle_paid_checkout"]
+    assert not any(getattr(hook, "__func__", None) is LoginManager._update_remember_cookie
+                   for hook in app.after_request_funcs[None])
+    # The limiter's after_request and teardown hooks find no limit state on a page without a
+    # limit, and do not make one (a limited view's headers: tests/checkout/test_checkout.py).
+    with client:
+        assert client.get(f"/publications/{ISBN}").status_code == 200
+        assert not hasattr(request_ctx._get_current_object(), hooks._LIMITER_STATE)
+
+
+def test_the_shop_never_asks_flask_login_for_a_remember_me_cookie():
+    # The invariant that lets shop.web.hooks drop Flask-Login's remember-me hook: only
+    # login_user() and logout_user() ask it for work, and no module of the shop calls them.
+    shop_dir = Path(shop.__file__).parent
+    callers = []
+    for path in shop_dir.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", None)
+            if name in ("login_user", "logout_user"):
+                callers.append(f"{path.relative_to(shop_dir)}:{node.lineno}")
+    assert callers == []
 
 
 def test_a_request_without_a_cookie_builds_no_session_signer(app, client, shopper, publication, monkeypatch):

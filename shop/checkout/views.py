@@ -45,12 +45,11 @@ bp = Blueprint("checkout", __name__)
 SESSION_ID_MAX = 255
 
 
-@bp.before_app_request
 def settle_paid_checkout():
     """On the basket page, empty the basket of a buyer whose completed checkout the webhook
     recorded while they were away (they never came back to the success page): paid, or a bank
     payment processing. Only a browser with a pending checkout pays the query."""
-    if request.blueprint != "basket" or request.method != "GET":
+    if request.method != "GET":
         return
     session_id = pending_checkout.pending()
     if session_id:
@@ -59,6 +58,11 @@ def settle_paid_checkout():
             pending_checkout.forget()
         elif order.checkout_complete:
             pending_checkout.paid()
+
+
+# A hook of the basket's pages only (``None`` would make every page pay for it); registered from
+# here because the basket knows nothing of orders.
+bp.record_once(lambda state: state.app.before_request_funcs.setdefault("basket", []).append(settle_paid_checkout))
 
 
 @bp.post("/checkout")
