@@ -288,27 +288,34 @@ def search_orders(
     backwards and stops after ``per_page`` rows; the count reads at most ``COUNT_CAP + 1``
     entries of the status/created index. (A window ``count(*) OVER ()`` on the page query would
     instead read and sort every matching row.) The "to pack" view sorts flagged first, then
-    oldest first: it sorts only the orders waiting to be packed, a small share of the table.
+    oldest first: it sorts only the orders waiting to be packed, a small share of the table,
+    and since that sort reads each of them, it takes the window count with it (one statement).
     """
     page = max(page, 1)
     filtered = filtered_orders(filters)
     ordering = (
         to_pack_order(now, overdue_days) if filters.to_pack else (Order.created_at.desc(), Order.id.desc())
     )
+    # The "to pack" sort reads every order to pack anyway: it counts them in the same pass.
+    counted_in_page = filters.to_pack
+    columns = (*_LISTED_COLUMNS, func.count().over().label("matching")) if counted_in_page else _LISTED_COLUMNS
     rows = db.session.execute(
-        filtered.with_only_columns(*_LISTED_COLUMNS)
+        filtered.with_only_columns(*columns)
         .order_by(*ordering)
         .limit(per_page)
         .offset((page - 1) * per_page)
-    )
+    ).all()
     orders = [
         ListedOrder(row.reference, row.created_at, row.customer_name, row.customer_email, row.copies,
                     row.total_pence, STATUS_LABELS.get(row.status, row.status),
                     order_flags(row, now, overdue_days))
         for row in rows
     ]
-    capped = filtered.with_only_columns(Order.id).order_by(None).limit(COUNT_CAP + 1).subquery()
-    total = db.session.scalar(select(func.count()).select_from(capped))
+    if counted_in_page and rows:
+        total = min(rows[0].matching, COUNT_CAP + 1)
+    else:  # a page past the last has no row to carry the count
+        capped = filtered.with_only_columns(Order.id).order_by(None).limit(COUNT_CAP + 1).subquery()
+        total = db.session.scalar(select(func.count()).select_from(capped))
     return OrderPage(orders, total or 0, page, per_page, filters)
 
 

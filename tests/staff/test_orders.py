@@ -508,6 +508,27 @@ def test_counting_stops_at_the_cap(app, staff_client, db, monkeypatch):
     assert orders[0].reference in last and 'rel="next"' not in last
 
 
+def test_the_to_pack_list_counts_its_orders_in_the_statement_that_sorts_them(app, staff_client, db, monkeypatch):
+    # The sort reads every order to pack, so the page's one statement counts them too
+    # (shop.orders.desk.search_orders); a page past the last still gets its count.
+    from shop.orders import desk
+
+    app.config["STAFF_ORDERS_PER_PAGE"] = 5
+    for n in range(12):
+        make_order(created_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=n))
+    make_order(status="dispatched")  # not to pack: not counted
+    db.session.close()
+    with count_queries(db.engine) as statements:
+        first = staff_client.get("/staff/orders?status=to_pack").get_data(as_text=True)
+    assert "12 orders to pack" in first and "Page 1 of 3" in first and first.count("/staff/orders/KF-") == 5
+    assert statements() == 2  # the signed-in user, the page with its count
+    assert "12 orders to pack" in staff_client.get("/staff/orders?status=to_pack&page=3").get_data(as_text=True)
+    assert "12 orders to pack" in staff_client.get("/staff/orders?status=to_pack&page=9").get_data(as_text=True)
+    monkeypatch.setattr(desk, "COUNT_CAP", 10)
+    capped = staff_client.get("/staff/orders?status=to_pack").get_data(as_text=True)
+    assert "More than 10 orders" in capped and "Page 1 of 2+" in capped
+
+
 def test_a_refund_of_another_sale_on_the_same_stripe_account_is_answered_once(client, sandbox, db):
     """A payment this shop did not take carries none of our references: its refund event gets a
     200 ("not ours"), not a 500 that Stripe would retry for days and count against the endpoint."""
