@@ -40,6 +40,14 @@ def ratio(pages: dict, key: str, base: str) -> float:
     return pages[key]["rps"] / pages[base]["rps"]
 
 
+def cpu_ratio(pages: dict, key: str) -> float | None:
+    """Against the realistic ceiling, by server CPU per request: the median over rounds of each
+    round's median of paired slices (the ceiling's CPU per request / the page's). None for runs
+    that did not measure CPU (before 2026-12-01 evening)."""
+    ratios = pages[key].get("paired_cpu_ratios")
+    return statistics.median(ratios) if ratios else None
+
+
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.0f}%"
 
@@ -47,24 +55,28 @@ def _pct(value: float | None) -> str:
 def _rows(b: dict) -> list[list[str]]:
     pages = b["pages"]
     rows = [
-        ["ceiling: bare Flask, short string", pages["ceiling"], 1.0, None, "–"],
-        ["realistic ceiling: 1 row by PK + Jinja", pages["realistic"], ratio(pages, "realistic", "ceiling"), 1.0, "1"],
+        ["ceiling: bare Flask, short string", pages["ceiling"], 1.0, None, None, "–"],
+        ["realistic ceiling: 1 row by PK + Jinja", pages["realistic"], ratio(pages, "realistic", "ceiling"), 1.0,
+         1.0 if "cpu_ms" in pages["realistic"] else None, "1"],
     ]
     for key in PAGE_KEYS:
         if key not in pages:
             continue
         m = pages[key]
         queries = f"{b['queries_small'].get(key, '?')} / {b['queries'].get(key, '?')}"
-        rows.append([b["labels"][key], m, ratio(pages, key, "ceiling"), ratio(pages, key, "realistic"), queries])
+        rows.append([b["labels"][key], m, ratio(pages, key, "ceiling"), ratio(pages, key, "realistic"),
+                     cpu_ratio(pages, key), queries])
     out = []
-    for label, m, vs_ceiling, vs_realistic, queries in rows:
+    for label, m, vs_ceiling, vs_realistic, vs_realistic_cpu, queries in rows:
         errors = f" ({m['errors']} errors)" if m["errors"] else ""
+        cpu_ms = f"{m['cpu_ms']:.2f}" if m.get("cpu_ms") else "–"
         out.append([label, f"{m['rps']:,.0f}{errors}", f"{m['p50_ms']:.1f}", f"{m['p99_ms']:.1f}",
-                    _pct(vs_ceiling), _pct(vs_realistic), queries])
+                    _pct(vs_ceiling), _pct(vs_realistic), cpu_ms, _pct(vs_realistic_cpu), queries])
     return out
 
 
-HEADER = ["page", "req/s", "p50 ms", "p99 ms", "vs ceiling", "vs realistic", "SQL/request (small / full data)"]
+HEADER = ["page", "req/s", "p50 ms", "p99 ms", "vs ceiling", "vs realistic", "server CPU ms/request",
+          "vs realistic, by CPU", "SQL/request (small / full data)"]
 
 
 def _text_table(header: list[str], rows: list[list[str]]) -> str:
@@ -100,7 +112,15 @@ def targets(results: dict) -> list[tuple[bool, str]]:
                 checks.append((False, f"{db}: {b['labels'].get(key, key)}: not measured ({b['errors'].get(key)})"))
                 continue
             share = ratio(pages, key, "realistic")
-            checks.append((share >= goal, f"{db}: {b['labels'][key]} >= {goal:.0%} of the realistic ceiling: {share:.0%}"))
+            by_cpu = cpu_ratio(pages, key)
+            if by_cpu is None:  # a run from before CPU was measured: requests per second only
+                checks.append((share >= goal, f"{db}: {b['labels'][key]} >= {goal:.0%} of the realistic ceiling: "
+                                              f"{share:.0%}"))
+                continue
+            # Judged by server CPU per request (see BENCHMARKS.md, "Two measures of one pair");
+            # requests per second is shown beside it.
+            checks.append((by_cpu >= goal, f"{db}: {b['labels'][key]} >= {goal:.0%} of the realistic ceiling: "
+                                           f"{by_cpu:.0%} by server CPU per request ({share:.0%} by requests/s)"))
         orders = b["dataset"]["orders"]
         for key in ("staff_orders", "staff_filtered"):
             if key not in b["latency"]:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from bench import batchdispatch, csvexport, datagen, load, report, targets, webhooks
 from bench.inprocess import QueryCounter, explain
-from bench.servers import Gunicorn, base_env, shop_env
+from bench.servers import CpuMeter, Gunicorn, base_env, shop_env
 from bench.settings import ARTIFACTS, GUNICORN_ARGS, ROOT, Settings
 from bench.staff import create_staff
 
@@ -84,44 +84,83 @@ def prepare(shop_url: str, deep_page: int) -> list[targets.Target]:
     raise AssertionError
 
 
-def measure_rounds(s: Settings, name: str, items, latency_items, whole: set[str]) -> tuple[dict, dict]:
+def _cpu_ms(meter, cpu_before: float | None, result: load.LoadResult) -> float | None:
+    """Milliseconds of server CPU per request served since ``cpu_before``."""
+    if meter is None or cpu_before is None or not result.requests:
+        return None
+    used = meter.read() - cpu_before
+    return used * 1000 / result.requests if used > 0 else None
+
+
+def measure_rounds(s: Settings, name: str, items, latency_items, whole: set[str],
+                   meters: dict | None = None) -> tuple[dict, dict]:
+    """``meters`` maps a server's base URL to its CpuMeter (bench.servers): each measurement also
+    records the server CPU it cost per request."""
+    meters = meters or {}
+
+    def timed(base, request, duration, connections, label):
+        meter = meters.get(base)
+        before = meter.read() if meter else None
+        result = load.run(base, request, duration, connections, label)
+        return result, _cpu_ms(meter, before, result)
+
     for key, base, request in items + latency_items:
         load.run(base, request, s.warmup, s.connections, f"{name}-{key}")
     runs = {key: [] for key, _, _ in items}
+    cpu = {key: [] for key, _, _ in items}
     latency = {key: [] for key, _, _ in latency_items}
     # Each page's time is cut into one-second slices, each right after a slice of the realistic
     # ceiling; the page's ratio is the median of those pairs. This machine's speed swings by 2-4x
     # for seconds at a time (the same app measured 411 and 1,704 req/s seconds apart), which one
     # pair of 5 s runs per round could not tell from the page's own speed. Pages in ``whole`` (slow
-    # ones) get one pair of full-length runs instead.
+    # ones) get one pair of full-length runs instead. Each pair is compared twice: by requests per
+    # second, and by the server CPU each request cost (which steal time and the load generator's
+    # share of the cores do not change).
     realistic = next((base, request) for key, base, request in items if key == "realistic")
     paired = {key: [] for key, _, _ in items if key not in ("ceiling", "realistic")}
+    paired_cpu = {key: [] for key in paired}
     for round_ in range(1, s.rounds + 1):
         line = []
         for key, base, request in items:
             if key not in paired:
-                result = load.run(base, request, s.duration, s.connections, f"{name}-{key}")
+                result, cpu_ms = timed(base, request, s.duration, s.connections, f"{name}-{key}")
                 runs[key].append(result)
+                cpu[key].append(cpu_ms)
                 line.append(f"{key} {result.rps:.0f}")
                 continue
-            parts, ratios = [], []
+            parts, ratios, cpu_ratios, page_cpu = [], [], [], []
             slices = 1 if key in whole else max(1, round(s.duration))
             for _ in range(slices):
-                before = load.run(*realistic, s.duration / slices, s.connections, f"{name}-realistic-before-{key}")
-                parts.append(load.run(base, request, s.duration / slices, s.connections, f"{name}-{key}"))
-                ratios.append(parts[-1].rps / before.rps if before.rps else 0.0)
+                before, before_cpu = timed(*realistic, s.duration / slices, s.connections,
+                                           f"{name}-realistic-before-{key}")
+                part, part_cpu = timed(base, request, s.duration / slices, s.connections, f"{name}-{key}")
+                parts.append(part)
+                ratios.append(part.rps / before.rps if before.rps else 0.0)
+                if before_cpu and part_cpu:
+                    cpu_ratios.append(before_cpu / part_cpu)
+                    page_cpu.append(part_cpu)
             result = load.merge(parts)
             runs[key].append(result)
             paired[key].append(statistics.median(ratios))
-            line.append(f"{key} {result.rps:.0f} ({paired[key][-1]:.0%})")
+            cpu[key].append(statistics.median(page_cpu) if page_cpu else None)
+            if cpu_ratios:
+                paired_cpu[key].append(statistics.median(cpu_ratios))
+            cpu_note = f", CPU {paired_cpu[key][-1]:.0%}" if cpu_ratios else ""
+            line.append(f"{key} {result.rps:.0f} ({paired[key][-1]:.0%}{cpu_note})")
         for key, base, request in latency_items:
             result = load.run(base, request, s.duration, s.latency_connections, f"{name}-{key}-c1")
             latency[key].append(result)
             line.append(f"{key}@c1 p99 {result.p99_ms:.1f}ms")
         log(f"  round {round_}/{s.rounds} req/s: " + ", ".join(line))
     pages = {key: summarise(value) for key, value in runs.items()}
+    for key, values in cpu.items():
+        measured = [value for value in values if value]
+        if measured:
+            pages[key]["cpu_ms"] = statistics.median(measured)
     for key, ratios in paired.items():
         pages[key]["paired_ratios"] = [round(ratio, 3) for ratio in ratios]
+        if paired_cpu[key]:
+            pages[key]["paired_cpu_ratios"] = [round(ratio, 3) for ratio in paired_cpu[key]]
     return pages, {key: summarise(value) for key, value in latency.items()}
 
 
@@ -199,7 +238,9 @@ def run_backend(s: Settings, name: str, url: str, small_url: str, csv_url: str, 
             f"connections, then {len(latency_items)} at {s.latency_connections} "
             f"({'wrk' if load.have_wrk() else 'Python load generator'})")
         whole = {t.key for t in target_list if not t.sliced}
-        out["pages"], out["latency"] = measure_rounds(s, name, items, latency_items, whole)
+        on_postgres = make_url(url).get_backend_name() == "postgresql"
+        meters = {server.url: CpuMeter(server, with_postgres=on_postgres) for server in (ceiling, realistic, shop)}
+        out["pages"], out["latency"] = measure_rounds(s, name, items, latency_items, whole, meters)
         for key, base, request in items:  # the cookies still work: nothing was measured signed out
             try:
                 targets.check(base, request)

@@ -121,6 +121,10 @@ class Gunicorn:
         except OSError:
             return []
 
+    def pids(self) -> list[int]:
+        """The master and its workers (every thread of a process counts in its own times)."""
+        return [self.proc.pid, *self.worker_pids()] if self.proc is not None else []
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             self.proc = None
@@ -148,3 +152,48 @@ def proc_status(pid: int) -> dict[str, int]:
         if key in ("VmRSS", "VmHWM"):
             values[key] = int(rest.split()[0])
     return values
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes have used so far (a process gone is left out)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / _TICKS
+
+
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process on this machine: the backends serving the apps' connections, and
+    the server's own (small) background work."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds used by one server, and by PostgreSQL with it when the database is PostgreSQL.
+
+    Read before and after a measurement, divided by the requests served: the CPU each request
+    cost, which neither the load generator's share of the two cores nor the time the hypervisor
+    gives other machines (steal) can change, as they change requests per second."""
+
+    def __init__(self, server: Gunicorn, with_postgres: bool):
+        self.server = server
+        self.with_postgres = with_postgres
+
+    def read(self) -> float:
+        pids = self.server.pids() + (postgres_pids() if self.with_postgres else [])
+        return cpu_seconds(pids)
