@@ -113,14 +113,11 @@ def targets(results: dict) -> list[tuple[bool, str]]:
                 continue
             share = ratio(pages, key, "realistic")
             by_cpu = cpu_ratio(pages, key)
-            if by_cpu is None:  # a run from before CPU was measured: requests per second only
-                checks.append((share >= goal, f"{db}: {b['labels'][key]} >= {goal:.0%} of the realistic ceiling: "
-                                              f"{share:.0%}"))
-                continue
-            # Judged by server CPU per request (see BENCHMARKS.md, "Two measures of one pair");
-            # requests per second is shown beside it.
-            checks.append((by_cpu >= goal, f"{db}: {b['labels'][key]} >= {goal:.0%} of the realistic ceiling: "
-                                           f"{by_cpu:.0%} by server CPU per request ({share:.0%} by requests/s)"))
+            # Judged by requests/s; the CPU ratio beside it says whether the page's own cost moved
+            # with it (BENCHMARKS.md, "Two measures of one pair").
+            cpu_note = f" ({by_cpu:.0%} by server CPU per request)" if by_cpu is not None else ""
+            checks.append((share >= goal, f"{db}: {b['labels'][key]} >= {goal:.0%} of the realistic ceiling: "
+                                          f"{share:.0%}{cpu_note}"))
         orders = b["dataset"]["orders"]
         for key in ("staff_orders", "staff_filtered"):
             if key not in b["latency"]:

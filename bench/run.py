@@ -114,8 +114,8 @@ def measure_rounds(s: Settings, name: str, items, latency_items, whole: set[str]
     # for seconds at a time (the same app measured 411 and 1,704 req/s seconds apart), which one
     # pair of 5 s runs per round could not tell from the page's own speed. Pages in ``whole`` (slow
     # ones) get one pair of full-length runs instead. Each pair is compared twice: by requests per
-    # second, and by the server CPU each request cost (which steal time and the load generator's
-    # share of the cores do not change).
+    # second, and by the server CPU each request cost (not charged for the load generator's share
+    # of the cores or for steal time).
     realistic = next((base, request) for key, base, request in items if key == "realistic")
     paired = {key: [] for key, _, _ in items if key not in ("ceiling", "realistic")}
     paired_cpu = {key: [] for key in paired}

@@ -187,8 +187,9 @@ class CpuMeter:
     """CPU seconds used by one server, and by PostgreSQL with it when the database is PostgreSQL.
 
     Read before and after a measurement, divided by the requests served: the CPU each request
-    cost, which neither the load generator's share of the two cores nor the time the hypervisor
-    gives other machines (steal) can change, as they change requests per second."""
+    cost. Neither the load generator's share of the cores nor the time the hypervisor gives other
+    machines (steal) is charged to it; a virtual CPU slowed by a neighbour on its physical core
+    is, so on a shared machine it swings too (BENCHMARKS.md, "Two measures of one pair")."""
 
     def __init__(self, server: Gunicorn, with_postgres: bool):
         self.server = server
