@@ -104,6 +104,7 @@ def main() -> None:
         print(profiler.output_text(unicode=True, color=False, show_all=False))
         slug = re.sub(r"[^a-z0-9]+", "-", f"{args.method} {args.path}".lower()).strip("-")
         out = ARTIFACTS / f"profile-{slug}.html"
+        out.parent.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no artifacts/ yet
         out.write_text(profiler.output_html())
         print(f"(HTML: {out})")
 
