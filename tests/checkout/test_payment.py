@@ -144,6 +144,18 @@ def test_success_page_races_the_webhook(app, live_server, shopper, sandbox, db, 
     assert stock(db) == 98
 
 
+def test_a_buyer_who_never_came_back_finds_an_empty_basket_once_the_webhook_paid(client, shopper, sandbox, db, publication):
+    # The basket's own hook (shop.checkout.views.settle_paid_checkout, registered for the
+    # basket's pages only): paid by webhook while the buyer was away from the success page.
+    session_id = start_checkout(shopper, sandbox, quantity=2)
+    [event_id] = pay(sandbox, session_id)
+    assert deliver_event(client, sandbox, event_id).status_code == 200
+    assert client.get(f"/publications/{ISBN}").status_code == 200  # not a basket page: left alone
+    assert shopper.basket() == {ISBN: 2}
+    assert "Your basket is empty" in shopper.basket_page()
+    assert shopper.basket() == {}
+
+
 def test_an_unpaid_session_is_not_recorded_as_paid(client, shopper, sandbox, db, publication):
     session_id = start_checkout(shopper, sandbox)
     text = client.get(f"/checkout/success?session_id={session_id}").get_data(as_text=True)
