@@ -8,8 +8,8 @@ keeps what its hook does on the requests where it does anything:
 - Flask-Limiter's app-wide ``before_request`` check goes. It looks for default and application
   limits, and the shop sets none: each limited view carries a decorator, which checks its own.
   If someone configures an app-wide limit, the check stays.
-- Flask-Limiter's ``after_request`` hook (deductions such as a failed sign-in, rate-limit
-  headers) and its teardown (clearing its per-request state) run only on a request whose view
+- Flask-Limiter's ``after_request`` hook (conditional deductions, rate-limit headers and
+  ``Retry-After``) and its teardown (clearing its per-request state) run only on a request whose view
   carried a limit. Both act on that per-request state, which only a limit decorator creates;
   on any other request they would create it empty in order to find nothing in it.
 - Flask-Login's ``after_request`` hook, which sets or clears a remember-me cookie, goes. It acts
@@ -49,7 +49,8 @@ def trim_extension_hooks(app: Flask, limiter, login_manager) -> None:
 
 def csrf_check(app: Flask):
     """Flask-WTF's ``before_request`` hook, taken out of the hooks and returned for the shop's
-    guard to call on the methods it checks (``WTF_CSRF_METHODS``); None when CSRF is off."""
+    guard to call on the methods it checks (``WTF_CSRF_METHODS``). It reads WTF_CSRF_ENABLED
+    itself on each call; None only if Flask-WTF registered no hook."""
     before = app.before_request_funcs.setdefault(None, [])
     for hook in before:
         if hook.__module__ == "flask_wtf.csrf" and hook.__name__ == "csrf_protect":
