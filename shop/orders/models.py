@@ -312,10 +312,13 @@ class OrderLine(Model):
             postgresql_where=text("awaiting_stock"),
             sqlite_where=text("awaiting_stock"),
         ),
+        # An order's lines, and (read from the index alone) whether one still waits: "to pack"
+        # asks that of every order waiting to be packed (desk.WAITING_LINE).
+        Index("ix_order_line_order_awaiting", "order_id", "awaiting_stock"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("shop_order.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("shop_order.id", ondelete="CASCADE"))
     publication_id: Mapped[int | None] = mapped_column(
         ForeignKey("publication.id", ondelete="SET NULL"), index=True
     )
