@@ -205,26 +205,29 @@ _LISTED_COLUMNS = (
 )
 
 
-# Counting stops here: past it the page says "more than 10,000", and its cost stays flat however
-# large the order table grows.
-COUNT_CAP = 10_000
+# Counting stops here: past it the page says "more than 1,000", and its cost stays flat however
+# large the order table grows. A thousand is also the most one batch action takes (the default
+# STAFF_BATCH_LIMIT). Counting to 10,000 took 0.6 ms of the list page's 4.7 ms.
+COUNT_CAP = 1_000
 
 
 @dataclass
 class OrderPage:
     orders: list[ListedOrder]
-    total: int  # at most COUNT_CAP + 1
+    total: int  # at most COUNT_CAP + 1, unless exact
     page: int
     per_page: int
     filters: OrderFilters = field(default_factory=OrderFilters)
+    exact: bool = False  # counted in full (the "to pack" sort reads every order to pack anyway)
 
     @property
     def total_is_capped(self) -> bool:
-        return self.total > COUNT_CAP
+        return not self.exact and self.total > COUNT_CAP
 
     @property
     def pages(self) -> int:
-        return max((min(self.total, COUNT_CAP) + self.per_page - 1) // self.per_page, 1)
+        counted = self.total if self.exact else min(self.total, COUNT_CAP)
+        return max((counted + self.per_page - 1) // self.per_page, 1)
 
     @property
     def has_next(self) -> bool:
@@ -282,7 +285,7 @@ def search_orders(
     filters: OrderFilters, page: int, per_page: int, now: datetime, overdue_days: int
 ) -> OrderPage:
     """Newest first, one page with each order's flags as of ``now``, and how many match (counted
-    up to ``COUNT_CAP``).
+    up to ``COUNT_CAP``; the orders to pack are counted in full).
 
     Two statements, each cheap at 100,000 orders: the page walks ``ix_shop_order_created_at``
     backwards and stops after ``per_page`` rows; the count reads at most ``COUNT_CAP + 1``
@@ -296,15 +299,26 @@ def search_orders(
     ordering = (
         to_pack_order(now, overdue_days) if filters.to_pack else (Order.created_at.desc(), Order.id.desc())
     )
-    # The "to pack" sort reads every order to pack anyway: it counts them in the same pass.
+    # The "to pack" sort reads every order to pack anyway: it counts them in the same pass, over
+    # ids alone (sorting and counting whole rows cost SQLite 0.4 ms more at 800 orders to pack),
+    # and then reads the page's rows by id.
     counted_in_page = filters.to_pack
-    columns = (*_LISTED_COLUMNS, func.count().over().label("matching")) if counted_in_page else _LISTED_COLUMNS
-    rows = db.session.execute(
-        filtered.with_only_columns(*columns)
-        .order_by(*ordering)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
+    if counted_in_page:
+        ranked = (
+            filtered.with_only_columns(Order.id, func.count().over().label("matching"))
+            .order_by(*ordering).limit(per_page).offset((page - 1) * per_page)
+            .subquery()
+        )
+        statement = (
+            select(*_LISTED_COLUMNS, ranked.c.matching)
+            .join_from(ranked, Order, Order.id == ranked.c.id)
+            .order_by(*ordering)
+        )
+    else:
+        statement = filtered.with_only_columns(*_LISTED_COLUMNS).order_by(*ordering).limit(per_page).offset(
+            (page - 1) * per_page
+        )
+    rows = db.session.execute(statement).all()
     orders = [
         ListedOrder(row.reference, row.created_at, row.customer_name, row.customer_email, row.copies,
                     row.total_pence, STATUS_LABELS.get(row.status, row.status),
@@ -312,11 +326,12 @@ def search_orders(
         for row in rows
     ]
     if counted_in_page and rows:
-        total = min(rows[0].matching, COUNT_CAP + 1)
-    else:  # a page past the last has no row to carry the count
-        capped = filtered.with_only_columns(Order.id).order_by(None).limit(COUNT_CAP + 1).subquery()
-        total = db.session.scalar(select(func.count()).select_from(capped))
-    return OrderPage(orders, total or 0, page, per_page, filters)
+        total = rows[0].matching
+    else:  # the count stops at the cap; "to pack" counts in full on a page past the last too
+        ids = filtered.with_only_columns(Order.id).order_by(None)
+        counted = (ids if counted_in_page else ids.limit(COUNT_CAP + 1)).subquery()
+        total = db.session.scalar(select(func.count()).select_from(counted))
+    return OrderPage(orders, total or 0, page, per_page, filters, exact=counted_in_page)
 
 
 @dataclass
