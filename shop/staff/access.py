@@ -30,15 +30,33 @@ def second_factor_due(user: StaffUser, record: StaffSession) -> bool:
     return user.two_factor or two_factor_required(user)
 
 
+_SHOWN = "staff_access_shown"
+
+
+def _shown() -> tuple[bool, frozenset[str]] | None:
+    """(owes a second factor, roles) of the signed-in member of staff, or None: what the menu and
+    a page's links are drawn from, worked out at the first question of a request (a page asks a
+    dozen times, 14 µs each). Asked first while a page renders, so after anything the view
+    changed (enrolling a second factor renders the recovery codes); the guard (``check``) does
+    not use it."""
+    if _SHOWN not in g:
+        user = current_user._get_current_object()
+        record = getattr(g, auth.SESSION, None)
+        setattr(g, _SHOWN, (record is not None and second_factor_due(user, record), user.roles)
+                if user.is_authenticated else None)
+    return getattr(g, _SHOWN)
+
+
 def pending() -> bool:
-    """Whether the signed-in member of staff still owes this session a second factor."""
-    record = getattr(g, auth.SESSION, None)
-    return bool(current_user.is_authenticated) and record is not None and second_factor_due(current_user, record)
+    """For templates: whether the signed-in member of staff still owes this session a second factor."""
+    shown = _shown()
+    return shown is not None and shown[0]
 
 
 def may(endpoint: str) -> bool:
     """For templates: whether the signed-in member of staff may use ``endpoint`` now."""
-    return bool(current_user.is_authenticated) and not pending() and roles.allows(current_user.roles, endpoint)
+    shown = _shown()
+    return shown is not None and not shown[0] and roles.allows(shown[1], endpoint)
 
 
 def check(endpoint: str | None) -> Response | None:

@@ -67,12 +67,15 @@ from shop.timeutil import as_utc, local_today, utcnow
 bp = Blueprint("orders", __name__)
 
 
+STATUS_CHOICES = [SelectChoice(key, label) for key, (label, _) in STATUS_FILTERS.items()]
+
+
 def _filters_from(args: MultiDict) -> tuple[OrderFilterForm, OrderFilters]:
     args = MultiDict(args)
     if args.get("status") in FILTER_ALIASES:
         args["status"] = FILTER_ALIASES[args["status"]]
     form = OrderFilterForm(args)
-    form.status.choices = [SelectChoice(key, label) for key, (label, _) in STATUS_FILTERS.items()]
+    form.status.choices = STATUS_CHOICES
     if not args.get("status"):
         form.status.data = "placed"
     form.validate()
@@ -112,6 +115,7 @@ def index():
         batch_form=BatchForm(formdata=None),
         shown_at=utcnow().isoformat(timespec="microseconds"),
         tick_all=request.args.get("tick") == "page",
+        status_choices=STATUS_CHOICES,
     )
 
 
