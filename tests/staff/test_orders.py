@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -104,6 +105,12 @@ def test_bad_filter_values_are_ignored_with_a_message(staff_client, db):
     page = staff_client.get("/staff/orders?date_from=yesterday&isbn=978-1-85717-640-8&status=nonsense").get_data(as_text=True)
     assert order.reference in page
     assert "check digit is wrong" in page
+    # The form shows the list that is shown: all paid orders, the status ignored.
+    assert re.findall(r'<option selected value="([^"]*)"', page) == ["placed"]
+    assert 'value="yesterday"' in page and 'id="date_from" name="date_from" type="date"' in page
+    assert 'id="isbn" maxlength="32" name="isbn" size="17" type="text" value="978-1-85717-640-8"' in page
+    to_pack = staff_client.get("/staff/orders?status=to_pack").get_data(as_text=True)
+    assert re.findall(r'<option selected value="([^"]*)"', to_pack) == ["to_pack"]
 
 
 def test_pages_of_fifty(staff_client, db):
