@@ -13,8 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 VENV_BIN = Path(os.environ.get("VENV", ROOT / ".venv")).resolve() / "bin"
 
-# The configuration README.md recommends for production.
-GUNICORN_ARGS = ["--workers", "2", "--threads", "4"]
+# What deploy/gunicorn.conf.py, the configuration README.md recommends for production, sets for
+# the workers (tests/test_bench_settings.py holds the two together).
+GUNICORN_ARGS = ["--workers", "2", "--threads", "2", "--keep-alive", "0", "--worker-connections", "2"]
 # Production refuses a weak key: a fresh strong one per run (servers and in-process share it).
 SECRET_KEY = secrets.token_urlsafe(48)
 # Production refuses per-process (memory://) sign-in limits with two workers: the bench's
@@ -58,6 +59,6 @@ class Settings:
         self.rounds = 1 if q else 3
         self.duration = float(os.environ.get("BENCH_DURATION") or (2 if q else 5))
         self.warmup = 1.0
-        self.connections = 8  # = 2 workers x 4 threads
+        self.connections = 8  # twice the server's 2 workers x 2 threads: requests queue
         self.latency_connections = 1  # "one member of staff at a time" latency run
         self.seed = 20261126
