@@ -28,8 +28,12 @@ run: seed
 # sooner than one), a test file's tests on one worker; TEST_WORKERS=0 runs them in this process.
 TEST_WORKERS ?= $(shell echo $$((2 * $$(nproc))))
 XDIST = -n $(TEST_WORKERS) --dist loadfile
+# Compiled modules, and pytest's rewritten test modules, are kept between runs (in __pycache__,
+# which git ignores) even where the environment sets PYTHONDONTWRITEBYTECODE: with it, each
+# worker compiled every module afresh on every run (docs/performance.md, "The test suite").
+PYTEST = PYTHONDONTWRITEBYTECODE= $(PY) -m pytest
 test: install
-	$(PY) -m pytest -q $(XDIST) $(PYTEST_ARGS)
+	$(PYTEST) -q $(XDIST) $(PYTEST_ARGS)
 
 # Lint and types: ruff (rules in pyproject.toml) and mypy on the shop package.
 .PHONY: lint
@@ -38,7 +42,7 @@ lint: install
 	$(PY) -m mypy
 
 test-postgres: install
-	DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(PY) -m pytest -q $(XDIST) $(PYTEST_ARGS)
+	DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(PYTEST) -q $(XDIST) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
@@ -63,7 +67,7 @@ bench: install
 test-browser: install
 	$(PY) -m pip install --quiet --disable-pip-version-check -r tests/browser/requirements.txt
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
-	BROWSER_TESTS=1 $(PY) -m pytest -q tests/browser $(PYTEST_ARGS)
+	BROWSER_TESTS=1 $(PYTEST) -q tests/browser $(PYTEST_ARGS)
 
 # Known-vulnerability check of the pinned requirements (needs the vulnerability service that
 # pip-audit queries; this project's CI machines cannot reach it, so CI does not run it).
