@@ -14,7 +14,7 @@ ARTIFACTS = ROOT / "artifacts"
 VENV_BIN = Path(os.environ.get("VENV", ROOT / ".venv")).resolve() / "bin"
 
 # What deploy/gunicorn.conf.py, the configuration README.md recommends for production, sets for
-# the workers (tests/test_bench_settings.py holds the two together).
+# the workers (tests/deploy/test_gunicorn_config.py holds the two together).
 GUNICORN_ARGS = ["--workers", "2", "--threads", "2", "--keep-alive", "0", "--worker-connections", "2"]
 # Production refuses a weak key: a fresh strong one per run (servers and in-process share it).
 SECRET_KEY = secrets.token_urlsafe(48)

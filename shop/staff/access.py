@@ -48,7 +48,7 @@ def _shown() -> tuple[bool, frozenset[str]] | None:
 
 
 def pending() -> bool:
-    """For templates: whether the signed-in member of staff still owes this session a second factor."""
+    """Whether the signed-in member of staff still owes this session a second factor (for pages)."""
     shown = _shown()
     return shown is not None and shown[0]
 
