@@ -18,7 +18,7 @@ from shop.catalogue.rules import price_bands
 from shop.errors import InvalidISBN, NotFound
 from shop.text import plain_summary
 from shop.timeutil import local_today
-from shop.web.pagecache import render_public_page, row_key
+from shop.web.pagecache import render_public_page
 from shop.web.readonly import read_only
 
 bp = Blueprint("catalogue", __name__)
@@ -58,12 +58,13 @@ def publication(isbn_text: str):
     if isbn_text != isbn13:
         return redirect(url_for(".publication", isbn_text=isbn13), code=301)
     try:
-        pub = queries.get_by_isbn(isbn13)
+        row = queries.row_by_isbn(isbn13)
     except NotFound as error:
         abort(404, description=error.message)
-    offered = offer(pub, local_today())
+    offered = offer(row, local_today())
 
     def context() -> dict:  # only for a render: a cached page needs none of this
+        pub = queries.as_publication(row)
         page_url = seo.public_url(
             url_for(".publication", isbn_text=pub.isbn), current_app.config["SHOP_BASE_URL"]
         )
@@ -84,8 +85,9 @@ def publication(isbn_text: str):
             "price_bands": price_bands(pub.price_pence, pub.price_breaks),
         }
 
-    # The offer is in the key: its words can change with the day, the row staying the same.
-    return render_public_page("catalogue/publication.html", (row_key(pub), offered), context)
+    # Every column is in the key (comments_version counts approved comments); so is the offer,
+    # whose words can change with the day, the row staying the same.
+    return render_public_page("catalogue/publication.html", (tuple(row), offered), context)
 
 
 @bp.get("/sitemap.xml")

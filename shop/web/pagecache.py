@@ -4,7 +4,8 @@ A reader with no session cookie has an empty basket, no messages and no account,
 or publication page depends only on the rows it shows (and the app's settings). The view still
 runs its queries; the key is built from the rows it got, so a cached page is never stale: a
 change of price, stock or title is a different key. What is saved is the template work, and
-encoding the page as UTF-8.
+encoding the page as UTF-8; a view may also read its rows as plain tuples and make ORM objects
+only for a render (the publication page: shop.catalogue.queries.row_by_isbn).
 Anyone with a session (a basket, a message, staff) gets a fresh render.
 
 A page may also carry holes (``page_hole(name)`` in the template) for a value that must be new
@@ -15,11 +16,9 @@ registered for them (``register_hole``): a hole's value is never shared between 
 
 import re
 from collections.abc import Callable, Hashable
-from operator import itemgetter
 
 from flask import Flask, current_app, make_response, render_template, request, session
 from markupsafe import Markup, escape
-from sqlalchemy import inspect
 
 from shop.web.lru import BoundedLRU
 
@@ -74,27 +73,11 @@ def _served(parts: tuple) -> bytes:
     )
 
 
-_columns: dict[type, tuple[tuple[str, ...], itemgetter]] = {}
-
-
-def row_key(obj) -> tuple:
-    """Every mapped column's value of ``obj``: equal keys render equal pages."""
-    cls = type(obj)
-    if cls not in _columns:
-        names = tuple(attr.key for attr in inspect(cls).column_attrs)
-        _columns[cls] = (names, itemgetter(*names))
-    names, getter = _columns[cls]
-    try:
-        return getter(obj.__dict__)  # the loaded values, without the ORM's per-attribute descriptors
-    except KeyError:  # an attribute not loaded (expired): load it
-        return tuple(getattr(obj, name) for name in names)
-
-
 def render_public_page(template: str, key: Hashable, context: Callable[[], dict]):
     """``render_template(template, **context())``, from the cache when the reader has no session.
 
     ``key`` must determine everything the template shows apart from the session and its holes
-    (use row_key). ``context`` is called only when the page is rendered, so a cached page costs
+    (every column of the rows shown). ``context`` is called only when the page is rendered, so a cached page costs
     none of it. Holes are filled in every response.
     """
     pages: BoundedLRU[Hashable, tuple] | None = current_app.extensions.get(EXTENSION)

@@ -205,6 +205,40 @@ def test_a_new_reader_sees_changes_at_once_though_pages_are_reused(client, app, 
         assert "£9.99" in page and "Out of stock" in page and "£8.50" not in page, path
 
 
+def test_a_cached_publication_page_is_served_from_a_plain_row(client, app, db, publication):
+    """The speed-up in shop.catalogue.queries.row_by_isbn: a page served from the cache makes
+    no ORM object and runs one statement; a render makes its object from that same row, without
+    reading the publication again."""
+    from sqlalchemy import event
+
+    from shop.catalogue.models import Publication
+
+    loaded, statements = [], []
+
+    def on_load(target, context):
+        loaded.append(target)
+
+    def on_execute(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(Publication, "load", on_load)
+    event.listen(db.engine, "before_cursor_execute", on_execute)
+    try:
+        db.session.expunge_all()  # as in a server, where each request starts a new session
+        first = client.get(f"/publications/{ISBN}")
+        rendered, statements[:], loaded[:] = list(statements), [], []
+        db.session.expunge_all()
+        again = client.get(f"/publications/{ISBN}")
+    finally:
+        event.remove(Publication, "load", on_load)
+        event.remove(db.engine, "before_cursor_execute", on_execute)
+    assert first.status_code == again.status_code == 200
+    assert first.get_data() == again.get_data() and "£8.50" in again.get_data(as_text=True)
+    assert len(statements) == 1 and loaded == []
+    reads_of_the_row = [sql for sql in rendered if "FROM publication" in sql]
+    assert len(reads_of_the_row) == 1, rendered
+
+
 def test_a_reader_with_a_basket_gets_their_own_page(shopper, client, app, publication):
     from shop.web.pagecache import EXTENSION
 
