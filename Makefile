@@ -27,7 +27,7 @@ run: seed
 # (pytest-xdist; many tests wait on HTTP, subprocesses or timeouts, so two per core finish ~12%
 # sooner than one), a test file's tests on one worker; TEST_WORKERS=0 runs them in this process.
 TEST_WORKERS ?= $(shell echo $$((2 * $$(nproc))))
-XDIST = -n $(TEST_WORKERS) --dist loadfile
+XDIST = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 # Compiled modules, and pytest's rewritten test modules, are kept between runs (in __pycache__,
 # which git ignores) even where the environment sets PYTHONDONTWRITEBYTECODE: with it, each
 # worker compiled every module afresh on every run (docs/performance.md, "The test suite").

@@ -6,6 +6,7 @@ import copy
 import os
 import secrets
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -604,3 +605,14 @@ def refund_at_the_desk(staff_client: FlaskClient, order, amount: str | None, rea
     """The desk's two-step refund: choose, then confirm. Returns the confirmation's response."""
     fields = desk_refund_form(staff_client, order, amount, reason, note)
     return staff_client.post(f"/staff/orders/{order.reference}/refund", data=fields)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items) -> None:
+    """The order pytest-xdist hands out files in (make test passes --no-loadscope-reorder):
+    first the files marked ``waits``, whose tests wait on servers and terminals they start, so
+    that waiting overlaps other files' work instead of ending the run with workers idle; then
+    the files with the most tests, as xdist would order them itself. Within a file the order
+    (random, with pytest-randomly: trylast runs this after its shuffle) is kept."""
+    tests_in = Counter(item.path for item in items)
+    items.sort(key=lambda item: (item.get_closest_marker("waits") is None, -tests_in[item.path], item.path))

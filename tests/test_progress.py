@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import insert
 
 from shop.catalogue.imports.csv import read_csv
@@ -18,6 +19,7 @@ from shop.progress import THRESHOLD, progress_bar
 from tests.conftest import isbn13
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.waits  # on a real export in a terminal, and on timed steps
 
 
 class Terminal(io.StringIO):

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from sqlalchemy import func, select
 
@@ -18,6 +19,7 @@ from shop.orders.models import Order, OrderEvent, StripeEvent
 from tests.conftest import ISBN, STRIPE_KEY, WEBHOOK_SECRET, deliver_event, pay, start_checkout
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.waits  # on shop processes it starts, kills and restarts
 
 
 def stock(db) -> int:

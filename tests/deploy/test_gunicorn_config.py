@@ -18,6 +18,7 @@ from bench.settings import GUNICORN_ARGS
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
 THREADS = 2  # the shipped default
+pytestmark = pytest.mark.waits  # on gunicorn processes
 
 
 def _shipped() -> Config:

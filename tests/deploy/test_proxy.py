@@ -32,7 +32,10 @@ SLOW_CLIENTS = 8
 
 if os.environ.get("SHOP_REQUIRE_NGINX") and not (NGINX and OPENSSL):
     raise RuntimeError("nginx and openssl are required for tests/deploy (apt-get install nginx-light openssl)")
-pytestmark = pytest.mark.skipif(not (NGINX and OPENSSL), reason="needs nginx and openssl (apt-get install nginx-light)")
+pytestmark = [
+    pytest.mark.waits,  # on nginx and gunicorn
+    pytest.mark.skipif(not (NGINX and OPENSSL), reason="needs nginx and openssl (apt-get install nginx-light)"),
+]
 
 
 def _free_port() -> int:

@@ -21,6 +21,8 @@ import stripe
 
 from sandbox import SandboxServer, sign_payload
 
+pytestmark = pytest.mark.waits  # on its webhook deliveries and a `python -m sandbox` process
+
 SECRET = "whsec_sandbox_test"
 CARD_FIELDS = {"email": "ada@example.com", "name": "Ada Lovelace", "line1": "12 St James's Square",
                "line2": "", "city": "London", "postal_code": "SW1Y 4JH", "country": "GB",
