@@ -2,12 +2,26 @@
 
 Functions take explicit arguments (the acting staff member's email included) and flush."""
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from shop.emails.outbox import queue_dispatch_notice
 from shop.errors import NotFound, ShopError
@@ -112,19 +126,25 @@ def ready_since() -> ColumnElement[datetime]:
     return func.coalesce(Order.paid_at, Order.created_at)
 
 
-def flagged(now: datetime, overdue_days: int) -> ColumnElement[bool]:
-    """The SQL twin of ``order_flags`` for orders to pack: what staff should look at first."""
+def overdue_before(now: datetime, overdue_days: int) -> datetime:
+    """Orders ready before this moment are flagged: ``order_flags`` says "waiting N days" past
+    ``overdue_days`` whole days."""
+    return now - timedelta(days=overdue_days + 1)
+
+
+def flagged(ready_before: datetime | BindParameter) -> ColumnElement[bool]:
+    """The SQL twin of ``order_flags`` for orders to pack: what staff should look at first
+    (``ready_before``: ``overdue_before(now, overdue_days)``, or a bound parameter for it)."""
     return or_(
         Order.amount_mismatch.is_(True),
         Order.refunded_pence > 0,
-        # order_flags says "waiting N days" past ``overdue_days`` whole days
-        ready_since() <= now - timedelta(days=overdue_days + 1),
+        ready_since() <= ready_before,
     )
 
 
-def to_pack_order(now: datetime, overdue_days: int) -> tuple:
+def to_pack_order(ready_before: datetime | BindParameter) -> tuple:
     """Flagged first, then oldest payment (or invoice) first."""
-    return (case((flagged(now, overdue_days), 0), else_=1), ready_since().asc(), Order.id.asc())
+    return (case((flagged(ready_before), 0), else_=1), ready_since().asc(), Order.id.asc())
 
 
 @dataclass
@@ -234,8 +254,10 @@ class OrderPage:
         return self.page < self.pages or (self.total_is_capped and len(self.orders) == self.per_page)
 
 
-def filtered_orders(filters: OrderFilters) -> Select:
-    """``SELECT … FROM shop_order WHERE <filters>``, no ordering, for the list and the export."""
+def filtered_orders(filters: OrderFilters, *, bound_dates: bool = False) -> Select:
+    """``SELECT … FROM shop_order WHERE <filters>``, no ordering, for the list and the export.
+    With ``bound_dates`` the dates are bound parameters (``placed_from``, ``placed_before``:
+    ``date_bounds``) for a statement kept and run again with other dates."""
     statement = select(Order)
     statuses = STATUS_FILTERS.get(filters.status, STATUS_FILTERS["placed"])[1]
     if filters.to_pack:
@@ -244,11 +266,13 @@ def filtered_orders(filters: OrderFilters) -> Select:
         statement = statement.where(Order.status.in_(statuses))
     if filters.status == "waiting":
         statement = statement.where(Order.dispatched_at.is_(None), WAITING_LINE)
+    bounds = date_bounds(filters)
     if filters.date_from:
-        statement = statement.where(Order.created_at >= start_of_local_day(filters.date_from))
+        statement = statement.where(
+            Order.created_at >= (bindparam("placed_from") if bound_dates else bounds["placed_from"]))
     if filters.date_to:
-        next_day = start_of_local_day(filters.date_to + timedelta(days=1))
-        statement = statement.where(Order.created_at < next_day)
+        statement = statement.where(
+            Order.created_at < (bindparam("placed_before") if bound_dates else bounds["placed_before"]))
     if filters.isbn:
         statement = statement.where(
             exists().where(OrderLine.order_id == Order.id, OrderLine.isbn == filters.isbn)
@@ -276,6 +300,17 @@ def filtered_orders(filters: OrderFilters) -> Select:
     return statement
 
 
+def date_bounds(filters: OrderFilters) -> dict[str, datetime]:
+    """The moments the filter's dates stand for: from the start of ``date_from``, before the
+    start of the day after ``date_to`` (each day in the shop's time zone)."""
+    bounds = {}
+    if filters.date_from:
+        bounds["placed_from"] = start_of_local_day(filters.date_from)
+    if filters.date_to:
+        bounds["placed_before"] = start_of_local_day(filters.date_to + timedelta(days=1))
+    return bounds
+
+
 def compact_postcode() -> ColumnElement[str]:
     """The postcode in capitals without spaces (trigram-indexed on PostgreSQL, migration 0017)."""
     return func.replace(func.upper(Order.ship_postal_code), " ", "")
@@ -285,53 +320,79 @@ def search_orders(
     filters: OrderFilters, page: int, per_page: int, now: datetime, overdue_days: int
 ) -> OrderPage:
     """Newest first, one page with each order's flags as of ``now``, and how many match (counted
-    up to ``COUNT_CAP``; the orders to pack are counted in full).
-
-    Two statements, each cheap at 100,000 orders: the page walks ``ix_shop_order_created_at``
-    backwards and stops after ``per_page`` rows; the count reads at most ``COUNT_CAP + 1``
-    entries of the status/created index. (A window ``count(*) OVER ()`` on the page query would
-    instead read and sort every matching row.) The "to pack" view sorts flagged first, then
-    oldest first: it sorts only the orders waiting to be packed, a small share of the table,
-    and since that sort reads each of them, it takes the window count with it (one statement).
-    """
+    up to ``COUNT_CAP``; the orders to pack are counted in full, in the page's own statement).
+    See ``_list_statements``."""
     page = max(page, 1)
-    filtered = filtered_orders(filters)
-    ordering = (
-        to_pack_order(now, overdue_days) if filters.to_pack else (Order.created_at.desc(), Order.id.desc())
-    )
-    # The "to pack" sort reads every order to pack anyway: it counts them in the same pass, over
-    # ids alone (sorting and counting whole rows cost SQLite 0.4 ms more at 800 orders to pack),
-    # and then reads the page's rows by id.
-    counted_in_page = filters.to_pack
-    if counted_in_page:
-        ranked = (
-            filtered.with_only_columns(Order.id, func.count().over().label("matching"))
-            .order_by(*ordering).limit(per_page).offset((page - 1) * per_page)
-            .subquery()
-        )
-        statement = (
-            select(*_LISTED_COLUMNS, ranked.c.matching)
-            .join_from(ranked, Order, Order.id == ranked.c.id)
-            .order_by(*ordering)
-        )
-    else:
-        statement = filtered.with_only_columns(*_LISTED_COLUMNS).order_by(*ordering).limit(per_page).offset(
-            (page - 1) * per_page
-        )
-    rows = db.session.execute(statement).all()
+    if filters.isbn or filters.text.strip():  # a search: its words are in the statements
+        statements = _list_statements(filters)
+    else:  # a list: the same two statements for every page, date and moment (kept)
+        statements = _kept_list_statements(filters.status, bool(filters.date_from), bool(filters.date_to))
+    values = {
+        **date_bounds(filters), "ready_before": overdue_before(now, overdue_days),
+        "first_row": (page - 1) * per_page, "rows": per_page, "count_limit": COUNT_CAP + 1,
+    }
+    rows = db.session.execute(statements.page, values).all()
     orders = [
         ListedOrder(row.reference, row.created_at, row.customer_name, row.customer_email, row.copies,
                     row.total_pence, STATUS_LABELS.get(row.status, row.status),
                     order_flags(row, now, overdue_days))
         for row in rows
     ]
-    if counted_in_page and rows:
+    if filters.to_pack and rows:
         total = rows[0].matching
     else:  # the count stops at the cap; "to pack" counts in full on a page past the last too
-        ids = filtered.with_only_columns(Order.id).order_by(None)
-        counted = (ids if counted_in_page else ids.limit(COUNT_CAP + 1)).subquery()
-        total = db.session.scalar(select(func.count()).select_from(counted))
-    return OrderPage(orders, total or 0, page, per_page, filters, exact=counted_in_page)
+        total = db.session.scalar(statements.total, values)
+    return OrderPage(orders, total or 0, page, per_page, filters, exact=filters.to_pack)
+
+
+class ListStatements(NamedTuple):
+    page: Select  # one page of _LISTED_COLUMNS (and, "to pack", the count of all that match)
+    total: Select  # how many match, up to COUNT_CAP + 1 ("to pack": all of them)
+
+
+def _list_statements(filters: OrderFilters) -> ListStatements:
+    """The list's statements for ``filters``, with bound parameters for what changes from one
+    request to the next: the dates (``date_bounds``), the moment an order is overdue
+    (``ready_before``), the page (``first_row``, ``rows``) and ``count_limit``.
+
+    Each is cheap at 100,000 orders: the page walks ``ix_shop_order_created_at`` backwards and
+    stops after ``rows`` rows; the count reads at most ``COUNT_CAP + 1`` entries of the
+    status/created index. (A window ``count(*) OVER ()`` on the page query would instead read
+    and sort every matching row.) The "to pack" view sorts flagged first, then oldest first: it
+    sorts only the orders waiting to be packed, a small share of the table, and since that sort
+    reads each of them, it counts them in the same pass, over ids alone (sorting and counting
+    whole rows cost SQLite 0.4 ms more at 800 orders to pack), then reads the page's rows by id.
+    """
+    filtered = filtered_orders(filters, bound_dates=True)
+    ids = filtered.with_only_columns(Order.id).order_by(None)
+    first_row, rows = bindparam("first_row", type_=Integer), bindparam("rows", type_=Integer)
+    if filters.to_pack:
+        ordering = to_pack_order(bindparam("ready_before", type_=Order.paid_at.type))
+        ranked = (
+            filtered.with_only_columns(Order.id, func.count().over().label("matching"))
+            .order_by(*ordering).limit(rows).offset(first_row).subquery()
+        )
+        page = (
+            select(*_LISTED_COLUMNS, ranked.c.matching)
+            .join_from(ranked, Order, Order.id == ranked.c.id).order_by(*ordering)
+        )
+        return ListStatements(page, select(func.count()).select_from(ids.subquery()))
+    page = (
+        filtered.with_only_columns(*_LISTED_COLUMNS)
+        .order_by(Order.created_at.desc(), Order.id.desc()).limit(rows).offset(first_row)
+    )
+    count_limit = bindparam("count_limit", type_=Integer)  # COUNT_CAP + 1
+    return ListStatements(page, select(func.count()).select_from(ids.limit(count_limit).subquery()))
+
+
+@functools.lru_cache(maxsize=64)  # a few dozen statuses, each with or without either date
+def _kept_list_statements(status: str, date_from: bool, date_to: bool) -> ListStatements:
+    """``_list_statements`` for a list without a search, built once per status and choice of
+    dates: building the "to pack" statement cost as much as SQLite took to run it."""
+    placeholder = date(2000, 1, 1)  # only whether a date is given shapes the statement
+    return _list_statements(OrderFilters(
+        status=status, date_from=placeholder if date_from else None, date_to=placeholder if date_to else None,
+    ))
 
 
 @dataclass
@@ -369,7 +430,9 @@ def selected_orders(selection: Selection, limit: int, now: datetime, overdue_day
         references = sorted({ref.strip().upper() for ref in selection.references if ref.strip()})
         statement = select(Order).where(Order.reference.in_(references))
         to_pack = selection.packing_order
-    ordering = to_pack_order(now, overdue_days) if to_pack else (Order.created_at.desc(), Order.id.desc())
+    ordering = (
+        to_pack_order(overdue_before(now, overdue_days)) if to_pack else (Order.created_at.desc(), Order.id.desc())
+    )
     orders = list(db.session.scalars(statement.order_by(*ordering).limit(limit + 1)))
     if len(orders) > limit:
         raise DeskError(

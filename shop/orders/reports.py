@@ -16,6 +16,7 @@ from shop.orders.desk import (
     ListedOrder,
     OrderFilters,
     flagged,
+    overdue_before,
     search_orders,
     to_pack,
 )
@@ -115,7 +116,9 @@ def dashboard(now: datetime, low_stock_threshold: int, overdue_days: int) -> Das
             to_pack(), Order.paid_at <= now - timedelta(days=overdue_days + 1)
         )
     )
-    flagged_count = db.session.scalar(select(func.count(Order.id)).where(to_pack(), flagged(now, overdue_days)))
+    flagged_count = db.session.scalar(
+        select(func.count(Order.id)).where(to_pack(), flagged(overdue_before(now, overdue_days)))
+    )
     waiting = db.session.scalar(
         select(func.count(Order.id)).where(
             Order.status.in_(DISPATCHABLE), Order.dispatched_at.is_(None), WAITING_LINE

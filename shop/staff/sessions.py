@@ -18,7 +18,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import Flask, Response
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from shop.extensions import db, rows_changed
@@ -57,16 +57,19 @@ def start(user: StaffUser, user_agent: str | None, ip_address: str | None, now: 
     return token
 
 
+# Built once: every staff page runs it. The account and its roles come in the same query.
+_BY_TOKEN_HASH = (
+    select(StaffSession).where(StaffSession.token_hash == bindparam("token_hash"))
+    .options(joinedload(StaffSession.user).joinedload(StaffUser.role_rows))
+)
+
+
 def find(token: str | None, now: datetime, idle: timedelta, lifetime: timedelta) -> tuple[StaffSession | None, str | None]:
     """The live session the token names, or None and why it ended (``IDLE``, ``EXPIRED``, or
     None when there is nothing to say). A session found idle or expired is revoked (flushed)."""
     if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
         return None, None
-    record = db.session.execute(
-        # The account and its roles in the same query: every staff page needs them.
-        select(StaffSession).filter_by(token_hash=_hash(token))
-        .options(joinedload(StaffSession.user).joinedload(StaffUser.role_rows))
-    ).unique().scalar_one_or_none()
+    record = db.session.execute(_BY_TOKEN_HASH, {"token_hash": _hash(token)}).unique().scalar_one_or_none()
     if record is None or record.revoked_at is not None or not record.user.active:
         return None, None
     if now - as_utc(record.created_at) > lifetime:
