@@ -161,9 +161,10 @@ def title_word(word: str):
 
 def is_outside_models(kind: str, name: str) -> bool:
     """A database object the models do not describe (for Alembic's comparison of models and
-    schema): the search indexes, and the catalogue version table their triggers keep."""
+    schema): the search indexes, the catalogue version table their triggers keep, and indexes
+    that one database alone has (``…_sqlite``: migration 0022)."""
     if kind == "index":
-        return name.endswith("_trgm")
+        return name.endswith(("_trgm", "_sqlite"))
     return kind == "table" and (name.startswith(SEARCH_TABLE) or name == VERSION_TABLE)
 
 

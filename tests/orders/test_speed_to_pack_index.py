@@ -1,6 +1,7 @@
 """Guard for the staff "to pack" list on SQLite (migration 0022, docs/performance.md): it finds,
 tests, counts and sorts the orders waiting to be packed from the covering index
-``ix_shop_order_status_created`` alone, reading an order's row only for the page's 50."""
+``ix_shop_order_to_pack_sqlite`` alone, reading an order's row only for the
+page's 50."""
 
 from datetime import date
 
@@ -31,4 +32,4 @@ def test_sqlite_sorts_the_orders_to_pack_from_the_covering_index(db):
     [(statement, parameters)] = statements  # the page and its count in one statement
     plan = [row[-1] for row in db.session.connection().exec_driver_sql(
         "EXPLAIN QUERY PLAN " + statement, parameters)]
-    assert any("USING COVERING INDEX ix_shop_order_status_created" in step for step in plan), plan
+    assert any("USING COVERING INDEX ix_shop_order_to_pack_sqlite" in step for step in plan), plan
