@@ -262,7 +262,7 @@ class _ReusedApp:
     """The tests' app, built once per test process and put back before each test as
     ``create_app`` left it. A new app for every test (its blueprints and routes, extensions,
     engine and connection, Jinja environment loading each template again) was most of a short
-    test's time: ``make test`` took 57-64 s and 107-124 CPU-seconds, and takes 35-36 s and 65.
+    test's time: ``make test`` took 57-64 s and 107-124 CPU-seconds, and takes 32-42 s and 65-74.
 
     Put back: the config, ``app.extensions`` (the page and listing caches empty, the lazily made
     Stripe client gone), the app's hooks and error handlers, Jinja's globals and filters, the
@@ -320,9 +320,8 @@ class _ReusedApp:
         app._got_first_request = False
         # Caches a test fills: each test starts with them empty, as with a new app.
         pagecache.init_app(app)
+        app.extensions[pagecache.HOLES] = self.extensions[pagecache.HOLES]  # registered at start
         search.init_app(app)
-        app.extensions.update({key: value for key, value in self.extensions.items()
-                               if key == pagecache.HOLES})
         with app.app_context():
             limiter.reset()
         return app

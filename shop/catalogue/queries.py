@@ -24,7 +24,7 @@ def get_by_isbn(isbn13: str) -> Publication:
 def row_by_isbn(isbn13: str) -> Row:
     """Every column of the publication with these 13 digits as a plain row, on sale or not;
     ``NotFound`` otherwise. A third cheaper than ``get_by_isbn``'s object (no identity map, no
-    instance state): what a page served from the cache needs (shop.web.pagecache.row_key)."""
+    instance state): what a page served from the cache needs for its key (shop.web.pagecache)."""
     row = db.session.execute(_ROW_BY_ISBN, {"isbn13": isbn13}).first()
     if row is None:
         raise NotFound(f"We have no publication with ISBN {isbns.hyphenate(isbn13)}.")

@@ -111,14 +111,9 @@ def dashboard(now: datetime, low_stock_threshold: int, overdue_days: int) -> Das
         ).one()
         periods[name] = PeriodFigures(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
     awaiting = db.session.scalar(select(func.count(Order.id)).where(to_pack()))
-    overdue = db.session.scalar(
-        select(func.count(Order.id)).where(
-            to_pack(), Order.paid_at <= now - timedelta(days=overdue_days + 1)
-        )
-    )
-    flagged_count = db.session.scalar(
-        select(func.count(Order.id)).where(to_pack(), flagged(overdue_before(now, overdue_days)))
-    )
+    overdue_cutoff = overdue_before(now, overdue_days)
+    overdue = db.session.scalar(select(func.count(Order.id)).where(to_pack(), Order.paid_at <= overdue_cutoff))
+    flagged_count = db.session.scalar(select(func.count(Order.id)).where(to_pack(), flagged(overdue_cutoff)))
     waiting = db.session.scalar(
         select(func.count(Order.id)).where(
             Order.status.in_(DISPATCHABLE), Order.dispatched_at.is_(None), WAITING_LINE

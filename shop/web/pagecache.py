@@ -77,8 +77,8 @@ def render_public_page(template: str, key: Hashable, context: Callable[[], dict]
     """``render_template(template, **context())``, from the cache when the reader has no session.
 
     ``key`` must determine everything the template shows apart from the session and its holes
-    (every column of the rows shown). ``context`` is called only when the page is rendered, so a cached page costs
-    none of it. Holes are filled in every response.
+    (every column of the rows shown). ``context`` is called only when the page is rendered, so a
+    cached page costs none of it. Holes are filled in every response.
     """
     pages: BoundedLRU[Hashable, tuple] | None = current_app.extensions.get(EXTENSION)
     if pages is None or current_app.config["SESSION_COOKIE_NAME"] in request.cookies:
