@@ -74,9 +74,10 @@ def register_extensions(app: Flask) -> None:
     from shop.comments import stamp as comment_stamp
     from shop.payments import gateway
     from shop.staff import auth as staff_auth
-    from shop.web import pagecache, readonly
+    from shop.web import fragments, pagecache, readonly
 
     pagecache.init_app(app)
+    fragments.init_app(app)
     catalogue_search.init_app(app)
     comment_stamp.init_app(app)
     staff_auth.init_app(app)

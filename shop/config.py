@@ -212,6 +212,9 @@ def load_config() -> dict[str, Any]:
         # Rendered catalogue and publication pages kept per worker for readers without a session
         # (about 6 KB each; 0 turns the cache off). See shop.web.pagecache.
         "PUBLIC_PAGE_CACHE_SIZE": _int("PUBLIC_PAGE_CACHE_SIZE", 2000),
+        # Rendered rows of the staff order list kept per worker (about 1.5 KB each with their
+        # keys; 0 turns the cache off). See shop.web.fragments.
+        "FRAGMENT_CACHE_SIZE": _int("FRAGMENT_CACHE_SIZE", 2000),
         # How many publication ids a worker keeps of recent catalogue listings (8 bytes each).
         "CATALOGUE_LISTING_IDS": _int("CATALOGUE_LISTING_IDS", 500_000),
         # ONIX out: who the messages say they come from, and what each record's reference starts

@@ -300,7 +300,7 @@ class _ReusedApp:
     def reset(self) -> Flask:
         from shop.catalogue import search
         from shop.extensions import limiter
-        from shop.web import pagecache
+        from shop.web import fragments, pagecache
 
         app = self.app
         app.config.clear()
@@ -322,6 +322,7 @@ class _ReusedApp:
         pagecache.init_app(app)
         app.extensions[pagecache.HOLES] = self.extensions[pagecache.HOLES]  # registered at start
         search.init_app(app)
+        fragments.init_app(app)
         with app.app_context():
             limiter.reset()
         return app

@@ -3,6 +3,8 @@
 import ast
 import itertools
 import pathlib
+import subprocess
+import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHOP = ROOT / "shop"
@@ -68,3 +70,21 @@ def test_the_catalogue_knows_nothing_of_comments():
     # catalogue is below comments (comments read publications), never the other way.
     for path in (SHOP / "catalogue").rglob("*.py"):
         assert not {n for n in _imports(path) if n.startswith("shop.comments")}, path
+
+
+def test_no_module_configures_the_mappers_when_imported():
+    # Configuring them (a joinedload option or a relationship's inspection at module level) needs
+    # every model imported already, so it would make the import order matter: a test file run
+    # alone failed to import when shop.staff.sessions built its query at import.
+    script = (
+        "import importlib, pkgutil, shop\n"
+        "from shop.extensions import db\n"
+        "for module in pkgutil.walk_packages(shop.__path__, 'shop.'):\n"
+        "    importlib.import_module(module.name)\n"
+        "mappers = list(db.Model.registry.mappers)\n"
+        "assert len(mappers) > 10, len(mappers)\n"
+        "print(sorted(m.class_.__name__ for m in mappers if m.configured))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

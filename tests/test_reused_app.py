@@ -3,7 +3,7 @@ changes, the next test gets the app as ``create_app`` left it."""
 
 from shop import create_app
 from shop.extensions import limiter
-from shop.web import pagecache
+from shop.web import fragments, pagecache
 from tests.conftest import _REUSED_APPS, CHEAP_HASHING, ISBN, isbn13, make_publication
 
 
@@ -22,6 +22,7 @@ def test_the_next_test_gets_the_app_as_create_app_left_it(app, client, database_
 
     assert client.get(f"/publications/{ISBN}").status_code == 200
     assert len(app.extensions[pagecache.EXTENSION]) == 1
+    app.extensions[fragments.EXTENSION].put("a row", "<tr></tr>")
     app.extensions["stripe_client"] = object()
     storage = limiter._storage
     create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True, **CHEAP_HASHING})
@@ -30,6 +31,7 @@ def test_the_next_test_gets_the_app_as_create_app_left_it(app, client, database_
     assert reused.reset() is app
     assert app.config["STAFF_ORDERS_PER_PAGE"] == reused.config["STAFF_ORDERS_PER_PAGE"] != 3
     assert len(app.extensions[pagecache.EXTENSION]) == 0 and "stripe_client" not in app.extensions
+    assert len(app.extensions[fragments.EXTENSION]) == 0
     assert added_by_a_test not in app.before_request_funcs[None]
     assert app.extensions[pagecache.HOLES]  # the comment form's hole is still registered
     assert limiter._storage is storage

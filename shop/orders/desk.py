@@ -213,7 +213,7 @@ class ListedOrder(NamedTuple):
     copies: int
     total_pence: int
     status_label: str
-    flags: list[Flag]
+    flags: tuple[Flag, ...]
 
 
 _LISTED_COLUMNS = (
@@ -335,7 +335,7 @@ def search_orders(
     orders = [
         ListedOrder(row.reference, row.created_at, row.customer_name, row.customer_email, row.copies,
                     row.total_pence, STATUS_LABELS.get(row.status, row.status),
-                    order_flags(row, now, overdue_days))
+                    tuple(order_flags(row, now, overdue_days)))
         for row in rows
     ]
     if filters.to_pack and rows:

@@ -13,12 +13,13 @@ is revoked as it is found. Every server reads the same table, so a session works
 server answers, and ends everywhere at once.
 """
 
+import functools
 import hashlib
 import secrets
 from datetime import datetime, timedelta
 
 from flask import Flask, Response
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from shop.extensions import db, rows_changed
@@ -57,11 +58,14 @@ def start(user: StaffUser, user_agent: str | None, ip_address: str | None, now: 
     return token
 
 
-# Built once: every staff page runs it. The account and its roles come in the same query.
-_BY_TOKEN_HASH = (
-    select(StaffSession).where(StaffSession.token_hash == bindparam("token_hash"))
-    .options(joinedload(StaffSession.user).joinedload(StaffUser.role_rows))
-)
+@functools.cache
+def _by_token_hash() -> Select:
+    """Built once, on first use (at import it would configure the mappers before every model is
+    imported): every staff page runs it. The account and its roles come in the same query."""
+    return (
+        select(StaffSession).where(StaffSession.token_hash == bindparam("token_hash"))
+        .options(joinedload(StaffSession.user).joinedload(StaffUser.role_rows))
+    )
 
 
 def find(token: str | None, now: datetime, idle: timedelta, lifetime: timedelta) -> tuple[StaffSession | None, str | None]:
@@ -69,7 +73,7 @@ def find(token: str | None, now: datetime, idle: timedelta, lifetime: timedelta)
     None when there is nothing to say). A session found idle or expired is revoked (flushed)."""
     if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
         return None, None
-    record = db.session.execute(_BY_TOKEN_HASH, {"token_hash": _hash(token)}).unique().scalar_one_or_none()
+    record = db.session.execute(_by_token_hash(), {"token_hash": _hash(token)}).unique().scalar_one_or_none()
     if record is None or record.revoked_at is not None or not record.user.active:
         return None, None
     if now - as_utc(record.created_at) > lifetime:

@@ -112,7 +112,6 @@ def index():
         "staff/orders/index.html",
         form=form,
         result=result,
-        batch_form=BatchForm(formdata=None),
         shown_at=utcnow().isoformat(timespec="microseconds"),
         tick_all=request.args.get("tick") == "page",
         status_choices=STATUS_CHOICES,
