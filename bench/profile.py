@@ -79,6 +79,7 @@ def main() -> None:
     status = hit().status_code
     for _ in range(5):
         hit()
+    event.remove(engine, "before_cursor_execute", note_backend)  # the connection is pooled by now
     sql_time = [0.0]
     starts: dict[int, float] = {}
 
@@ -99,7 +100,6 @@ def main() -> None:
     database_cpu = sum((_cpu_seconds(pid) or 0) - (backend_cpu.get(pid) or 0) for pid in backends) / args.n
     event.remove(engine, "before_cursor_execute", before)
     event.remove(engine, "after_cursor_execute", after)
-    event.remove(engine, "before_cursor_execute", note_backend)
     print(f"{args.method} {args.path} -> {status}: {plain * 1000:.2f} ms a request in-process "
           f"(of which {sql_time[0] / args.n * 1000:.2f} ms executing SQL, cursor.execute only), n={args.n}")
     # CPU time, steadier than the clock on a shared machine: this process's, and the PostgreSQL
@@ -138,8 +138,11 @@ def main() -> None:
 
 
 def _cpu_seconds(pid: int) -> float | None:
-    """User and system CPU time of a process on this machine, or None if it cannot be read."""
+    """User and system CPU time of a PostgreSQL process on this machine, or None if there is none
+    by that number (a server elsewhere, or in a container, has its own process numbers)."""
     try:
+        if pathlib.Path(f"/proc/{pid}/comm").read_text().strip() != "postgres":
+            return None
         fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None

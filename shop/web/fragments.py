@@ -33,19 +33,28 @@ def init_app(app: Flask) -> None:
 
 def kept_rows(template: str, items: Sequence[Hashable], **shared: Hashable) -> Markup:
     """In a template: one row per item, ``template`` rendered with ``items`` (those not kept) and
-    ``shared`` (the same for every row); the template writes ``ROW_END`` after each row."""
+    ``shared`` (the same for every row); the template writes ``ROW_END`` after each row. Nothing
+    is kept while templates reload on change (debug), so an edited row template shows at once."""
     kept: BoundedLRU[Hashable, Markup] | None = current_app.extensions[EXTENSION]
+    if current_app.jinja_env.auto_reload:
+        kept = None
     common = (template, *shared.items())
     found: list[Markup | None] = [kept.get((common, item)) if kept is not None else None for item in items]
     missing = [item for item, html in zip(items, found, strict=True) if html is None]
     if missing:
         output = current_app.jinja_env.get_template(template).render(items=missing, row_end=Markup(ROW_END), **shared)
-        rendered = iter(output.split(ROW_END))
+        parts = output.split(ROW_END)
+        if len(parts) != len(missing) + 1 or parts[-1].strip():
+            # A row written twice, or not ended, would shift every row after it onto another
+            # item's key (another order's tick box): refuse rather than keep that.
+            raise RuntimeError(f"{template} wrote {len(parts) - 1} row ends for {len(missing)} rows")
+        rendered = iter(parts)
         for index, item in enumerate(items):
             if found[index] is None:
                 html = Markup(next(rendered))
                 found[index] = html
                 if kept is not None:
                     kept.put((common, item), html)
-    # Each is Markup by now: joined as text, not escaped again one by one as Markup.join would.
+    # Each is Markup by now: joined as text (Markup.join would pass each through escape(), which
+    # copies a Markup string: 50 copies a page for nothing).
     return Markup("".join(html for html in found if html is not None))
