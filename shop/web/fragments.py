@@ -9,7 +9,7 @@ can change under them.
 
 Rendering the fifty rows of the order list was half the page's template time (about 950 escapes);
 a kept row costs a hash and a lookup. The rows not kept are rendered together, in one call of
-the template, so a page of new orders costs what it did before.
+the template, so a page of new orders costs about what it did before.
 """
 
 from collections.abc import Hashable, Sequence
@@ -39,8 +39,9 @@ def kept_rows(template: str, items: Sequence[Hashable], **shared: Hashable) -> M
     if current_app.jinja_env.auto_reload:
         kept = None
     common = (template, *shared.items())
-    found: list[Markup | None] = [kept.get((common, item)) if kept is not None else None for item in items]
+    found = [kept.get((common, item)) if kept is not None else None for item in items]
     missing = [item for item, html in zip(items, found, strict=True) if html is None]
+    parts: list[str] = []
     if missing:
         output = current_app.jinja_env.get_template(template).render(items=missing, row_end=Markup(ROW_END), **shared)
         parts = output.split(ROW_END)
@@ -48,13 +49,14 @@ def kept_rows(template: str, items: Sequence[Hashable], **shared: Hashable) -> M
             # A row written twice, or not ended, would shift every row after it onto another
             # item's key (another order's tick box): refuse rather than keep that.
             raise RuntimeError(f"{template} wrote {len(parts) - 1} row ends for {len(missing)} rows")
-        rendered = iter(parts)
-        for index, item in enumerate(items):
-            if found[index] is None:
-                html = Markup(next(rendered))
-                found[index] = html
-                if kept is not None:
-                    kept.put((common, item), html)
-    # Each is Markup by now: joined as text (Markup.join would pass each through escape(), which
-    # copies a Markup string: 50 copies a page for nothing).
-    return Markup("".join(html for html in found if html is not None))
+    rendered = iter(parts)
+    rows = []
+    for item, html in zip(items, found, strict=True):
+        if html is None:
+            html = Markup(next(rendered))
+            if kept is not None:
+                kept.put((common, item), html)
+        rows.append(html)
+    # Joined as text: each is Markup already (Markup.join would pass each through escape(),
+    # which copies a Markup string: 50 copies a page for nothing).
+    return Markup("".join(rows))
