@@ -35,6 +35,16 @@ def test_only_the_payments_package_imports_stripe():
     assert importers and all(path.startswith("shop/payments/") for path in importers), importers
 
 
+def test_the_plain_text_search_for_stripe_imports_finds_only_payments():
+    """What a maintainer types, ``grep -rn "import stripe" shop``, must agree with the parse
+    above: a name such as ``import stripe_cli`` elsewhere sends them looking for nothing."""
+    hits = sorted(
+        str(path.relative_to(ROOT)) for path in SHOP.rglob("*.py")
+        if "import stripe" in path.read_text()
+    )
+    assert hits and all(path.startswith("shop/payments/") for path in hits), hits
+
+
 def test_payments_imports_nothing_from_the_domain():
     for path in (SHOP / "payments").rglob("*.py"):
         shop_imports = {name for name in _imports(path) if name.startswith("shop.")}

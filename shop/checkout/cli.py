@@ -5,10 +5,10 @@ from flask.cli import AppGroup
 
 from shop.errors import ShopError
 
-stripe_cli = AppGroup("stripe", help="Set up Stripe for this shop.")
+payments_cli = AppGroup("stripe", help="Set up Stripe for this shop.")
 
 
-@stripe_cli.command("webhook-setup")
+@payments_cli.command("webhook-setup")
 @click.argument("url")
 def webhook_setup(url: str) -> None:
     """Create, or find and update, the webhook endpoint at URL (the shop's /stripe/webhook):
