@@ -25,6 +25,7 @@ from sandbox.versions import LATEST as SANDBOX_API_VERSION
 from shop import create_app
 from shop.catalogue.models import Publication
 from shop.extensions import db as _db
+from tests import status_guard
 from tests.support import CSRF_RE, csrf_token, isbn13  # noqa: F401 (re-exported to tests)
 
 WEBHOOK_SECRET = "whsec_test_secret"
@@ -177,6 +178,18 @@ def assert_requests_conform(server: SandboxServer) -> None:
         f"{entry['method']} {entry['path']}: " + "; ".join(p["message"] for p in entry["problems"])
         for entry in refused
     )
+
+
+status_guard.install()
+
+
+@pytest.fixture(autouse=True)
+def order_status_moves_only_by_transition() -> Iterator[None]:
+    """Fails any test in which an order's status was written outside ``transition()`` (even
+    where the code that did it swallowed the error): see tests/status_guard.py."""
+    status_guard.offences.clear()
+    yield
+    assert status_guard.offences == [], "\n\n".join(status_guard.offences)
 
 
 @pytest.fixture(autouse=True)

@@ -6,11 +6,13 @@ import itertools
 import pathlib
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy import update as sa_update
 
 from shop.extensions import db as _db
 from shop.orders.models import Order, OrderEvent
 from shop.orders.status import ALLOWED, REQUIRES, InvalidTransition, sources, transition
+from tests import status_guard
 from tests.conftest import make_order
 from tests.support import race
 
@@ -82,7 +84,8 @@ def test_a_move_someone_else_already_made_reports_that_it_did_not_move(db):
     """Seen as paid here, refunded meanwhile by another process: dispatching finds it gone."""
     order = make_order(status="paid")
     assert order.status == "paid"  # what this caller sees, and keeps seeing…
-    db.session.execute(Order.__table__.update().values(status="refunded"))  # …behind its back
+    with status_guard.behind_the_back():
+        db.session.execute(Order.__table__.update().values(status="refunded"))  # …behind its back
     # Refunded may become dispatched only if it had been dispatched; this one never was.
     assert transition(order, "dispatched", actor="late") is None
     assert order.status == "refunded" and order.dispatched_at is None
@@ -125,3 +128,36 @@ def test_nothing_but_transition_writes_the_status():
                     and node.func.attr == "values" and any(k.arg == "status" for k in node.keywords)):
                 offenders.append(f"{where}:{node.lineno}")
     assert offenders == []
+
+
+@pytest.mark.parametrize("write", ["orm attribute", "setattr", "values by column", "values by name",
+                                   "table update", "raw sql"])
+def test_every_other_way_of_writing_the_status_is_caught_at_run_time(db, write):
+    """The source check above cannot see these; tests/status_guard.py sees their SQL, in every
+    test (conftest fails a test that sent one, even if the error was swallowed)."""
+    order = make_order(status="paid")
+    writes = {
+        "orm attribute": lambda: (order.__setattr__("status", "dispatched"), db.session.flush()),
+        "setattr": lambda: (setattr(order, "status", "dispatched"), db.session.flush()),
+        "values by column": lambda: db.session.execute(
+            sa_update(Order).where(Order.id == order.id).values({Order.status: "dispatched"})),
+        "values by name": lambda: db.session.execute(
+            sa_update(Order).where(Order.id == order.id).values({"status": "dispatched"})),
+        "table update": lambda: db.session.execute(Order.__table__.update().values(status="dispatched")),
+        "raw sql": lambda: db.session.execute(text("UPDATE shop_order SET status = 'dispatched'")),
+    }
+    with pytest.raises(status_guard.StatusWrittenOutsideTransition):
+        writes[write]()
+    assert len(status_guard.offences) == 1
+    status_guard.offences.clear()  # seen: this test's own write is the one expected
+    db.session.rollback()
+
+
+def test_the_guard_lets_transition_and_other_columns_through(db):
+    order = make_order(status="paid")
+    db.session.execute(sa_update(Order).where(Order.id == order.id).values(ship_name="A. Reader"))
+    assert transition(order, "dispatched", actor="desk") == "paid"
+    assert status_guard.offences == []
+    assert not status_guard.writes_status("UPDATE shop_order SET payment_status=? WHERE id = ?")
+    assert not status_guard.writes_status("UPDATE shop_order SET ship_name=? WHERE status = ?")
+    assert status_guard.writes_status('UPDATE "shop_order" SET updated_at=%(u)s, status=%(s)s WHERE id = 1')
