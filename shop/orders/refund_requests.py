@@ -194,7 +194,9 @@ def carry_out(order: Order, plan: RefundPlan, request_token: str, actor: str) ->
                      text="Stripe has not completed the refund yet: the copies go back in stock when it does.")
     if plan.cancel:
         order.cancelled_at = utcnow()
-        order.record("cancelled", actor, reason=plan.reason_label)
+        # A fact beside the refund's status move; "cancelled" is the kind of a status move (a
+        # checkout the customer abandoned), so this has a name of its own.
+        order.record("order_cancelled", actor, reason=plan.reason_label)
     emailed = False
     if refund.status in MONEY_RETURNING:
         emailed = queue_refund_notice(

@@ -191,7 +191,7 @@ def test_cancel_refunds_in_full_restocks_and_emails_once(client, staff_client, s
     assert order.status == "refunded" and order.dispatched_at is None and order.refunded_pence == 2095
     assert stock(db, publication) == before
     kinds = {e.kind for e in order.events}
-    assert {"refund_request", "restocked", "cancelled"} <= kinds
+    assert {"refund_request", "restocked", "order_cancelled"} <= kinds
     [email] = outbox(db, "cancellation")
     assert email.subject == f"Your order {order.reference} is cancelled and refunded"
     assert "nothing will be sent" in email.text_body and "£20.95" in email.html_body
@@ -219,7 +219,7 @@ def test_cancel_needs_a_reason(client, staff_client, sandbox, db, publication):
     response = cancel(staff_client, order, reason="")
     assert response.status_code == 422 and "Choose the reason for cancelling." in response.get_data(as_text=True)
     assert reload(db, order).status == "paid" and sandbox.requests_to("/v1/refunds") == []
-    assert not [e for e in reload(db, order).events if e.kind in ("refund_request", "cancelled")]
+    assert not [e for e in reload(db, order).events if e.kind in ("refund_request", "order_cancelled")]
 
 
 # --- a cancellation whose refund Stripe has not completed (a bank payment's) -------------------
