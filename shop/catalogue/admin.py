@@ -21,23 +21,17 @@ from shop import isbn as isbns
 from shop.catalogue.models import CatalogueChange, Publication
 from shop.catalogue.rules import (
     DETAIL_NAMES,
-    MAX_STOCK,
     PublicationDetails,
     RuleBroken,
     check_details,
     check_stock,
+    check_stock_change,
     check_together,
 )
 from shop.catalogue.search import match_query, title_word
 from shop.errors import ShopError
 from shop.extensions import db, rows_changed
 
-# Why stock changes; the key is stored as the change's ``reason``.
-STOCK_REASONS = {
-    "goods_in": "Goods in",
-    "damaged": "Damaged",
-    "stock_count": "Stock count",
-}
 ACTION_LABELS = {
     "created": "Added to the catalogue",
     "edited": "Details edited",
@@ -382,15 +376,13 @@ def adjust_stock(publication: Publication, reason: str, quantity: int, actor: st
     (what is on the shelf to sell), by a compare-and-set, so the recorded ``before`` is exactly
     the number it replaced.
     """
-    if reason not in STOCK_REASONS:
-        raise CatalogueError("Choose why the stock is changing: goods in, damaged or a stock count.")
+    try:
+        check_stock_change(reason, quantity)
+    except RuleBroken as broken:
+        raise CatalogueError(str(broken)) from None
     if reason == "stock_count":
-        if not 0 <= quantity <= MAX_STOCK:
-            raise CatalogueError(f"A stock count is from 0 to {MAX_STOCK:,} copies.")
         before, after = _count(publication, quantity), quantity
     else:
-        if not 1 <= quantity <= MAX_STOCK:
-            raise CatalogueError(f"The number of copies must be from 1 to {MAX_STOCK:,}.")
         delta = quantity if reason == "goods_in" else -quantity
         moved: int | None = db.session.scalar(
             update(Publication)

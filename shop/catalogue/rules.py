@@ -164,7 +164,7 @@ def check_pages(value: int) -> None:
 
 def check_price(pence: int) -> None:
     if pence <= 0:
-        raise RuleBroken("The price must be above £0.00.")
+        raise RuleBroken(f"The price must be above {format_pence(0)}.")
     if pence > MAX_PENCE:
         raise RuleBroken(f"That price is too large: the most is {format_pence(MAX_PENCE)}.")
 
@@ -174,6 +174,25 @@ def check_stock(copies: int) -> None:
         raise RuleBroken("Stock cannot be negative: enter 0 or more copies.")
     if copies > MAX_STOCK:
         raise RuleBroken(f"That is more than the {MAX_STOCK:,} copies we could hold.")
+
+
+# Why stock changes; the key is stored as the change's ``reason``.
+STOCK_REASONS = {
+    "goods_in": "Goods in",
+    "damaged": "Damaged",
+    "stock_count": "Stock count",
+}
+
+
+def check_stock_change(reason: str, quantity: int) -> None:
+    """A stock count sets the stock (0 or more); goods in and damaged move it by 1 or more."""
+    if reason not in STOCK_REASONS:
+        raise RuleBroken("Choose why the stock is changing: goods in, damaged or a stock count.")
+    if reason == "stock_count":
+        if not 0 <= quantity <= MAX_STOCK:
+            raise RuleBroken(f"A stock count is from 0 to {MAX_STOCK:,} copies.")
+    elif not 1 <= quantity <= MAX_STOCK:
+        raise RuleBroken(f"Enter from 1 to {MAX_STOCK:,} copies.")
 
 
 def check_summary(text: str) -> None:

@@ -46,6 +46,7 @@ from shop.emails.outbox import (
 from shop.errors import PaymentGatewayError, ShopError, UnknownCheckout
 from shop.extensions import db, rows_changed
 from shop.isbn import hyphenate
+from shop.money import format_pence
 from shop.orders import models
 from shop.orders import services as orders
 from shop.orders.holds import Holder
@@ -269,7 +270,7 @@ def footer(seller: Seller) -> str:
         # A VAT invoice gives each line's rate: here one rate for all, and why.
         parts.append(f"VAT number {seller.vat_number}.")
         parts.append("VAT: printed books are zero-rated in the UK, and postage charged with them "
-                     "follows the goods, so every line carries VAT at 0% (£0.00).")
+                     f"follows the goods, so every line carries VAT at 0% ({format_pence(0)}).")
     else:
         parts.append("No VAT is charged.")  # a seller not registered for VAT shows no rates
     parts.append("Please quote the invoice number with your payment.")

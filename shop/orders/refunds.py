@@ -41,7 +41,7 @@ def check_amount(order: Order, amount_pence: int) -> None:
     """``RefundError`` unless ``amount_pence`` is more than nothing and at most what is left
     to refund (pending refunds already count against it)."""
     if amount_pence <= 0:
-        raise RefundError("A refund must be more than £0.00.")
+        raise RefundError(f"A refund must be more than {format_pence(0)}.")
     if amount_pence > order.refundable_pence:
         pending = (
             f" ({format_pence(order.refund_pending_pence)} is already on its way)"

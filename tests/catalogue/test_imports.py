@@ -421,12 +421,17 @@ def test_onix_refuses_to_guess(tmp_path):
         + product("0000000035", "twice-b")
         + product(isbn13(4), "deleted", notification="05")
         + product("9780000000048", "bad-check-digit")
+        + product(isbn13(5), "free", price="0.00")
+        + product(isbn13(6), "too-dear", price="10000.00")
         + "</ONIXMessage>"
     )
     plan = read_onix(path)
     assert [(r.isbn, r.fields["price_pence"]) for r in plan.records] == [(isbn13(1), 850)]
     skipped = "\n".join(plan.skipped)
     assert "record 'fraction'): Its GBP price '8.505' is not a whole number of pence" in skipped
+    # The price's limits are the catalogue's rules (the staff form says the same words).
+    assert "record 'free'): Its GBP price '0.00': The price must be above £0.00." in skipped
+    assert "record 'too-dear'): Its GBP price '10000.00': That price is too large: the most is £9,999.99." in skipped
     assert "record 'deleted'): It is a delete notice" in skipped
     assert "'bad-check-digit'): Its ISBN-13: '9780000000048' is not an ISBN: its check" in skipped
     assert "Product 3 and Product 4 have the same ISBN 978-0-00-000003-3" in skipped

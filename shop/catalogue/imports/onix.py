@@ -22,7 +22,6 @@ from shop.catalogue.imports.plan import (
     quoted,
     too_large,
 )
-from shop.catalogue.rules import MAX_PENCE
 from shop.progress import Advance, nothing
 
 ONIX_NAMESPACES = {  # namespace -> uses short tags
@@ -583,6 +582,8 @@ def _onix_price(text: str) -> int:
     pence = Decimal(text) * 100
     if pence != pence.to_integral_value():
         raise Invalid(f"Its GBP price {quoted(text)} is not a whole number of pence.")
-    if not 0 < pence <= MAX_PENCE:
-        raise Invalid(f"Its GBP price {quoted(text)} is not above 0.00 (or is too large).")
+    try:
+        rules.check_price(int(pence))
+    except rules.RuleBroken as broken:
+        raise Invalid(f"Its GBP price {quoted(text)}: {broken}") from None
     return int(pence)

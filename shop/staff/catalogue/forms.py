@@ -23,9 +23,9 @@ from wtforms.validators import (
 
 from shop import isbn as isbns
 from shop.catalogue import codes, rules
-from shop.catalogue.admin import STOCK_REASONS, details_of, fingerprint
+from shop.catalogue.admin import details_of, fingerprint
 from shop.catalogue.models import Publication
-from shop.catalogue.rules import MAX_STOCK, PublicationDetails
+from shop.catalogue.rules import PublicationDetails
 from shop.errors import InvalidISBN
 from shop.money import InvalidAmount, decimal_pounds, parse_pounds
 
@@ -309,7 +309,7 @@ class NewPublicationForm(PublicationForm):
 class StockForm(FlaskForm):
     reason = SelectField(
         "Why",
-        choices=[SelectChoice(k, v) for k, v in STOCK_REASONS.items()],
+        choices=[SelectChoice(k, v) for k, v in rules.STOCK_REASONS.items()],
         validators=[InputRequired("Choose why the stock is changing.")],
     )
     quantity = WholeNumberField(
@@ -319,13 +319,11 @@ class StockForm(FlaskForm):
     )
 
     def validate_quantity(self, field) -> None:
-        lowest = 0 if self.reason.data == "stock_count" else 1
-        if not lowest <= field.data <= MAX_STOCK:
-            raise ValidationError(
-                f"A stock count is from 0 to {MAX_STOCK:,} copies."
-                if lowest == 0
-                else f"Enter from 1 to {MAX_STOCK:,} copies."
-            )
+        if self.reason.data in rules.STOCK_REASONS:  # else the reason's own message says it
+            try:
+                rules.check_stock_change(self.reason.data, field.data)
+            except rules.RuleBroken as broken:
+                raise ValidationError(str(broken)) from None
 
 
 class SaleForm(FlaskForm):

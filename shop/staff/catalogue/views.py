@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 
 from shop import isbn as isbns
-from shop.catalogue import admin, codes, covers
+from shop.catalogue import admin, codes, covers, rules
 from shop.catalogue.availability import long_date, may_ship
 from shop.catalogue.queries import get_by_isbn
 from shop.catalogue.rules import PublicationDetails
@@ -98,7 +98,7 @@ def _edit_page(publication, form: PublicationForm, status: int = 200, errors_hea
         cover_max_size=covers.describe_size(current_app.config["COVER_MAX_BYTES"]),
         action_labels=admin.ACTION_LABELS,
         field_labels=admin.FIELD_LABELS,
-        stock_reasons=admin.STOCK_REASONS,
+        stock_reasons=rules.STOCK_REASONS,
         waiting_orders=waiting.waiting_count(publication),
         notify_count=notify.count_for(publication, utcnow()),
     ), status
@@ -224,7 +224,7 @@ def adjust_stock(isbn: str):
         before, after = admin.adjust_stock(
             publication, form.reason.data, form.quantity.data, current_user.email
         )
-        label = admin.STOCK_REASONS[form.reason.data]
+        label = rules.STOCK_REASONS[form.reason.data]
         said = f"{label}: stock of “{publication.title}” went from {before} to {after}."
         return " ".join([said, *_follow_up(publication)]) if after > before else said
 
