@@ -57,9 +57,9 @@ from shop.orders.status import (
     CANCELLED,
     DISPATCHED,
     INVOICE_PENDING,
+    INVOICE_UNSETTLED,
     INVOICE_VOID,
     INVOICED,
-    INVOICED_DISPATCHED,
     PAID,
     PLACED,
     UNCOLLECTIBLE,
@@ -484,7 +484,7 @@ def _record_paid(order: Order, info: InvoiceInfo, actor: str) -> None:
     """Paid, once: ``paid``, or ``dispatched`` for an order posted before payment. The
     transition's compare-and-set decides who records it, and only that caller queues the email."""
     invoice = _invoice_of(order)
-    if order.status not in (INVOICED, INVOICED_DISPATCHED, UNCOLLECTIBLE):
+    if order.status not in INVOICE_UNSETTLED:
         return
     to = DISPATCHED if order.dispatched_at is not None else PAID
     if to not in ALLOWED[order.status]:
@@ -569,7 +569,7 @@ def void(order: Order, reason: str, actor: str, request_token: str) -> InvoiceIn
     copies go back in stock unless it was dispatched, and the contact is told, once."""
     reason = _reason(reason, "voiding")
     invoice = _invoice_of(order)
-    if order.status not in (INVOICED, INVOICED_DISPATCHED, UNCOLLECTIBLE) or invoice.stripe_invoice_id is None:
+    if order.status not in INVOICE_UNSETTLED or invoice.stripe_invoice_id is None:
         raise InvoiceError(f"Only an unpaid invoice can be voided; order {order.reference} is "
                            f"{label(order.status).lower()}.")
     info = gateway.void_invoice(invoice.stripe_invoice_id, f"{_key(order)}-void-{_token(request_token)}")
@@ -590,7 +590,7 @@ def mark_paid_out_of_band(order: Order, how: str, note: str, actor: str, request
         raise InvoiceError("Say in the note how it was paid.")
     if len(note) > MAX_REASON:
         raise InvoiceError(f"A note can have at most {MAX_REASON} characters.")
-    if order.status not in (INVOICED, INVOICED_DISPATCHED, UNCOLLECTIBLE) or invoice.stripe_invoice_id is None:
+    if order.status not in INVOICE_UNSETTLED or invoice.stripe_invoice_id is None:
         raise InvoiceError(f"Only an unpaid invoice can be marked paid; order {order.reference} is "
                            f"{label(order.status).lower()}.")
     info = gateway.pay_invoice_out_of_band(invoice.stripe_invoice_id, f"{_key(order)}-paid-{_token(request_token)}")
@@ -703,7 +703,7 @@ def to_reconcile() -> list[int]:
         select(Order.id).join(OrderInvoice, OrderInvoice.order_id == Order.id).where(
             or_(
                 and_(Order.status == INVOICE_PENDING, OrderInvoice.approved_at.is_not(None)),
-                Order.status.in_((*AWAITING_INVOICE_PAYMENT, UNCOLLECTIBLE)),
+                Order.status.in_(INVOICE_UNSETTLED),
             )
         ).order_by(Order.id)
     ))

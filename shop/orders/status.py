@@ -139,6 +139,8 @@ INVOICE_HOLDS = (INVOICE_PENDING, INVOICED)
 AWAITING_INVOICE_PAYMENT = (INVOICED, INVOICED_DISPATCHED)
 # Invoice orders closed without payment (so far: an uncollectible one may yet be paid).
 INVOICE_CLOSED = (INVOICE_VOID, UNCOLLECTIBLE)
+# An invoice that is still owed and may be settled: paid, marked paid, or voided.
+INVOICE_UNSETTLED = (*AWAITING_INVOICE_PAYMENT, UNCOLLECTIBLE)
 # What staff may pack and send: paid orders, and invoiced ones (organisations pay after delivery).
 DISPATCHABLE = (PAID, INVOICED)
 # Where dispatch takes each of them.
