@@ -15,11 +15,22 @@ CSRF_RE = re.compile(
 )
 
 
-def isbn13(n: int) -> str:
-    """The n-th valid ISBN-13 in the 978-0 range (check digit computed), for bulk test data."""
-    body = f"9780{n:08d}"
+def with_check_digit(body: str) -> str:
+    """The ISBN-13 whose first twelve digits are ``body``."""
     total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(body))
     return body + str((10 - total % 10) % 10)
+
+
+def isbn13(n: int) -> str:
+    """The n-th valid ISBN-13 in the 978-0 range (check digit computed), for bulk test data."""
+    return with_check_digit(f"9780{n:08d}")
+
+
+def form_token(page: str) -> str:
+    """The CSRF token of the first form on ``page``; fails the test when there is none."""
+    token = csrf_token(page)
+    assert token is not None, "the page has no form with a CSRF token"
+    return token
 
 
 def csrf_token(page: str) -> str | None:

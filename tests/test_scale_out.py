@@ -2,7 +2,6 @@
 sign-in rate limit work whichever server a request lands on."""
 
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import pytest
 import requests
 
 from tests.conftest import ISBN, STAFF_EMAIL, STAFF_PASSWORD, STRIPE_KEY, WEBHOOK_SECRET
+from tests.support import form_token
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -91,7 +91,7 @@ def two_servers(servers, app, publication, staff_user):
 
 
 def _token(browser, url) -> str:
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', browser.get(url).text).group(1)
+    return form_token(browser.get(url).text)
 
 
 def test_the_basket_follows_the_customer_across_servers(two_servers):

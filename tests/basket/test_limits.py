@@ -10,15 +10,14 @@ from shop.basket.services import MAX_TITLES
 from shop.catalogue.models import Publication
 from shop.config import POSTAGE_REGIONS
 from tests.conftest import make_publication
+from tests.support import with_check_digit
 
 COOKIE_BUDGET = 3000  # bytes: browsers keep cookies up to 4096, name and attributes included
 
 
 def random_isbn13(rng: random.Random) -> str:
     """A valid ISBN-13 with random digits: the worst case for the cookie's compression."""
-    body = f"978{rng.randrange(10**9):09d}"
-    total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(body))
-    return body + str((10 - total % 10) % 10)
+    return with_check_digit(f"978{rng.randrange(10**9):09d}")
 
 
 def add_publications(db, isbns: list[str], stock: int) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from shop.catalogue.models import Publication
 from shop.orders.models import Order
 from tests.conftest import ISBN, Shopper, deliver_event, make_publication, pay, start_checkout
-from tests.support import race
+from tests.support import form_token, race
 
 HELD = "copies of “Leadership and engagement for improvement in the NHS: Together we can” waiting in unpaid checkouts"
 
@@ -121,7 +121,7 @@ def test_simultaneous_checkouts_from_one_address_cannot_pass_the_cap_together(ap
     for _ in range(6):
         browser = requests.Session()
         added = browser.post(f"{live_server}/basket/add", data={"isbn": ISBN, "quantity": "50"})
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', added.text).group(1)
+        token = form_token(added.text)
         browsers.append((browser, token))
 
     def check_out(index: int) -> bool:

@@ -1,7 +1,6 @@
 """Recording payments: the webhook, the success page, and their races."""
 
 import json
-import threading
 import time
 
 import requests
@@ -20,6 +19,7 @@ from tests.conftest import (
     post_webhook,
     start_checkout,
 )
+from tests.support import form_token, race
 
 
 def order_of(db, session_id) -> Order:
@@ -81,18 +81,8 @@ def test_concurrent_deliveries_fulfil_once(app, live_server, shopper, sandbox, d
     [event_id] = pay(sandbox, session_id)
     payload = sandbox.event_payload(event_id)
     headers = {"Content-Type": "application/json", "Stripe-Signature": sign_payload(payload, WEBHOOK_SECRET)}
-    statuses: list[int] = []
-    barrier = threading.Barrier(20)
-
-    def deliver():
-        barrier.wait()
-        statuses.append(requests.post(live_server + "/stripe/webhook", data=payload, headers=headers, timeout=30).status_code)
-
-    threads = [threading.Thread(target=deliver) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = race(20, lambda _: requests.post(live_server + "/stripe/webhook", data=payload, headers=headers,
+                                               timeout=30).status_code)
     assert statuses == [200] * 20
     order = order_of(db, session_id)
     assert order.status == "paid" and paid_events(db, order) == 1
@@ -122,24 +112,16 @@ def test_success_page_races_the_webhook(app, live_server, shopper, sandbox, db, 
     [event_id] = pay(sandbox, session_id)
     payload = sandbox.event_payload(event_id)
     headers = {"Content-Type": "application/json", "Stripe-Signature": sign_payload(payload, WEBHOOK_SECRET)}
-    results = []
-    barrier = threading.Barrier(6)
     # The buyer's own browser: only its pending checkout makes the page ask Stripe.
     cookies = {"session": shopper.client.get_cookie("session").value}
+    kinds = ["webhook", "page"] * 3
 
-    def hit(kind):
-        barrier.wait()
-        if kind == "webhook":
-            results.append(requests.post(live_server + "/stripe/webhook", data=payload, headers=headers, timeout=30).status_code)
-        else:
-            results.append(requests.get(f"{live_server}/checkout/success?session_id={session_id}", cookies=cookies, timeout=30).status_code)
+    def hit(index: int) -> int:
+        if kinds[index] == "webhook":
+            return requests.post(live_server + "/stripe/webhook", data=payload, headers=headers, timeout=30).status_code
+        return requests.get(f"{live_server}/checkout/success?session_id={session_id}", cookies=cookies, timeout=30).status_code
 
-    threads = [threading.Thread(target=hit, args=(kind,)) for kind in ["webhook", "page"] * 3]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert results == [200] * 6
+    assert race(len(kinds), hit) == [200] * 6
     assert paid_events(db, order_of(db, session_id)) == 1
     assert stock(db) == 98
 
@@ -266,7 +248,6 @@ def test_cancelling_returns_to_an_intact_basket_and_closes_the_checkout(client, 
 
 def test_the_whole_journey_with_webhooks_delivered_by_stripe(app, live_server, sandbox, db, publication):
     """As a customer: catalogue, publication page, basket, Stripe's page, confirmation."""
-    import re
 
     sandbox.post("/_sandbox/config", webhook_url=live_server + "/stripe/webhook", webhook_secret=WEBHOOK_SECRET, deliver_webhooks=True)
     browser = requests.Session()
@@ -277,7 +258,7 @@ def test_the_whole_journey_with_webhooks_delivered_by_stripe(app, live_server, s
     # The add form carries no token (a same-origin POST needs none); the basket's forms do.
     basket = browser.post(live_server + "/basket/add", data={"isbn": ISBN, "quantity": "3"})
     assert "£25.50" in basket.text
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', basket.text).group(1)
+    token = form_token(basket.text)
     pay_page = browser.post(live_server + "/checkout", data={"csrf_token": token})
     assert pay_page.url.startswith(sandbox.url + "/pay/") and "Pay" in pay_page.text
     declined = browser.post(pay_page.url, data={

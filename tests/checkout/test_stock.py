@@ -1,7 +1,5 @@
 """Stock is reserved at checkout and never oversold, however many buy the last copies at once."""
 
-import re
-import threading
 
 import requests
 from sqlalchemy import func, select
@@ -9,6 +7,7 @@ from sqlalchemy import func, select
 from shop.catalogue.models import Publication
 from shop.orders.models import Order
 from tests.conftest import ISBN, cancel_link, deliver_event, make_publication, pay, start_checkout
+from tests.support import form_token, race
 
 
 def stock(db) -> int:
@@ -70,31 +69,22 @@ def test_no_oversell_when_many_buy_the_last_copies_at_once(app, live_server, san
         browser = requests.Session()
         added = browser.post(f"{live_server}/basket/add", data={"isbn": ISBN, "quantity": "1"})
         assert "Added 1 copy" in added.text
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', added.text).group(1)
+        token = form_token(added.text)
         browsers.append((browser, token))
 
-    outcomes: list[str] = []
-    barrier = threading.Barrier(customers)
-
-    def check_out(browser, token):
-        barrier.wait()
+    def check_out(index: int) -> str:
+        browser, token = browsers[index]
         response = browser.post(f"{live_server}/checkout", data={"csrf_token": token}, allow_redirects=False, timeout=60)
         location = response.headers.get("Location", "")
         if location.startswith(sandbox.url):
-            outcomes.append("stripe")
-        else:
-            basket = browser.get(f"{live_server}/basket").text
-            # Refused either at the reservation ("has just sold out") or, arriving after it, by
-            # the basket's own stock check ("Out of stock").
-            refused = "has just sold out" in basket or "Out of stock" in basket
-            outcomes.append("sold out" if refused else basket)
+            return "stripe"
+        basket = browser.get(f"{live_server}/basket").text
+        # Refused either at the reservation ("has just sold out") or, arriving after it, by
+        # the basket's own stock check ("Out of stock").
+        refused = "has just sold out" in basket or "Out of stock" in basket
+        return "sold out" if refused else basket
 
-    threads = [threading.Thread(target=check_out, args=pair) for pair in browsers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
+    outcomes = race(customers, check_out)
     assert outcomes.count("stripe") == 3, outcomes
     assert outcomes.count("sold out") == customers - 3, outcomes
     assert len(sandbox.requests_to("/v1/checkout/sessions")) == 3

@@ -22,6 +22,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from tests.conftest import STAFF_EMAIL, STRIPE_KEY, WEBHOOK_SECRET
+from tests.support import form_token
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -240,7 +241,7 @@ def test_sign_in_limits_count_the_real_address_whatever_the_client_claims(stack,
     for n in range(6):
         browser = client(stack)
         page = browser.get(stack["proxy"] + "/staff/login").text
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        token = form_token(page)
         response = browser.post(
             stack["proxy"] + "/staff/login", allow_redirects=False,
             data={"csrf_token": token, "email": STAFF_EMAIL, "password": f"wrong {n}"},
@@ -255,7 +256,7 @@ def test_sign_in_limits_count_the_real_address_whatever_the_client_claims(stack,
     browser.trust_env = False
     browser.verify = stack["cert"]
     page = browser.get(stack["proxy"] + "/staff/login").text
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    token = form_token(page)
     signed_in = browser.post(stack["proxy"] + "/staff/login", allow_redirects=False,
                              data={"csrf_token": token, "email": STAFF_EMAIL, "password": STAFF_PASSWORD},
                              headers={"Referer": stack["proxy"] + "/staff/login"})

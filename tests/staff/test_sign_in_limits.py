@@ -3,12 +3,11 @@ got 8 password checks against a limit of 5. Now each attempt is counted before t
 checked, per account and client; the owner's own browser (one that has signed in to the account
 before) is never held back by guesses from elsewhere."""
 
-import re
 
 import requests
 
 from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD, page_token, sign_in
-from tests.support import race
+from tests.support import form_token, race
 
 
 def browser_at(app, address: str):
@@ -67,8 +66,7 @@ def test_forty_simultaneous_guesses_get_at_most_the_limit_of_password_checks(app
     for _ in range(40):
         browser = requests.Session()
         page = browser.get(f"{live_server}/staff/login").text
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"', page)
-        browsers.append((browser, token.group(1) or token.group(2)))
+        browsers.append((browser, form_token(page)))
 
     def guess(index: int) -> int:
         browser, token = browsers[index]
