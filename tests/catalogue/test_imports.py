@@ -5,11 +5,12 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from shop.catalogue.imports import plan as plans
 from shop.catalogue.imports.csv import COLUMNS
 from shop.catalogue.imports.onix import read_onix
-from shop.catalogue.models import Publication
+from shop.catalogue.models import CatalogueChange, Publication
 from tests.conftest import ISBN, isbn13, make_publication
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -496,3 +497,45 @@ def test_reimporting_never_undoes_copies_reserved_or_sold(runner, db, tmp_path):
     assert runner.invoke(args=["catalogue", "import", str(exported)]).exit_code == 0
     book = catalogue(db)[ISBN]
     assert (book.price_pence, book.stock) == (950, 95)
+
+
+# --- Imports write as staff edits do --------------------------------------------------------
+
+
+def _history(db, isbn: str) -> list[CatalogueChange]:
+    publication = db.session.scalar(select(Publication).filter_by(isbn=isbn))
+    return list(db.session.scalars(
+        select(CatalogueChange).filter_by(publication_id=publication.id).order_by(CatalogueChange.id)
+    ))
+
+
+def test_each_change_an_import_makes_is_in_the_titles_history_by_its_file(runner, db):
+    make_publication()  # £8.50; good.csv says £9.00 (and changes nothing else this title keeps)
+    assert run(runner, db, "import", SAMPLES / "good.csv").exit_code == 0
+    [edited] = _history(db, ISBN)
+    assert (edited.actor, edited.action) == ("import: good.csv", "edited")
+    assert edited.before["price_pence"] == 850 and edited.after["price_pence"] == 900
+    [created] = _history(db, isbn13(1))
+    assert (created.actor, created.action) == ("import: good.csv", "created")
+    assert created.after["price_pence"] == 1200
+
+
+def test_a_title_changed_while_importing_rolls_the_whole_import_back(runner, db, monkeypatch):
+    """The import compares, then writes only while each title still holds what it compared, as a
+    staff edit does: a price a colleague saved in between wins, and nothing of the file lands."""
+    make_publication()
+    compare = plans._changes
+
+    def compare_then_a_colleague_saves(plan):
+        found = compare(plan)
+        with db.engine.begin() as colleague:  # a connection of its own, committed
+            colleague.execute(update(Publication).where(Publication.isbn == ISBN).values(price_pence=875))
+        return found
+
+    monkeypatch.setattr(plans, "_changes", compare_then_a_colleague_saves)
+    result = run(runner, db, "import", SAMPLES / "good.csv")
+    assert result.exit_code == 1
+    assert "was changed by someone else while importing, so nothing was imported. Run it again." in result.output
+    books = catalogue(db)
+    assert set(books) == {ISBN} and books[ISBN].price_pence == 875  # the colleague's price stands
+    assert _history(db, ISBN) == []
