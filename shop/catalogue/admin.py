@@ -288,17 +288,19 @@ def update_publication(
 
 
 def _write_if_unchanged(
-    publication: Publication, before: dict[str, Any], after: dict[str, Any], actor: str
+    publication: Publication, before: dict[str, Any], after: dict[str, Any], actor: str,
+    follows: dict[str, Any] | None = None,
 ) -> bool:
     """Write ``after`` only while those fields still hold ``before`` (a compare-and-set: SQLite
-    takes no row lock on reading), and record it; False when someone changed one meanwhile."""
+    takes no row lock on reading), and record it; False when someone changed one meanwhile.
+    ``follows``: columns that follow from ``after`` (a cover's size), written with it."""
     columns = Publication.__table__.c
     written = rows_changed(
         update(Publication)
         .where(Publication.id == publication.id)
         .where(*(columns[name].is_(None) if before[name] is None else columns[name] == before[name]
                  for name in after))
-        .values(**after)
+        .values(**after, **(follows or {}))
         .execution_options(synchronize_session=False)
     )
     db.session.expire(publication)
@@ -323,7 +325,9 @@ def import_changes(
             f"“{publication.title}” (ISBN {isbns.hyphenate(publication.isbn)}): "
             + " ".join(together.values()) + " Nothing was imported."
         )
-    if not _write_if_unchanged(publication, before, after, actor):
+    # A file the import names has not been measured: its size is unknown until covers-rebuild.
+    follows = {"cover_width": None, "cover_height": None} if "cover_path" in after else None
+    if not _write_if_unchanged(publication, before, after, actor, follows):
         raise CatalogueError(
             f"“{publication.title}” (ISBN {isbns.hyphenate(publication.isbn)}) "
             "was changed by someone else while importing, so nothing was imported. Run it again."

@@ -316,6 +316,13 @@ def remove_cover(publication: Publication, actor: str) -> None:
     db.session.flush()
 
 
+def renamed_by_import(publication: Publication, new_path: str | None) -> None:
+    """An import names another file as the cover: the stored cover's files (if it had them) go
+    once the import commits, as an upload's would. The import clears the stored size with the
+    path (admin.import_changes), so ``covers-rebuild`` resizes the new file."""
+    _replace_files(publication, [new_path] if new_path else [], [], _folder(current_app.config["COVERS_DIR"]))
+
+
 def cover_file(publication: Publication, covers_dir: str) -> Path | None:
     """The stored cover, if it exists inside ``covers_dir`` and is a type we serve."""
     if not publication.cover_path:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from shop import isbn as isbns
-from shop.catalogue import admin
+from shop.catalogue import admin, covers
 from shop.catalogue.models import Publication
 from shop.catalogue.rules import DETAIL_NAMES, PublicationDetails, RuleBroken, check
 from shop.errors import InvalidISBN
@@ -189,10 +189,13 @@ def apply(plan: ImportPlan, actor: str, advance: Advance = nothing) -> list[Chan
             extra = {k: v for k, v in values.items() if k not in DETAIL_NAMES and k != "stock"}
             admin.create_publication(record.isbn, details, values["stock"], actor, **extra)
         elif change.action == "update":
+            after = {name: new for name, _old, new in change.fields}
+            if "cover_path" in after:
+                covers.renamed_by_import(existing[record.isbn], after["cover_path"])
             admin.import_changes(
                 existing[record.isbn],
                 before={name: old for name, old, _new in change.fields},
-                after={name: new for name, _old, new in change.fields},
+                after=after,
                 actor=actor,
             )
     db.session.flush()
