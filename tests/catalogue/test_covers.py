@@ -13,6 +13,7 @@ from sqlalchemy import update
 from shop.catalogue import covers
 from shop.catalogue.models import Publication
 from shop.orderlinks import order_token
+from tests.catalogue.test_imports import a_colleague_saves_while_importing, write_rows
 from tests.conftest import ISBN, make_order, page_token
 
 
@@ -185,6 +186,14 @@ def test_a_cover_named_by_an_import_shows_as_it_is_until_rebuilt(app, runner, cl
     assert (covers_dir / "imported" / "front.png").exists()  # an import's own file is left alone
 
 
+def sheet_naming_a_cover(tmp_path, pub: Publication, cover: str):
+    """A CSV that keeps the title's details and names ``cover`` as its cover."""
+    row = {"isbn": ISBN, "title": pub.title, "subtitle": pub.subtitle or "", "publisher": pub.publisher,
+           "year": pub.year, "pages": pub.pages, "price": "8.50", "stock": pub.stock, "summary": pub.summary,
+           "pdf_url": pub.pdf_url or "", "cover": cover}
+    return write_rows(tmp_path / "spring.csv", [row], columns=list(row))
+
+
 def test_an_import_that_names_a_new_cover_replaces_an_uploaded_one_cleanly(app, runner, staff_client, db, publication, covers_dir, tmp_path):
     """The uploaded cover's files go once the import commits; the new file is measured and
     resized by covers-rebuild like any cover an import names (its stale size would hide it)."""
@@ -192,12 +201,7 @@ def test_an_import_that_names_a_new_cover_replaces_an_uploaded_one_cleanly(app, 
     uploaded = files(covers_dir)
     (covers_dir / "imported").mkdir()
     (covers_dir / "imported" / "spring.png").write_bytes(picture(colour=(20, 90, 40), size=(300, 450)))
-    pub = fresh(db)
-    row = {"isbn": ISBN, "title": pub.title, "subtitle": pub.subtitle or "", "publisher": pub.publisher,
-           "year": pub.year, "pages": pub.pages, "price": "8.50", "stock": pub.stock, "summary": pub.summary,
-           "pdf_url": pub.pdf_url or "", "cover": "imported/spring.png"}
-    sheet = tmp_path / "spring.csv"
-    sheet.write_text(",".join(row) + "\n" + ",".join(f'"{value}"' for value in row.values()) + "\n")
+    sheet = sheet_naming_a_cover(tmp_path, fresh(db), "imported/spring.png")
     db.session.rollback()
     result = runner.invoke(args=["catalogue", "import", str(sheet)])
     assert result.exit_code == 0 and "0 added, 1 updated" in result.output, result.output
@@ -211,29 +215,18 @@ def test_an_import_that_names_a_new_cover_replaces_an_uploaded_one_cleanly(app, 
 
 
 def test_an_import_that_fails_keeps_the_uploaded_covers_files(app, runner, staff_client, db, publication, covers_dir, tmp_path, monkeypatch):
-    from shop.catalogue.imports import plan as plans
-
     upload(staff_client, picture(size=(600, 900)))
     uploaded = files(covers_dir)
     pub = fresh(db)
-    row = {"isbn": ISBN, "title": pub.title, "subtitle": "", "publisher": pub.publisher, "year": pub.year,
-           "pages": pub.pages, "price": "8.50", "stock": pub.stock, "summary": pub.summary, "pdf_url": "",
-           "cover": "imported/spring.png"}
-    sheet = tmp_path / "spring.csv"
-    sheet.write_text(",".join(row) + "\n" + ",".join(f'"{value}"' for value in row.values()) + "\n")
-    compare = plans._changes
-
-    def compare_then_a_colleague_saves(plan):
-        found = compare(plan)
-        with db.engine.begin() as colleague:
-            colleague.execute(update(Publication).where(Publication.isbn == ISBN).values(subtitle="Second edition"))
-        return found
-
-    monkeypatch.setattr(plans, "_changes", compare_then_a_colleague_saves)
+    sheet = sheet_naming_a_cover(tmp_path, pub, "imported/spring.png")
+    # The sheet changes only the cover, so that is what the colleague's edit must collide with.
+    a_colleague_saves_while_importing(monkeypatch, db, cover_path="imported/autumn.png")
     db.session.rollback()
     result = runner.invoke(args=["catalogue", "import", str(sheet)])
     assert result.exit_code == 1 and "nothing was imported" in result.output, result.output
-    assert files(covers_dir) == uploaded and fresh(db).cover_path == pub.cover_path
+    # None of the upload's files was deleted by the import that rolled back; the colleague's
+    # choice stands (the old assertion compared the refreshed object with itself).
+    assert files(covers_dir) == uploaded and fresh(db).cover_path == "imported/autumn.png"
 
 
 def test_srcset_offers_the_copies_a_screen_of_one_to_three_pixels_per_point_could_use():

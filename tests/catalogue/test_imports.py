@@ -520,19 +520,25 @@ def test_each_change_an_import_makes_is_in_the_titles_history_by_its_file(runner
     assert created.after["price_pence"] == 1200
 
 
-def test_a_title_changed_while_importing_rolls_the_whole_import_back(runner, db, monkeypatch):
-    """The import compares, then writes only while each title still holds what it compared, as a
-    staff edit does: a price a colleague saved in between wins, and nothing of the file lands."""
-    make_publication()
+def a_colleague_saves_while_importing(monkeypatch, db, **values) -> None:
+    """Between the import's compare and its writes, a colleague's edit of ISBN's ``values``
+    commits, on a connection of its own."""
     compare = plans._changes
 
     def compare_then_a_colleague_saves(plan):
         found = compare(plan)
-        with db.engine.begin() as colleague:  # a connection of its own, committed
-            colleague.execute(update(Publication).where(Publication.isbn == ISBN).values(price_pence=875))
+        with db.engine.begin() as colleague:
+            colleague.execute(update(Publication).where(Publication.isbn == ISBN).values(**values))
         return found
 
     monkeypatch.setattr(plans, "_changes", compare_then_a_colleague_saves)
+
+
+def test_a_title_changed_while_importing_rolls_the_whole_import_back(runner, db, monkeypatch):
+    """The import compares, then writes only while each title still holds what it compared, as a
+    staff edit does: a price a colleague saved in between wins, and nothing of the file lands."""
+    make_publication()
+    a_colleague_saves_while_importing(monkeypatch, db, price_pence=875)
     result = run(runner, db, "import", SAMPLES / "good.csv")
     assert result.exit_code == 1
     assert "was changed by someone else while importing, so nothing was imported. Run it again." in result.output
