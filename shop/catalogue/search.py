@@ -162,9 +162,9 @@ def title_word(word: str):
 def is_outside_models(kind: str, name: str) -> bool:
     """A database object the models do not describe (for Alembic's comparison of models and
     schema): the search indexes, the catalogue version table their triggers keep, and indexes
-    that one database alone has (``…_sqlite``: migration 0022)."""
+    that one database alone has (``…_sqlite``, ``…_pg``: migrations 0022, 0023)."""
     if kind == "index":
-        return name.endswith(("_trgm", "_sqlite"))
+        return name.endswith(("_trgm", "_sqlite", "_pg"))
     return kind == "table" and (name.startswith(SEARCH_TABLE) or name == VERSION_TABLE)
 
 

@@ -46,7 +46,8 @@ class Order(Model):
         CheckConstraint("subtotal_pence >= 0", name="subtotal_not_negative"),
         CheckConstraint("postage_pence >= 0", name="postage_not_negative"),
         CheckConstraint("total_pence = subtotal_pence + postage_pence", name="total_adds_up"),
-        # SQLite also has ix_shop_order_to_pack_sqlite (migration 0022), outside the models.
+        # Outside the models: SQLite's ix_shop_order_to_pack_sqlite (migration 0022) and
+        # PostgreSQL's partial ix_shop_order_to_pack_pg (0023).
         Index("ix_shop_order_status_created", "status", "created_at"),
         CheckConstraint("refunded_pence >= 0", name="refunded_not_negative"),
         CheckConstraint("refund_pending_pence >= 0", name="refund_pending_not_negative"),
