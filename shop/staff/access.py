@@ -11,21 +11,22 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from shop.staff import auth, roles
-from shop.staff.models import StaffSession, StaffUser
+from shop.staff.models import StaffUser
+from shop.staff.sessions import SignedIn
 
 
 def required_roles() -> frozenset[str]:
     return frozenset(current_app.config["STAFF_REQUIRE_2FA_ROLES"])
 
 
-def two_factor_required(user: StaffUser) -> bool:
+def two_factor_required(user: StaffUser | SignedIn) -> bool:
     """Whether the account's roles oblige it to use a second factor."""
     return bool(user.roles & required_roles())
 
 
-def second_factor_due(user: StaffUser, record: StaffSession) -> bool:
+def second_factor_due(user: SignedIn) -> bool:
     """Whether this session must still give (or first set up) a second factor."""
-    if record.second_factor_at is not None:
+    if user.second_factor_at is not None:
         return False
     return user.two_factor or two_factor_required(user)
 
@@ -41,9 +42,7 @@ def _shown() -> tuple[bool, frozenset[str]] | None:
     not use it."""
     if _SHOWN not in g:
         user = current_user._get_current_object()
-        record = getattr(g, auth.SESSION, None)
-        setattr(g, _SHOWN, (record is not None and second_factor_due(user, record), user.roles)
-                if user.is_authenticated else None)
+        setattr(g, _SHOWN, (second_factor_due(user), user.roles) if isinstance(user, SignedIn) else None)
     return getattr(g, _SHOWN)
 
 
@@ -61,8 +60,8 @@ def may(endpoint: str) -> bool:
 
 def check(endpoint: str | None) -> Response | None:
     """None when the signed-in member of staff may go on to ``endpoint``; else the answer."""
-    user = current_user._get_current_object()
-    if second_factor_due(user, getattr(g, auth.SESSION)):
+    user = auth.signed_in()
+    if second_factor_due(user):
         if endpoint in roles.SECOND_STEP:
             return None
         if request.method not in ("GET", "HEAD"):

@@ -1,18 +1,20 @@
 """Staff accounts: Argon2id password hashes (argon2-cffi), sign-in checks, and loading the
 signed-in account from its session record (shop.staff.sessions) for Flask-Login."""
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from functools import cached_property
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, Request, current_app, g
+from flask_login import current_user
 from sqlalchemy import select
 
 from shop.errors import ShopError
 from shop.extensions import db, login_manager
 from shop.staff import roles, sessions
-from shop.staff.models import StaffUser
+from shop.staff.models import StaffSession, StaffUser
 from shop.timeutil import utcnow
 
 MAX_EMAIL_LENGTH = 320
@@ -124,25 +126,51 @@ def password_matches(user: StaffUser, password: str) -> bool:
         return False
 
 
-SESSION = "staff_session"  # flask.g: the live StaffSession of this request, once loaded
 ENDED = "staff_session_ended"  # flask.g: why this request's session just ended (idle, expired)
 
 
 @login_manager.request_loader
-def load_staff(request: Request) -> StaffUser | None:
-    """The account whose live session the staff cookie names (``sessions.find``), or None.
+def load_staff(request: Request) -> sessions.SignedIn | None:
+    """Who the staff cookie signs in (``sessions.find``: plain values, not ORM objects), or None.
     Nothing but that cookie signs anyone in: the basket's session cookie plays no part."""
     config = current_app.config
     now = utcnow()
-    record, ended = sessions.find(
+    signed_in, ended = sessions.find(
         request.cookies.get(config["STAFF_SESSION_COOKIE_NAME"]), now,
         idle=timedelta(minutes=config["STAFF_IDLE_MINUTES"]),
         lifetime=timedelta(hours=config["STAFF_SESSION_HOURS"]),
     )
     setattr(g, ENDED, ended)
-    if ended is not None or (record is not None and sessions.touch(record, now)):
+    if ended is not None or (signed_in is not None and sessions.touch(signed_in, now)):
         db.session.commit()  # its own small write, whatever the page does next
-    if record is None:
-        return None
-    setattr(g, SESSION, record)
-    return record.user
+    return signed_in
+
+
+def signed_in() -> sessions.SignedIn:
+    """The signed-in member of staff (behind the staff guard, there always is one)."""
+    user = current_user._get_current_object()
+    if not isinstance(user, sessions.SignedIn):
+        raise RuntimeError("no member of staff is signed in")
+    return user
+
+
+def account() -> StaffUser:
+    """The signed-in member of staff's account, as an ORM object, for a page that reads or
+    changes more of it than ``SignedIn`` holds (a password, a second factor, the audit)."""
+    return db.session.get_one(StaffUser, signed_in().id)
+
+
+def session_record() -> StaffSession:
+    """This request's session row, for a page that changes it (signing out, a second factor, a
+    password typed again)."""
+    return db.session.get_one(StaffSession, signed_in().session_id)
+
+
+def second_factor_given(now: datetime) -> None:
+    """This session has just given (or set up) its second factor: the rest of this request's
+    pages (the menu drawn after it) see the desk open, as the next request will."""
+    sessions.second_factor_passed(session_record(), now)
+    setattr(g, _LOGIN_USER, replace(signed_in(), second_factor_at=now, two_factor=True))
+
+
+_LOGIN_USER = "_login_user"  # where Flask-Login keeps the request's user (flask_login.utils)

@@ -11,8 +11,7 @@ session, so a stolen cookie cannot be used to guess the password.
 
 from datetime import timedelta
 
-from flask import current_app, flash, g, make_response, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask import current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import PasswordField
@@ -33,23 +32,23 @@ def require_fresh_password(purpose: str, back: str) -> Response | None:
     """None when the action may go ahead; otherwise the response to send instead (the prompt,
     or the sign-in page once the session has ended). ``purpose`` completes "To …, type your
     password again"; ``back`` is where Cancel goes."""
-    record = getattr(g, auth.SESSION)
+    signed_in = auth.signed_in()
     config = current_app.config
     now = utcnow()
-    if sessions.is_fresh(record, now, timedelta(minutes=config["STAFF_REAUTH_MINUTES"])):
+    if sessions.is_fresh(signed_in, now, timedelta(minutes=config["STAFF_REAUTH_MINUTES"])):
         return None
     form = ConfirmPasswordForm()
     status = 200
     if FIELD in request.form:
-        attempt = Attempt([Counter(config["STAFF_REAUTH_LIMIT"], f"staff-reauth/{record.id}", "")])
+        attempt = Attempt([Counter(config["STAFF_REAUTH_LIMIT"], f"staff-reauth/{signed_in.session_id}", "")])
         if attempt.begin() is not None:
-            sessions.revoke(record, sessions.TOO_MANY_PASSWORDS, now)
+            sessions.revoke(auth.session_record(), sessions.TOO_MANY_PASSWORDS, now)
             db.session.commit()
             flash("You were signed out after too many wrong passwords. Please sign in again.", "error")
             return redirect(url_for("staff.login"), code=303)
-        if auth.password_matches(current_user, request.form[FIELD]):
+        if auth.password_matches(auth.account(), request.form[FIELD]):
             attempt.succeeded()
-            sessions.password_confirmed(record, now)
+            sessions.password_confirmed(auth.session_record(), now)
             db.session.commit()  # kept even if the action then fails
             return None
         form.confirm_password.errors = ["That is not your password. Type it again."]

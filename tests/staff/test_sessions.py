@@ -221,3 +221,30 @@ def test_guessing_the_password_at_the_prompt_ends_the_session(app, client, staff
     assert staff_client.get("/staff/orders").status_code == 302
     assert records(db)[0].revoked_reason == "too many wrong passwords"
     assert sandbox.requests_to("/v1/refunds") == []
+
+
+@pytest.mark.parametrize("held", [["desk", "finance", "catalogue"], []], ids=["three roles", "no role"])
+def test_who_is_signed_in_is_read_in_one_statement_of_plain_values(app, db, held):
+    """``sessions.find`` reads the session, the account and every role in one statement (a row
+    per role, none lost or doubled), and holds no ORM object for the request to carry."""
+    from sqlalchemy import event
+
+    from shop.staff import sessions
+    from shop.staff.accounts import services
+    from shop.staff.models import StaffUser
+
+    user = services.create("two.hats@example.org", STAFF_PASSWORD, held, 12, None, utcnow())
+    token = sessions.start(user, "a browser", "192.0.2.1", utcnow())
+    db.session.commit()
+    db.session.expunge_all()
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        found, ended = sessions.find(token, utcnow(), timedelta(minutes=30), timedelta(hours=10))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert ended is None and len(statements) == 1
+    assert isinstance(found, sessions.SignedIn) and found.email == "two.hats@example.org"
+    assert found.roles == frozenset(held) and not found.two_factor and found.second_factor_at is None
+    assert not any(isinstance(thing, (StaffUser, StaffSession)) for thing in db.session.identity_map.values())

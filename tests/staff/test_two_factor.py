@@ -34,6 +34,9 @@ def enrol(client, clock_now: datetime) -> tuple[str, list[str]]:
         "csrf_token": csrf_token(page), "secret": hidden, "code": pyotp.TOTP(secret).at(clock_now),
     })
     assert response.status_code == 200, response.get_data(as_text=True)
+    # The page that shows the codes is the first with the desk open: its menu is there, even
+    # for a role that needs a second factor (the session gave one a moment ago, in this request).
+    assert '<nav aria-label="Staff">' in response.get_data(as_text=True)
     codes = re.findall(r"<code>([A-Z0-9-]+)</code>", response.get_data(as_text=True))
     return secret, codes
 

@@ -17,7 +17,7 @@ from flask_login import current_user
 
 from shop.errors import ShopError
 from shop.extensions import db
-from shop.staff import access, roles, sessions
+from shop.staff import access, auth, roles, sessions
 from shop.staff.accounts import services
 from shop.staff.accounts.forms import AccountActionForm, InviteForm, RolesForm, SetPasswordForm
 from shop.staff.actions import run_action
@@ -79,7 +79,7 @@ def invite():
         return _index_page(form, 422)
     try:
         user = services.invite(
-            form.email.data or "", form.roles.data, current_user, utcnow(), _link_url,
+            form.email.data or "", form.roles.data, auth.account(), utcnow(), _link_url,
             current_app.config["SHOP_NAME"],
         )
     except ShopError as error:
@@ -120,7 +120,7 @@ def set_roles(user_id: int):
     form = RolesForm()
 
     def action() -> str:
-        changed = services.set_roles(user, form.roles.data or [], current_user, utcnow())
+        changed = services.set_roles(user, form.roles.data or [], auth.account(), utcnow())
         if not changed:
             return "Nothing changed."
         held = ", ".join(roles.label(role) for role in roles.ordered(user.roles)) or "none"
@@ -133,7 +133,7 @@ def set_roles(user_id: int):
 def disable(user_id: int):
     user = _account_or_404(user_id)
     return run_action(
-        AccountActionForm(), lambda: services.disable(user, current_user, utcnow()),
+        AccountActionForm(), lambda: services.disable(user, auth.account(), utcnow()),
         f"{user.email} is disabled and signed out everywhere.", _back_to(user),
     )
 
@@ -142,7 +142,7 @@ def disable(user_id: int):
 def enable(user_id: int):
     user = _account_or_404(user_id)
     return run_action(
-        AccountActionForm(), lambda: services.enable(user, current_user, utcnow()),
+        AccountActionForm(), lambda: services.enable(user, auth.account(), utcnow()),
         f"{user.email} can sign in again.", _back_to(user),
     )
 
@@ -152,7 +152,7 @@ def reset(user_id: int):
     user = _account_or_404(user_id)
     return run_action(
         AccountActionForm(),
-        lambda: services.reset(user, current_user, utcnow(), _link_url, current_app.config["SHOP_NAME"]),
+        lambda: services.reset(user, auth.account(), utcnow(), _link_url, current_app.config["SHOP_NAME"]),
         f"{user.email}'s password and two-factor sign-in no longer work; a link to set a new "
         "password is on its way to them.",
         _back_to(user),

@@ -6,14 +6,12 @@ from flask import (
     Blueprint,
     current_app,
     flash,
-    g,
     make_response,
     redirect,
     render_template,
     request,
     url_for,
 )
-from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from shop.extensions import db
@@ -36,7 +34,7 @@ def _next() -> str:
 
 
 def _session():
-    return getattr(g, auth.SESSION)
+    return auth.session_record()
 
 
 def _signer() -> URLSafeTimedSerializer:
@@ -45,7 +43,7 @@ def _signer() -> URLSafeTimedSerializer:
 
 @bp.get("")
 def show():
-    user = current_user._get_current_object()
+    user = auth.account()
     return render_template(
         "staff/me/show.html", user=user, required=access.two_factor_required(user),
         codes_left=totp.recovery_codes_left(user) if user.two_factor else 0, form=ButtonForm(),
@@ -56,7 +54,7 @@ def show():
 def two_factor():
     """The second step of signing in. Each code is counted before it is checked, per account
     (shop.staff.throttle); when the count is spent the session ends."""
-    user = current_user._get_current_object()
+    user = auth.account()
     record = _session()
     if not user.two_factor:
         return redirect(url_for(".enrol", next=request.args.get("next")), code=303)
@@ -84,7 +82,7 @@ def two_factor():
         form.code.errors = [WRONG_CODE]
         return render_template("staff/me/two_factor.html", form=form), 401
     attempt.succeeded()
-    sessions.second_factor_passed(record, now)
+    auth.second_factor_given(now)
     if used_recovery:
         left = totp.recovery_codes_left(user)
         audit(user, "recovery_code_used", user, now, left=left)
@@ -95,7 +93,7 @@ def two_factor():
 
 
 def _enrol_page(form: EnrolForm, secret: str, status: int = 200):
-    user = current_user._get_current_object()
+    user = auth.account()
     uri = totp.provisioning_uri(secret, user.email, current_app.config["SHOP_NAME"])
     form.secret.data = _signer().dumps({"user": user.id, "secret": secret})
     return make_response(render_template(
@@ -108,7 +106,7 @@ def _enrol_page(form: EnrolForm, secret: str, status: int = 200):
 def enrol():
     """Set up two-factor sign-in: scan the QR code (or type the secret), type the code the app
     shows; then the recovery codes, shown once."""
-    user = current_user._get_current_object()
+    user = auth.account()
     if user.two_factor:
         if _session().second_factor_at is None:
             return redirect(url_for(".two_factor", next=request.args.get("next")), code=303)
@@ -134,7 +132,7 @@ def enrol():
         db.session.rollback()
         form.code.errors = [error.message]
         return _enrol_page(form, secret, 422)
-    sessions.second_factor_passed(_session(), now)
+    auth.second_factor_given(now)
     audit(user, "two_factor_on", user, now)
     db.session.commit()
     return render_template("staff/me/recovery_codes.html", codes=codes, next=_next(), enrolled=True)
@@ -143,7 +141,7 @@ def enrol():
 @bp.post("/recovery-codes")
 def recovery_codes():
     """New recovery codes (the old ones stop working), after the password is typed again."""
-    user = current_user._get_current_object()
+    user = auth.account()
     form = ButtonForm()
     if not user.two_factor or not form.validate_on_submit():
         return redirect(url_for(".show"), code=303)
@@ -160,7 +158,7 @@ def recovery_codes():
 @bp.post("/two-factor/off")
 def turn_off():
     """Turn two-factor sign-in off, where the account's roles allow, after the password."""
-    user = current_user._get_current_object()
+    user = auth.account()
     form = ButtonForm()
     back = redirect(url_for(".show"), code=303)
     if not user.two_factor or not form.validate_on_submit():
