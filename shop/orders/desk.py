@@ -86,8 +86,11 @@ def to_pack() -> ColumnElement[bool]:
     completes it). An order with an amount mismatch nobody has acknowledged is among them,
     flagged first, so that someone looks at it; it cannot be sent until then (``packable``)."""
     return and_(
-        Order.status.in_(DISPATCHABLE), Order.dispatched_at.is_(None), ~WAITING_LINE,
-        Order.cancelled_at.is_(None), ~FULL_REFUND_PENDING,
+        # The statuses written into the SQL, not bound: PostgreSQL's partial index of these orders
+        # (migration 0023) serves a statement only if the planner can see they are these; a
+        # prepared statement's generic plan cannot see a bound value.
+        Order.status.in_(bindparam(None, DISPATCHABLE, expanding=True, literal_execute=True)),
+        Order.dispatched_at.is_(None), ~WAITING_LINE, Order.cancelled_at.is_(None), ~FULL_REFUND_PENDING,
     )
 
 

@@ -112,7 +112,7 @@ def find(token: str | None, now: datetime, idle: timedelta, lifetime: timedelta)
         _revoke_by_id(row.id, IDLE, now)
         return None, IDLE
     return SignedIn(
-        id=row.user_id, email=row.email, roles=frozenset(row.role for row in rows if row.role is not None),
+        id=row.user_id, email=row.email, roles=frozenset(role_row.role for role_row in rows if role_row.role is not None),
         two_factor=row.totp_enabled_at is not None, session_id=row.id, created_at=row.created_at,
         last_seen_at=row.last_seen_at, password_at=row.password_at, second_factor_at=row.second_factor_at,
     ), None
