@@ -14,7 +14,7 @@ from sqlalchemy import select
 from shop.errors import ShopError
 from shop.extensions import db, login_manager
 from shop.staff import roles, sessions
-from shop.staff.models import StaffSession, StaffUser
+from shop.staff.models import StaffUser
 from shop.timeutil import utcnow
 
 MAX_EMAIL_LENGTH = 320
@@ -160,16 +160,10 @@ def account() -> StaffUser:
     return db.session.get_one(StaffUser, signed_in().id)
 
 
-def session_record() -> StaffSession:
-    """This request's session row, for a page that changes it (signing out, a second factor, a
-    password typed again)."""
-    return db.session.get_one(StaffSession, signed_in().session_id)
-
-
 def second_factor_given(now: datetime) -> None:
     """This session has just given (or set up) its second factor: the rest of this request's
     pages (the menu drawn after it) see the desk open, as the next request will."""
-    sessions.second_factor_passed(session_record(), now)
+    sessions.second_factor_passed(signed_in().session_id, now)
     setattr(g, _LOGIN_USER, replace(signed_in(), second_factor_at=now, two_factor=True))
 
 

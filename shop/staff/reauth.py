@@ -42,13 +42,13 @@ def require_fresh_password(purpose: str, back: str) -> Response | None:
     if FIELD in request.form:
         attempt = Attempt([Counter(config["STAFF_REAUTH_LIMIT"], f"staff-reauth/{signed_in.session_id}", "")])
         if attempt.begin() is not None:
-            sessions.revoke(auth.session_record(), sessions.TOO_MANY_PASSWORDS, now)
+            sessions.revoke(signed_in.session_id, sessions.TOO_MANY_PASSWORDS, now)
             db.session.commit()
             flash("You were signed out after too many wrong passwords. Please sign in again.", "error")
             return redirect(url_for("staff.login"), code=303)
         if auth.password_matches(auth.account(), request.form[FIELD]):
             attempt.succeeded()
-            sessions.password_confirmed(auth.session_record(), now)
+            sessions.password_confirmed(signed_in.session_id, now)
             db.session.commit()  # kept even if the action then fails
             return None
         form.confirm_password.errors = ["That is not your password. Type it again."]

@@ -65,7 +65,7 @@ class SignedIn(UserMixin):
     pages): plain values of their live session, their account and its roles, read in one
     statement, not ORM objects. Every staff page asks for them; building three ORM objects and
     their relationship for it took twice the CPU. A page that changes the account or the session
-    loads that row itself (``shop.staff.auth.account``, ``auth.session_record``)."""
+    loads the account itself (``shop.staff.auth.account``) and changes the session by its id."""
 
     id: int  # the account's (Flask-Login's ``get_id``)
     email: str
@@ -106,10 +106,10 @@ def find(token: str | None, now: datetime, idle: timedelta, lifetime: timedelta)
     if row.revoked_at is not None or not row.active:
         return None, None
     if now - as_utc(row.created_at) > lifetime:
-        _revoke_by_id(row.id, EXPIRED, now)
+        revoke(row.id, EXPIRED, now)
         return None, EXPIRED
     if now - as_utc(row.last_seen_at) > idle:
-        _revoke_by_id(row.id, IDLE, now)
+        revoke(row.id, IDLE, now)
         return None, IDLE
     return SignedIn(
         id=row.user_id, email=row.email, roles=frozenset(role_row.role for role_row in rows if role_row.role is not None),
@@ -123,10 +123,7 @@ def touch(signed_in: SignedIn, now: datetime) -> bool:
     session writes once a minute, not on every page). Returns whether it wrote. Flushes."""
     if now - as_utc(signed_in.last_seen_at) < SEEN_PRECISION:
         return False
-    rows_changed(
-        update(StaffSession).where(StaffSession.id == signed_in.session_id).values(last_seen_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    _write(signed_in.session_id, last_seen_at=now)
     return True
 
 
@@ -135,24 +132,25 @@ def is_fresh(signed_in: SignedIn, now: datetime, within: timedelta) -> bool:
     return now - as_utc(signed_in.password_at) <= within
 
 
-def password_confirmed(record: StaffSession, now: datetime) -> None:
-    record.password_at = now
-    db.session.flush()
+def _write(session_id: int, **values: object) -> None:
+    rows_changed(
+        update(StaffSession).where(StaffSession.id == session_id).values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
-def second_factor_passed(record: StaffSession, now: datetime) -> None:
+def password_confirmed(session_id: int, now: datetime) -> None:
+    """The password was typed again in this session. Flushes."""
+    _write(session_id, password_at=now)
+
+
+def second_factor_passed(session_id: int, now: datetime) -> None:
     """The session has given a second factor (or enrolled one): the desk opens. Flushes."""
-    record.second_factor_at = now
-    db.session.flush()
+    _write(session_id, second_factor_at=now)
 
 
-def revoke(record: StaffSession, reason: str, now: datetime) -> None:
+def revoke(session_id: int, reason: str, now: datetime) -> None:
     """End one session (if it is still live). Flushes."""
-    _revoke_by_id(record.id, reason, now)
-    db.session.refresh(record)
-
-
-def _revoke_by_id(session_id: int, reason: str, now: datetime) -> None:
     rows_changed(
         update(StaffSession)
         .where(StaffSession.id == session_id, StaffSession.revoked_at.is_(None))

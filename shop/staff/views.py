@@ -121,7 +121,7 @@ def login():
 def logout():
     response = redirect(url_for("staff.login"), code=303)
     if LogoutForm().validate_on_submit():
-        sessions.revoke(auth.session_record(), sessions.SIGNED_OUT, utcnow())
+        sessions.revoke(auth.signed_in().session_id, sessions.SIGNED_OUT, utcnow())
         db.session.commit()
         sessions.delete_cookie(current_app, response)
         flash("You are signed out.", "info")

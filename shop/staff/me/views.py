@@ -33,10 +33,6 @@ def _next() -> str:
     return _safe_next(request.args.get("next"))
 
 
-def _session():
-    return auth.session_record()
-
-
 def _signer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=ENROL_SALT)
 
@@ -55,10 +51,10 @@ def two_factor():
     """The second step of signing in. Each code is counted before it is checked, per account
     (shop.staff.throttle); when the count is spent the session ends."""
     user = auth.account()
-    record = _session()
+    signed_in = auth.signed_in()
     if not user.two_factor:
         return redirect(url_for(".enrol", next=request.args.get("next")), code=303)
-    if record.second_factor_at is not None:
+    if signed_in.second_factor_at is not None:
         return redirect(_next(), code=303)
     form = CodeForm()
     if not form.validate_on_submit():
@@ -66,7 +62,7 @@ def two_factor():
     now = utcnow()
     attempt = throttle.Attempt(throttle.second_factor_counters(user.id))
     if attempt.begin() is not None:
-        sessions.revoke(record, sessions.TOO_MANY_CODES, now)
+        sessions.revoke(signed_in.session_id, sessions.TOO_MANY_CODES, now)
         db.session.commit()
         flash(throttle.WRONG_CODES, "error")
         response = redirect(url_for("staff.login"), code=303)
@@ -108,7 +104,7 @@ def enrol():
     shows; then the recovery codes, shown once."""
     user = auth.account()
     if user.two_factor:
-        if _session().second_factor_at is None:
+        if auth.signed_in().second_factor_at is None:
             return redirect(url_for(".two_factor", next=request.args.get("next")), code=303)
         flash("Two-factor sign-in is already on.", "info")
         return redirect(url_for(".show"), code=303)
