@@ -70,6 +70,7 @@ def register_extensions(app: Flask) -> None:
     from shop.web.hooks import trim_extension_hooks
 
     trim_extension_hooks(app, limiter, login_manager)
+    from shop import prepared
     from shop.catalogue import search as catalogue_search
     from shop.comments import stamp as comment_stamp
     from shop.payments import gateway
@@ -88,6 +89,7 @@ def register_extensions(app: Flask) -> None:
             _tune_sqlite(db.engine)  # a file on this machine: its connections cannot go stale
         else:
             _ping_idle_connections(db.engine, app.config["DATABASE_PING_AFTER_IDLE_SECONDS"])
+            prepared.install(db.engine)
 
 
 def _ping_idle_connections(engine, idle_seconds: float) -> None:

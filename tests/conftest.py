@@ -22,7 +22,7 @@ from werkzeug.serving import make_server
 
 from sandbox import SandboxServer
 from sandbox.versions import LATEST as SANDBOX_API_VERSION
-from shop import create_app
+from shop import create_app, prepared
 from shop.catalogue.models import Publication
 from shop.extensions import db as _db
 from tests import status_guard
@@ -181,6 +181,7 @@ def assert_requests_conform(server: SandboxServer) -> None:
 
 
 status_guard.install()
+prepared.verify = True  # PostgreSQL confirms each transaction shop.prepared commits wrote nothing
 
 
 @pytest.fixture(autouse=True)
@@ -190,6 +191,15 @@ def order_status_moves_only_by_transition() -> Iterator[None]:
     status_guard.offences.clear()
     yield
     assert status_guard.offences == [], "\n\n".join(status_guard.offences)
+
+
+@pytest.fixture(autouse=True)
+def read_only_commits_wrote_nothing() -> Iterator[None]:
+    """Fails any test in which shop.prepared was about to COMMIT, in place of a ROLLBACK, a
+    transaction that had written (even where the error it raised was swallowed)."""
+    prepared.offences.clear()
+    yield
+    assert prepared.offences == [], "\n\n".join(prepared.offences)
 
 
 @pytest.fixture(autouse=True)

@@ -7,10 +7,12 @@ from shop import isbn as isbns
 from shop.catalogue.models import Publication
 from shop.errors import NotFound
 from shop.extensions import db
+from shop.prepared import PREPARE
 
 _BY_ISBN = select(Publication).where(Publication.isbn == bindparam("isbn13"))  # built once
 _TABLE = Publication.__table__
-_ROW_BY_ISBN = select(_TABLE).where(_TABLE.c.isbn == bindparam("isbn13"))
+# Every public publication page runs it: prepared on PostgreSQL (shop.prepared).
+_ROW_BY_ISBN = select(_TABLE).where(_TABLE.c.isbn == bindparam("isbn13")).execution_options(**PREPARE)
 
 
 def get_by_isbn(isbn13: str) -> Publication:

@@ -36,6 +36,7 @@ from shop import isbn as isbns
 from shop.catalogue.models import Publication
 from shop.errors import InvalidISBN
 from shop.extensions import db
+from shop.prepared import PREPARE
 from shop.textsearch import contains_text
 from shop.web.lru import BoundedLRU
 
@@ -253,9 +254,11 @@ def _page_of_cards(ids_clause) -> CompoundSelect:
 
 
 # A page of cards by id, built once per database. PostgreSQL takes the ids as one array: the
-# statement stays the same text, prepared once, where IN (...) is rendered again for each call.
+# statement stays the same text, prepared once (shop.prepared), where IN (...) is rendered again
+# for each call.
 _PAGES_OF_CARDS = {
-    "postgresql": _page_of_cards(_publication.c.id == any_(bindparam("ids", type_=ARRAY(Integer)))),
+    "postgresql": _page_of_cards(_publication.c.id == any_(bindparam("ids", type_=ARRAY(Integer))))
+    .execution_options(**PREPARE),
     "sqlite": _page_of_cards(_publication.c.id.in_(bindparam("ids", expanding=True))),
 }
 

@@ -39,6 +39,7 @@ from shop.orders.status import (
     dispatched_status,
     transition,
 )
+from shop.prepared import PREPARE
 from shop.textsearch import contains_text
 from shop.timeutil import start_of_local_day, utcnow
 
@@ -290,7 +291,9 @@ def filtered_orders(filters: OrderFilters, *, bound_dates: bool = False) -> Sele
     if filters.to_pack:
         statement = statement.where(to_pack())
     elif statuses:
-        statement = statement.where(Order.status.in_(statuses))
+        # Written into the text, not bound, like to_pack()'s: a prepared statement's plan is made
+        # once for its statuses, so a rare status and a common one must not share a plan.
+        statement = statement.where(Order.status.in_(bindparam(None, statuses, expanding=True, literal_execute=True)))
     if filters.status == "waiting":
         statement = statement.where(Order.dispatched_at.is_(None), WAITING_LINE)
     bounds = date_bounds(filters)
@@ -420,9 +423,12 @@ def _kept_list_statements(status: str, date_from: bool, date_to: bool) -> ListSt
     """``_list_statements`` for a list without a search, built once per status and choice of
     dates: building the "to pack" statement cost as much as SQLite took to run it."""
     placeholder = date(2000, 1, 1)  # only whether a date is given shapes the statement
-    return _list_statements(OrderFilters(
+    statements = _list_statements(OrderFilters(
         status=status, date_from=placeholder if date_from else None, date_to=placeholder if date_to else None,
     ))
+    # Prepared on PostgreSQL (shop.prepared): their statuses are in their text, so each list has a
+    # plan of its own; a search is never prepared (its words decide the best plan).
+    return ListStatements(*(statement.execution_options(**PREPARE) for statement in statements))
 
 
 @dataclass

@@ -24,6 +24,7 @@ from flask_login import UserMixin
 from sqlalchemy import Select, bindparam, select, update
 
 from shop.extensions import db, rows_changed
+from shop.prepared import PREPARE
 from shop.staff.models import StaffRole, StaffSession, StaffUser
 from shop.timeutil import as_utc
 
@@ -91,6 +92,7 @@ def _by_token_hash() -> Select:
         .join_from(StaffSession, StaffUser, StaffUser.id == StaffSession.user_id)
         .outerjoin(StaffRole, StaffRole.user_id == StaffUser.id)
         .where(StaffSession.token_hash == bindparam("token_hash"))
+        .execution_options(**PREPARE)  # PostgreSQL plans it once per connection (shop.prepared)
     )
 
 
