@@ -17,7 +17,9 @@ in a transaction, nothing was ever prepared. This module does two things, on psy
 
 Invariant: a transaction is committed here instead of rolled back only if every statement it sent
 through SQLAlchemy was a ``SELECT`` that locks no row (anything else, a savepoint included, marks
-it as writing) and none failed. Guarded by tests/test_prepared.py (writes still roll back, ORM and Core; the chosen
+it as writing) and none failed. A ``SELECT`` of a function with effects (``set_config`` for the
+session, ``pg_notify``, one that writes) would be committed too: the shop sends none, and must not
+without marking it as a write here. Guarded by tests/test_prepared.py (writes still roll back, ORM and Core; the chosen
 statements are prepared once and reused across requests; a search is never prepared) and, in
 every PostgreSQL test, by ``verify``: PostgreSQL is asked before each such COMMIT whether the
 transaction wrote anything (``txid_current_if_assigned()``), and a test fails if it did.
@@ -51,9 +53,14 @@ def install(engine: Engine) -> None:
     """Prepare chosen statements and end read-only transactions with COMMIT, on psycopg."""
     if engine.dialect.driver != "psycopg":
         return
+    event.listen(engine, "connect", _connected)
     event.listen(engine, "begin", _began)
     event.listen(engine, "before_cursor_execute", _before_execute)
     event.listen(engine, "rollback", _before_rollback)
+
+
+def _connected(dbapi_connection, _record) -> None:
+    dbapi_connection.prepare_threshold = None  # until a marked statement: not even the pool's ping
 
 
 def _began(conn: Connection) -> None:
@@ -79,9 +86,14 @@ def _before_rollback(conn: Connection) -> None:
     dbapi_connection: Any = conn.connection.dbapi_connection
     if dbapi_connection.info.transaction_status != TransactionStatus.INTRANS:
         return  # idle, or a statement failed: a real ROLLBACK
-    if verify:
-        xid = dbapi_connection.execute("SELECT txid_current_if_assigned()", prepare=False).fetchone()[0]
-        if xid is not None:
-            offences.append("".join(traceback.format_stack(limit=14)[:-1]))
-            raise WroteInReadOnlyTransaction(f"transaction {xid} wrote, yet sent SQLAlchemy only SELECT statements")
-    dbapi_connection.commit()
+    try:
+        if verify:
+            xid = dbapi_connection.execute("SELECT txid_current_if_assigned()", prepare=False).fetchone()[0]
+            if xid is not None:
+                offences.append("".join(traceback.format_stack(limit=14)[:-1]))
+                raise WroteInReadOnlyTransaction(f"transaction {xid} wrote, yet sent SQLAlchemy only SELECT statements")
+        dbapi_connection.commit()
+    except dbapi_connection.Error:
+        # The connection failed (a restart, a timeout): the server has ended the transaction;
+        # the ROLLBACK that follows meets the same error, which SQLAlchemy knows how to handle.
+        return

@@ -86,6 +86,7 @@ def test_a_search_is_never_prepared(app, postgresql):
     with backends(app) as sent:
         for _ in range(7):  # past psycopg's own threshold of five
             assert client.get("/staff/orders?q=Reader").status_code == 200
+    assert len({pid for pid, _ in sent}) == 1  # all seven on one connection, which keeps nothing
     searches = {statement for _, statement in sent if "FROM shop_order" in statement}
     assert len(searches) == 2  # the page and its count
     with app.app_context():
@@ -130,7 +131,7 @@ def test_a_write_the_module_cannot_see_is_caught_by_the_check(app, postgresql):
             db.session.scalar(select(Publication.stock))
             db.session.connection().connection.dbapi_connection.execute(
                 "UPDATE publication SET stock = 0")
-        with app.app_context():  # rolled back all the same, by the pool
+        with app.app_context():  # and not committed: SQLAlchemy's own ROLLBACK followed
             assert db.session.scalar(select(Publication.stock)) == 100
     finally:
         prepared.offences.clear()
@@ -153,3 +154,25 @@ def test_a_transaction_that_locked_rows_is_rolled_back(app, postgresql):
     with app.app_context():
         assert db.session.scalar(select(Publication.stock).with_for_update()) == 100
     assert prepared.offences == []
+
+
+def test_a_connection_lost_mid_transaction_is_left_to_sqlalchemy(app, database_url, postgresql):
+    """The COMMIT in place of the ROLLBACK fails when the server has gone (a restart, a timeout):
+    the ROLLBACK that follows fails as it would have without this module, and SQLAlchemy handles
+    its error as a lost connection (wrapped, the connection invalidated), so the pool replaces it."""
+    from sqlalchemy import create_engine, exc
+
+    with app.app_context():
+        make_publication()
+    outside = create_engine(database_url)
+    try:
+        with pytest.raises(exc.OperationalError) as lost, app.app_context():
+            pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+            with outside.connect() as conn:
+                assert conn.scalar(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
+        assert lost.value.connection_invalidated
+        with app.app_context():  # a fresh connection, the dead one invalidated
+            assert db.session.scalar(select(Publication.stock)) == 100
+            assert db.session.scalar(text("SELECT pg_backend_pid()")) != pid
+    finally:
+        outside.dispose()
