@@ -19,10 +19,11 @@ Invariant: a transaction is committed here instead of rolled back only if every 
 through SQLAlchemy was a ``SELECT`` that locks no row (anything else, a savepoint included, marks
 it as writing) and none failed. A ``SELECT`` of a function with effects (``set_config`` for the
 session, ``pg_notify``, one that writes) would be committed too: the shop sends none, and must not
-without marking it as a write here. Guarded by tests/test_prepared.py (writes still roll back, ORM and Core; the chosen
-statements are prepared once and reused across requests; a search is never prepared) and, in
-every PostgreSQL test, by ``verify``: PostgreSQL is asked before each such COMMIT whether the
-transaction wrote anything (``txid_current_if_assigned()``), and a test fails if it did.
+without marking it as a write here. Guarded by tests/test_prepared.py (writes still roll back,
+ORM and Core; the chosen statements are prepared once and reused across requests; a search is
+never prepared) and, in every PostgreSQL test, by ``verify``: PostgreSQL is asked before each
+such COMMIT whether the transaction wrote anything (``txid_current_if_assigned()``), and a test
+fails if it did.
 """
 
 import re
@@ -32,9 +33,9 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-# The execution option that asks for a statement to be prepared: ``.execution_options(**PREPARE)``.
-PREPARE = {"shop_prepare": True}
 _OPTION = "shop_prepare"
+# The execution option that asks for a statement to be prepared: ``.execution_options(**PREPARE)``.
+PREPARE = {_OPTION: True}
 _WROTE = "shop_transaction_wrote"  # in the pooled connection's info: this transaction did not only read
 
 # A row lock writes too (PostgreSQL marks the row and gives the transaction an id): treated as a

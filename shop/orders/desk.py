@@ -80,6 +80,15 @@ FULL_REFUND_PENDING = and_(
 )
 
 
+def status_in(statuses: tuple[str, ...]) -> ColumnElement[bool]:
+    """``Order.status IN (…)`` with the statuses written into the SQL, not bound. A prepared
+    statement's plan is made once for any values bound (a generic plan): with the statuses in its
+    text, each list keeps a plan of its own (a rare status does not share a common one's), and
+    PostgreSQL's partial index of the orders to pack (migration 0023) can serve it, since the
+    planner sees the statuses are the index's."""
+    return Order.status.in_(bindparam(None, statuses, expanding=True, literal_execute=True))
+
+
 def to_pack() -> ColumnElement[bool]:
     """The orders in the "to pack" view and its counts: dispatchable, not yet dispatched, with no
     line still waiting for copies (a pre-order or back-order not yet allocated), not cancelled
@@ -87,11 +96,8 @@ def to_pack() -> ColumnElement[bool]:
     completes it). An order with an amount mismatch nobody has acknowledged is among them,
     flagged first, so that someone looks at it; it cannot be sent until then (``packable``)."""
     return and_(
-        # The statuses written into the SQL, not bound: PostgreSQL's partial index of these orders
-        # (migration 0023) serves a statement only if the planner can see they are these; a
-        # prepared statement's generic plan cannot see a bound value.
-        Order.status.in_(bindparam(None, DISPATCHABLE, expanding=True, literal_execute=True)),
-        Order.dispatched_at.is_(None), ~WAITING_LINE, Order.cancelled_at.is_(None), ~FULL_REFUND_PENDING,
+        status_in(DISPATCHABLE), Order.dispatched_at.is_(None), ~WAITING_LINE,
+        Order.cancelled_at.is_(None), ~FULL_REFUND_PENDING,
     )
 
 
@@ -291,9 +297,7 @@ def filtered_orders(filters: OrderFilters, *, bound_dates: bool = False) -> Sele
     if filters.to_pack:
         statement = statement.where(to_pack())
     elif statuses:
-        # Written into the text, not bound, like to_pack()'s: a prepared statement's plan is made
-        # once for its statuses, so a rare status and a common one must not share a plan.
-        statement = statement.where(Order.status.in_(bindparam(None, statuses, expanding=True, literal_execute=True)))
+        statement = statement.where(status_in(statuses))
     if filters.status == "waiting":
         statement = statement.where(Order.dispatched_at.is_(None), WAITING_LINE)
     bounds = date_bounds(filters)
